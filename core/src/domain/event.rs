@@ -1,0 +1,134 @@
+use super::SourceKind;
+use serde::{Deserialize, Serialize};
+
+/// One webhook delivery, parsed and normalized: the same shape whatever the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedEvent {
+    pub source: SourceKind,
+    /// The source's event name as sent (`issues`, `Issue`, `jira:issue_updated`, `Issue Hook`).
+    pub event_name: String,
+    pub action: EventAction,
+    pub issue: IssueSnapshot,
+    /// Who caused the event: the labeler, the commenter, the person who moved the issue.
+    pub actor: Actor,
+    /// The comment's text, for comment events.
+    pub comment: Option<String>,
+}
+
+/// What happened, in baton's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventAction {
+    Opened,
+    Reopened,
+    Edited,
+    Closed,
+    Labeled {
+        label: String,
+    },
+    Unlabeled {
+        label: String,
+    },
+    /// The issue moved between workflow states (Linear, Jira).
+    StateChanged {
+        from: Option<String>,
+        to: String,
+    },
+    Commented,
+    /// A pull/merge request linked to the issue was closed, merged or not.
+    PullRequestClosed {
+        merged: bool,
+        branch: String,
+    },
+    /// A review was submitted on a pull request.
+    ReviewSubmitted {
+        state: ReviewState,
+        branch: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+}
+
+/// The issue as the webhook described it; the runner re-reads the tracker before acting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSnapshot {
+    /// The tracker's stable id.
+    pub id: String,
+    /// The human identifier: `owner/repo#12`, `ENG-42`, `PROJ-7`, `group/project#3`.
+    pub identifier: String,
+    pub title: String,
+    pub body: String,
+    /// The tracker state as named there (`open`, `In Progress`, `To Do`, `opened`).
+    pub state: String,
+    /// Lowercased.
+    pub labels: Vec<String>,
+    pub url: Option<String>,
+    /// `owner/repo` or `group/project`, where the source has one.
+    pub repository: Option<String>,
+    pub author: Option<String>,
+}
+
+impl IssueSnapshot {
+    pub fn has_label(&self, label: &str) -> bool {
+        self.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub login: String,
+    pub association: Association,
+    /// Bots (GitHub `type: Bot`, Linear/Jira app users) never trigger runs.
+    #[serde(default)]
+    pub is_bot: bool,
+}
+
+/// The actor's relation to the repository or workspace. GitHub reports it per comment;
+/// Linear and Jira only deliver to members of the workspace; GitLab does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Association {
+    Owner,
+    Member,
+    Collaborator,
+    Contributor,
+    FirstTimer,
+    None,
+    #[default]
+    Unknown,
+}
+
+impl Association {
+    /// Parses GitHub's `author_association` (`OWNER`, `FIRST_TIME_CONTRIBUTOR`, ...).
+    pub fn from_github(value: &str) -> Self {
+        match value.to_ascii_uppercase().as_str() {
+            "OWNER" => Self::Owner,
+            "MEMBER" => Self::Member,
+            "COLLABORATOR" => Self::Collaborator,
+            "CONTRIBUTOR" => Self::Contributor,
+            "FIRST_TIMER" | "FIRST_TIME_CONTRIBUTOR" => Self::FirstTimer,
+            "NONE" | "MANNEQUIN" => Self::None,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Parses the lowercase names used in workflow files.
+    pub fn from_config(value: &str) -> Option<Self> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "owner" => Self::Owner,
+            "member" => Self::Member,
+            "collaborator" => Self::Collaborator,
+            "contributor" => Self::Contributor,
+            "first_timer" | "first_time_contributor" => Self::FirstTimer,
+            "none" => Self::None,
+            "unknown" => Self::Unknown,
+            _ => return None,
+        })
+    }
+}

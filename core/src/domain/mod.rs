@@ -1,0 +1,13 @@
+//! Domain types: what a webhook means once parsed, and what baton keeps about it.
+
+mod delivery;
+mod event;
+mod job;
+mod source;
+mod work_item;
+
+pub use delivery::{DeliveryKey, DeliveryOutcome};
+pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState};
+pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
+pub use source::{SourceKind, UnknownSource};
+pub use work_item::{WorkItem, WorkItemKey, WorkItemStatus};

@@ -1,0 +1,97 @@
+use super::{IssueSnapshot, JobId, SourceKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The key of a work item: `<source>:<identifier>`, e.g. `github:acme/app#12`, `linear:ENG-42`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkItemKey(String);
+
+impl WorkItemKey {
+    pub fn new(source: SourceKind, identifier: &str) -> Self {
+        Self(format!("{source}:{identifier}"))
+    }
+
+    /// Accepts a key as it appears in API paths and job messages.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let (source, identifier) = value
+            .split_once(':')
+            .ok_or_else(|| format!("work item key `{value}` has no `<source>:` prefix"))?;
+        source
+            .parse::<SourceKind>()
+            .map_err(|e| format!("work item key `{value}`: {e}"))?;
+        if identifier.is_empty() {
+            return Err(format!("work item key `{value}` has an empty identifier"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkItemStatus {
+    /// A job is on the queue.
+    Queued,
+    /// A runner holds the lease.
+    Running,
+    /// Failed; a retry is scheduled.
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The job kept failing and went to the dead-letter queue.
+    DeadLettered,
+}
+
+impl WorkItemStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+
+    /// Whether a runner is (or will soon be) working on it.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running | Self::Retrying)
+    }
+}
+
+/// One issue baton was asked to work on, across all its runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItem {
+    pub key: WorkItemKey,
+    pub source: SourceKind,
+    /// The latest snapshot a webhook delivered.
+    pub issue: IssueSnapshot,
+    pub status: WorkItemStatus,
+    /// Attempts made for the current request; reset by a new request.
+    pub attempt: u32,
+    /// Set when the issue was closed, unlabelled, moved to a terminal state or `/baton stop`ped.
+    pub cancel_requested: bool,
+    /// The newest job for this item; older job messages still on the queue are superseded.
+    pub pending_job: Option<JobId>,
+    pub last_delivery: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the webhook that requested the current run arrived.
+    pub requested_at: Option<DateTime<Utc>>,
+    /// Optimistic concurrency: every write expects the version it read.
+    pub version: u64,
+}

@@ -1,0 +1,1 @@
+//! The ingress: the HTTP edge that turns signed webhooks into durable jobs.

@@ -1,0 +1,18 @@
+//! baton's library: everything the thin binaries share.
+//!
+//! The domain (`domain`, `workflow`, `routing`, `webhooks`) never touches AWS; storage and
+//! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
+//! adapters in the `baton-aws` crate.
+
+pub mod clock;
+pub mod domain;
+pub mod ingress;
+pub mod memory;
+pub mod ports;
+pub mod routing;
+pub mod secret;
+pub mod webhooks;
+pub mod workflow;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;

@@ -1,0 +1,1 @@
+//! Embedded in-memory adapters of the ports, for the zero-setup local mode.

@@ -1,0 +1,9 @@
+//! The storage and queue ports. The domain talks only to these traits; adapters live in
+//! `crate::memory` (embedded) and the `baton-aws` crate (DynamoDB, SQS). The suites in
+//! `crate::contract` hold every adapter to the same behaviour.
+
+mod queue;
+mod store;
+
+pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
+pub use store::{DeliveryClaim, Store, StoreError};

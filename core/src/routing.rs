@@ -1,0 +1,1 @@
+//! Trigger rules: what a normalized event asks baton to do.

@@ -1,0 +1,97 @@
+//! Webhook sources: signature verification on the raw bytes, then parsing into a
+//! [`NormalizedEvent`]. One file per source; [`source`] is the registry.
+
+mod github;
+mod gitlab;
+mod jira;
+mod linear;
+mod signature;
+
+use crate::domain::{NormalizedEvent, SourceKind};
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+
+/// The raw request as it arrived: verification must see the exact bytes that were signed.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// A verified delivery, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDelivery {
+    /// The sender's delivery id (`X-GitHub-Delivery`, `Linear-Delivery`, ...).
+    pub delivery_id: String,
+    pub parsed: Parsed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Event(Box<NormalizedEvent>),
+    /// Valid, but not something baton acts on (`ping`, an event type it does not handle).
+    Ignored {
+        reason: String,
+    },
+}
+
+/// Why a request's signature was refused. Every variant answers 401 `invalid_signature`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("missing signature header `{0}`")]
+    MissingSignature(&'static str),
+    #[error("signature header `{0}` is not in the expected format")]
+    MalformedSignature(&'static str),
+    #[error("signature does not match the body")]
+    Mismatch,
+    #[error("webhook timestamp is missing or unreadable")]
+    MissingTimestamp,
+    #[error("webhook timestamp is {age_seconds}s away from now (window: {window_seconds}s)")]
+    StaleTimestamp {
+        age_seconds: i64,
+        window_seconds: i64,
+    },
+}
+
+/// Why a verified request could not be understood. Every variant answers 400 `malformed_payload`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("missing header `{0}`")]
+    MissingHeader(&'static str),
+    #[error("header `{0}` is invalid: {1}")]
+    InvalidHeader(&'static str, String),
+    #[error("unsupported content type `{0}`")]
+    UnsupportedContentType(String),
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("payload is missing `{0}`")]
+    MissingField(&'static str),
+}
+
+/// One webhook sender's scheme.
+pub trait WebhookSource: Send + Sync + 'static {
+    fn kind(&self) -> SourceKind;
+
+    /// Checks the signature (and timestamp window, where the source has one) against the raw
+    /// body in constant time. Must run before [`WebhookSource::parse`].
+    fn verify(
+        &self,
+        request: WebhookRequest<'_>,
+        secret: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<(), VerifyError>;
+
+    /// Parses a verified request into a normalized event, or says why it is ignored.
+    fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError>;
+}
+
+/// The registry: the handler for each source.
+pub fn source(kind: SourceKind) -> &'static dyn WebhookSource {
+    match kind {
+        SourceKind::Github => &github::GithubSource,
+        SourceKind::Linear => &linear::LinearSource,
+        SourceKind::Jira => &jira::JiraSource,
+        SourceKind::Gitlab => &gitlab::GitlabSource,
+    }
+}

@@ -1,0 +1,120 @@
+use super::WorkflowConfig;
+use crate::domain::{Association, IssueSnapshot, SourceKind};
+use std::collections::HashSet;
+
+/// The eligibility rules of a workflow, lowercased once so routing a webhook allocates nothing.
+#[derive(Debug, Clone)]
+pub struct StateRules {
+    tracker_source: Option<SourceKind>,
+    active: HashSet<String>,
+    terminal: HashSet<String>,
+    required_labels: Vec<String>,
+    pub trigger_label: Option<String>,
+    pub command_prefix: String,
+    allowed_associations: HashSet<Association>,
+    allowed_authors: HashSet<String>,
+    pub on_active_state: bool,
+}
+
+fn lowercase_set<'a>(values: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
+    values
+        .into_iter()
+        .map(|v| v.trim().to_lowercase())
+        .collect()
+}
+
+/// Built-in states per source: GitHub and GitLab issues are open or closed; Linear's are
+/// Symphony's defaults; Jira's are its default workflow.
+fn default_states(source: SourceKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match source {
+        SourceKind::Github => (&["open"], &["closed"]),
+        SourceKind::Gitlab => (&["opened"], &["closed"]),
+        SourceKind::Linear => (
+            &["todo", "in progress"],
+            &["closed", "cancelled", "canceled", "duplicate", "done"],
+        ),
+        SourceKind::Jira => (&["to do", "in progress"], &["done", "closed", "resolved"]),
+    }
+}
+
+impl StateRules {
+    pub fn new(config: &WorkflowConfig) -> Self {
+        let tracker = &config.tracker;
+        let triggers = &config.triggers;
+        Self {
+            tracker_source: tracker.kind.parse().ok(),
+            active: lowercase_set(tracker.active_states.iter().flatten().map(String::as_str)),
+            terminal: lowercase_set(tracker.terminal_states.iter().flatten().map(String::as_str)),
+            required_labels: tracker
+                .required_labels
+                .iter()
+                .map(|l| l.trim().to_lowercase())
+                .collect(),
+            trigger_label: triggers
+                .label
+                .as_ref()
+                .map(|l| l.trim().to_lowercase())
+                .filter(|l| !l.is_empty()),
+            command_prefix: triggers.command_prefix.clone(),
+            allowed_associations: triggers
+                .allowed_associations
+                .iter()
+                .filter_map(|a| Association::from_config(a))
+                .collect(),
+            allowed_authors: lowercase_set(triggers.allowed_authors.iter().map(String::as_str)),
+            on_active_state: triggers.on_active_state,
+        }
+    }
+
+    /// Whether the workflow's own tracker lists apply to `source`.
+    fn configured_for(&self, source: SourceKind) -> bool {
+        self.tracker_source == Some(source)
+    }
+
+    pub fn is_active(&self, source: SourceKind, state: &str) -> bool {
+        let state = state.trim().to_lowercase();
+        if self.configured_for(source) && !self.active.is_empty() {
+            self.active.contains(&state)
+        } else {
+            default_states(source).0.contains(&state.as_str())
+        }
+    }
+
+    pub fn is_terminal(&self, source: SourceKind, state: &str) -> bool {
+        let state = state.trim().to_lowercase();
+        if self.configured_for(source) && !self.terminal.is_empty() {
+            self.terminal.contains(&state)
+        } else {
+            default_states(source).1.contains(&state.as_str())
+        }
+    }
+
+    /// Symphony's eligibility: active, not terminal, carrying every required label; plus
+    /// baton's trigger label when one is configured.
+    pub fn is_eligible(&self, source: SourceKind, issue: &IssueSnapshot) -> bool {
+        self.is_active(source, &issue.state)
+            && !self.is_terminal(source, &issue.state)
+            && self.required_labels.iter().all(|l| issue.has_label(l))
+            && self
+                .trigger_label
+                .as_deref()
+                .is_none_or(|l| issue.has_label(l))
+    }
+
+    /// Whether a label takes part in eligibility (the trigger label or a required one).
+    pub fn is_gating_label(&self, label: &str) -> bool {
+        self.trigger_label
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case(label.trim()))
+            || self
+                .required_labels
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(label.trim()))
+    }
+
+    /// Whether `login` with `association` may run comment commands.
+    pub fn may_command(&self, login: &str, association: Association) -> bool {
+        self.allowed_associations.contains(&association)
+            || self.allowed_authors.contains(&login.to_lowercase())
+    }
+}
