@@ -1,1 +1,164 @@
 //! Trigger rules: what a normalized event asks baton to do.
+//!
+//! Labels and states are guarded by the tracker's own permissions (only people allowed to
+//! label or move an issue can), so they trigger as they are. Comment commands can be written
+//! by anyone who can comment, so they are checked against the workflow's allowed
+//! associations and authors before anything is queued.
+
+use crate::domain::{EventAction, JobReason, NormalizedEvent};
+use crate::workflow::StateRules;
+
+/// The answer to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Queue a run of the issue's work item.
+    Run { reason: JobReason },
+    /// Ask the running or queued work to stop.
+    Cancel { reason: String },
+    /// Nothing to do; the reason is returned to the sender.
+    Ignore { reason: String },
+}
+
+fn ignore(reason: impl Into<String>) -> Decision {
+    Decision::Ignore {
+        reason: reason.into(),
+    }
+}
+
+fn cancel(reason: impl Into<String>) -> Decision {
+    Decision::Cancel {
+        reason: reason.into(),
+    }
+}
+
+/// A comment command, parsed from the comment's first non-empty line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Stop,
+    Retry,
+}
+
+/// `/baton run` → `Run`. The command must be the whole first line (extra words after it are
+/// allowed, e.g. `/baton run please`), so quoting it mid-sentence does not trigger anything.
+pub fn parse_command(prefix: &str, comment: &str) -> Option<Result<Command, String>> {
+    let line = comment.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let rest = line.strip_prefix(prefix)?;
+    if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        return None; // `/batonic` is not ours.
+    }
+    let verb = rest.split_whitespace().next().unwrap_or("");
+    Some(match verb.to_ascii_lowercase().as_str() {
+        "run" => Ok(Command::Run),
+        "stop" => Ok(Command::Stop),
+        "retry" => Ok(Command::Retry),
+        other => Err(format!(
+            "unknown command `{prefix} {other}` (use `{prefix} run`, `{prefix} stop` or `{prefix} retry`)"
+        )),
+    })
+}
+
+pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
+    if event.actor.is_bot {
+        return ignore(format!(
+            "events from bots ({}) do not trigger runs",
+            event.actor.login
+        ));
+    }
+    let source = event.source;
+    let issue = &event.issue;
+    let eligible = || rules.is_eligible(source, issue);
+    match &event.action {
+        EventAction::Opened | EventAction::Reopened => {
+            if eligible() {
+                Decision::Run {
+                    reason: JobReason::Opened,
+                }
+            } else {
+                ignore("issue is not eligible (trigger label, required labels or state)")
+            }
+        }
+        EventAction::Labeled { label } => {
+            if !rules.is_gating_label(label) {
+                ignore(format!("label `{label}` does not trigger runs"))
+            } else if eligible() {
+                Decision::Run {
+                    reason: JobReason::Labeled,
+                }
+            } else {
+                ignore("issue is not eligible yet (labels or state)")
+            }
+        }
+        EventAction::Unlabeled { label } => {
+            if rules.is_gating_label(label) {
+                cancel(format!("label `{label}` was removed"))
+            } else {
+                ignore(format!("label `{label}` does not affect runs"))
+            }
+        }
+        EventAction::Closed => cancel("issue was closed"),
+        EventAction::StateChanged { to, .. } => {
+            if rules.is_terminal(source, to) {
+                cancel(format!("issue moved to terminal state `{to}`"))
+            } else if !rules.is_active(source, to) {
+                cancel(format!("issue moved out of the active states, to `{to}`"))
+            } else if rules.on_active_state && eligible() {
+                Decision::Run {
+                    reason: JobReason::StateChanged,
+                }
+            } else {
+                ignore(format!("state `{to}` does not trigger runs"))
+            }
+        }
+        EventAction::Edited => ignore("edits do not trigger runs"),
+        EventAction::Commented => route_comment(event, rules),
+        // Linking a pull request back to its work item is the repo provider's job; until a
+        // branch is known to belong to a work item these are acknowledged only.
+        EventAction::PullRequestClosed { branch, .. }
+        | EventAction::ReviewSubmitted { branch, .. } => ignore(format!(
+            "pull request on branch `{branch}` is not linked to a work item"
+        )),
+    }
+}
+
+fn route_comment(event: &NormalizedEvent, rules: &StateRules) -> Decision {
+    let Some(text) = event.comment.as_deref() else {
+        return ignore("comment has no text");
+    };
+    let command = match parse_command(&rules.command_prefix, text) {
+        None => return ignore("comment holds no command"),
+        Some(Err(message)) => return ignore(message),
+        Some(Ok(command)) => command,
+    };
+    let actor = &event.actor;
+    if !rules.may_command(&actor.login, actor.association) {
+        return ignore(format!(
+            "`{}` ({:?}) may not run commands; see triggers.allowed_associations and triggers.allowed_authors",
+            actor.login, actor.association
+        ));
+    }
+    let source = event.source;
+    let state = &event.issue.state;
+    match command {
+        Command::Stop => cancel(format!(
+            "`{} stop` by {}",
+            rules.command_prefix, actor.login
+        )),
+        Command::Run | Command::Retry if rules.is_terminal(source, state) => {
+            ignore(format!("issue is in terminal state `{state}`"))
+        }
+        // Linear comments do not carry the issue's state; the runner re-reads it.
+        Command::Run | Command::Retry if !state.is_empty() && !rules.is_active(source, state) => {
+            ignore(format!("issue is not in an active state (`{state}`)"))
+        }
+        Command::Run => Decision::Run {
+            reason: JobReason::CommentRun,
+        },
+        Command::Retry => Decision::Run {
+            reason: JobReason::CommentRetry,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+use super::*;
+use crate::domain::{Actor, Association, IssueSnapshot, SourceKind};
+use crate::workflow::Workflow;
+
+fn rules(front_matter: &str) -> StateRules {
+    let workflow = Workflow::parse(&format!("---\n{front_matter}\n---\n")).expect("workflow");
+    StateRules::new(&workflow.config)
+}
+
+fn github_rules() -> StateRules {
+    rules("tracker:\n  kind: github")
+}
+
+fn event(action: EventAction, state: &str, labels: &[&str]) -> NormalizedEvent {
+    NormalizedEvent {
+        source: SourceKind::Github,
+        event_name: "issues".into(),
+        action,
+        issue: IssueSnapshot {
+            id: "1".into(),
+            identifier: "acme/app#1".into(),
+            state: state.into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            ..IssueSnapshot::default()
+        },
+        actor: Actor {
+            login: "alice".into(),
+            association: Association::Member,
+            is_bot: false,
+        },
+        comment: None,
+    }
+}
+
+fn comment(text: &str, association: Association) -> NormalizedEvent {
+    let mut e = event(EventAction::Commented, "open", &[]);
+    e.comment = Some(text.into());
+    e.actor.association = association;
+    e
+}
+
+fn is_run(decision: &Decision, expected: JobReason) -> bool {
+    matches!(decision, Decision::Run { reason } if *reason == expected)
+}
+
+#[test]
+fn adding_the_trigger_label_queues_a_run() {
+    let e = event(
+        EventAction::Labeled {
+            label: "baton".into(),
+        },
+        "open",
+        &["baton"],
+    );
+    assert!(is_run(&route(&e, &github_rules()), JobReason::Labeled));
+}
+
+#[test]
+fn other_labels_are_ignored() {
+    let e = event(
+        EventAction::Labeled {
+            label: "bug".into(),
+        },
+        "open",
+        &["baton", "bug"],
+    );
+    assert!(matches!(
+        route(&e, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn a_required_label_completing_eligibility_queues_a_run() {
+    let rules = rules("tracker:\n  kind: github\n  required_labels: [Backend]");
+    let e = event(
+        EventAction::Labeled {
+            label: "backend".into(),
+        },
+        "open",
+        &["baton", "backend"],
+    );
+    assert!(is_run(&route(&e, &rules), JobReason::Labeled));
+    let partial = event(
+        EventAction::Labeled {
+            label: "baton".into(),
+        },
+        "open",
+        &["baton"],
+    );
+    assert!(matches!(route(&partial, &rules), Decision::Ignore { .. }));
+}
+
+#[test]
+fn opened_with_the_label_queues_and_without_it_ignores() {
+    let with = event(EventAction::Opened, "open", &["baton"]);
+    assert!(is_run(&route(&with, &github_rules()), JobReason::Opened));
+    let without = event(EventAction::Opened, "open", &[]);
+    assert!(matches!(
+        route(&without, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn closing_unlabelling_and_terminal_states_cancel() {
+    let closed = event(EventAction::Closed, "closed", &["baton"]);
+    assert!(matches!(
+        route(&closed, &github_rules()),
+        Decision::Cancel { .. }
+    ));
+    let unlabeled = event(
+        EventAction::Unlabeled {
+            label: "Baton".into(),
+        },
+        "open",
+        &[],
+    );
+    assert!(matches!(
+        route(&unlabeled, &github_rules()),
+        Decision::Cancel { .. }
+    ));
+    let mut moved = event(
+        EventAction::StateChanged {
+            from: Some("In Progress".into()),
+            to: "Done".into(),
+        },
+        "Done",
+        &["baton"],
+    );
+    moved.source = SourceKind::Linear;
+    assert!(matches!(
+        route(&moved, &rules("tracker:\n  kind: linear")),
+        Decision::Cancel { .. }
+    ));
+}
+
+#[test]
+fn moving_into_an_active_state_queues_when_eligible() {
+    let mut moved = event(
+        EventAction::StateChanged {
+            from: None,
+            to: "In Progress".into(),
+        },
+        "In Progress",
+        &["baton"],
+    );
+    moved.source = SourceKind::Linear;
+    assert!(is_run(
+        &route(&moved, &rules("tracker:\n  kind: linear")),
+        JobReason::StateChanged
+    ));
+    let off = rules("tracker:\n  kind: linear\ntriggers:\n  on_active_state: false");
+    assert!(matches!(route(&moved, &off), Decision::Ignore { .. }));
+}
+
+#[test]
+fn moving_out_of_the_active_states_cancels() {
+    let mut moved = event(
+        EventAction::StateChanged {
+            from: None,
+            to: "Backlog".into(),
+        },
+        "Backlog",
+        &["baton"],
+    );
+    moved.source = SourceKind::Linear;
+    assert!(matches!(
+        route(&moved, &rules("tracker:\n  kind: linear")),
+        Decision::Cancel { .. }
+    ));
+}
+
+#[test]
+fn comment_commands_from_allowed_people_run_stop_and_retry() {
+    let rules = github_rules();
+    assert!(is_run(
+        &route(&comment("/baton run", Association::Owner), &rules),
+        JobReason::CommentRun
+    ));
+    assert!(is_run(
+        &route(
+            &comment("  \n/baton retry please\nthanks", Association::Collaborator),
+            &rules
+        ),
+        JobReason::CommentRetry
+    ));
+    assert!(matches!(
+        route(&comment("/baton stop", Association::Member), &rules),
+        Decision::Cancel { .. }
+    ));
+}
+
+#[test]
+fn comment_commands_from_outsiders_are_refused() {
+    for association in [
+        Association::Contributor,
+        Association::FirstTimer,
+        Association::None,
+        Association::Unknown,
+    ] {
+        let decision = route(&comment("/baton run", association), &github_rules());
+        assert!(
+            matches!(decision, Decision::Ignore { .. }),
+            "{association:?}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn commands_must_lead_the_comment() {
+    let rules = github_rules();
+    for text in ["please /baton run", "/batonrun", "> /baton run", ""] {
+        assert!(
+            matches!(
+                route(&comment(text, Association::Owner), &rules),
+                Decision::Ignore { .. }
+            ),
+            "{text:?}"
+        );
+    }
+    let unknown = route(&comment("/baton deploy", Association::Owner), &rules);
+    assert!(matches!(&unknown, Decision::Ignore { reason } if reason.contains("unknown command")));
+}
+
+#[test]
+fn run_on_a_closed_issue_is_ignored() {
+    let mut c = comment("/baton run", Association::Owner);
+    c.issue.state = "closed".into();
+    assert!(matches!(
+        route(&c, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn bots_never_trigger() {
+    let mut e = event(
+        EventAction::Labeled {
+            label: "baton".into(),
+        },
+        "open",
+        &["baton"],
+    );
+    e.actor.is_bot = true;
+    assert!(matches!(
+        route(&e, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn a_null_trigger_label_makes_every_eligible_issue_a_candidate() {
+    let rules = rules("tracker:\n  kind: github\ntriggers:\n  label: null");
+    assert!(is_run(
+        &route(&event(EventAction::Opened, "open", &[]), &rules),
+        JobReason::Opened
+    ));
+}
