@@ -1,1 +1,13 @@
 //! The ingress: the HTTP edge that turns signed webhooks into durable jobs.
+//!
+//! [`Ingress`] is the pipeline (verify, parse, route, deduplicate, record, enqueue) with no
+//! HTTP in it; [`router`] serves it with axum, the same router on Lambda and locally.
+
+mod response;
+mod router;
+mod service;
+mod work_items;
+
+pub use router::{router, WEBHOOK_PATH};
+pub use service::{Accepted, Ingress, IngressError, IngressSettings};
+pub use work_items::merge_snapshot;

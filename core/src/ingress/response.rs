@@ -1,0 +1,68 @@
+//! The HTTP answers trackers and users see.
+
+use super::{Accepted, IngressError};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// `{"error":{"code","message"}}` with a status.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "error": { "code": code, "message": message.into() } });
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        match self {
+            Accepted::Queued { work_item, job_id } => (
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "queued", "work_item": work_item, "job_id": job_id })),
+            )
+                .into_response(),
+            Accepted::CancelRequested { work_item } => (
+                StatusCode::OK,
+                Json(json!({ "status": "cancel_requested", "work_item": work_item })),
+            )
+                .into_response(),
+            Accepted::Ignored { reason } => (
+                StatusCode::OK,
+                Json(json!({ "status": "ignored", "reason": reason })),
+            )
+                .into_response(),
+            Accepted::Duplicate => {
+                (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
+            }
+        }
+    }
+}
+
+impl IntoResponse for IngressError {
+    fn into_response(self) -> Response {
+        match &self {
+            IngressError::InvalidSignature(message) => {
+                error(StatusCode::UNAUTHORIZED, "invalid_signature", message)
+            }
+            IngressError::Malformed(message) => {
+                error(StatusCode::BAD_REQUEST, "malformed_payload", message)
+            }
+            IngressError::Backend(message) => retry_later(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backend_unavailable",
+                message,
+            )),
+            IngressError::DeliveryInProgress(_) => retry_later(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "delivery_in_progress",
+                self.to_string(),
+            )),
+        }
+    }
+}
+
+fn retry_later(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}

@@ -1,0 +1,256 @@
+use super::work_items;
+use crate::clock::Clock;
+use crate::domain::{DeliveryKey, DeliveryOutcome, JobId, SourceKind, WorkItemKey};
+use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
+use crate::routing::{self, Decision};
+use crate::secret::Secret;
+use crate::webhooks::{self, Parsed, WebhookRequest};
+use crate::workflow::{StateRules, Workflow};
+use http::HeaderMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tunables of the ingress, with production defaults.
+#[derive(Debug, Clone)]
+pub struct IngressSettings {
+    /// Largest body accepted; Lambda's own synchronous payload limit by default.
+    pub max_body_bytes: usize,
+    /// How long a claim on a delivery id holds before a crashed holder's claim can be taken.
+    pub delivery_lease: Duration,
+    /// How long a processed delivery id is remembered for deduplication.
+    pub delivery_retention: Duration,
+    /// How long a concurrent copy of a delivery waits for the first copy's answer.
+    pub in_progress_wait: Duration,
+}
+
+impl Default for IngressSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 6 * 1024 * 1024,
+            delivery_lease: Duration::from_secs(30),
+            delivery_retention: Duration::from_secs(7 * 24 * 3600),
+            in_progress_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What happened to an accepted webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Queued {
+        work_item: WorkItemKey,
+        job_id: JobId,
+    },
+    CancelRequested {
+        work_item: WorkItemKey,
+    },
+    Ignored {
+        reason: String,
+    },
+    /// This delivery id was processed before.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngressError {
+    /// Bad, missing or stale signature, or no secret configured: 401.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// Signed, but not understood: 400.
+    #[error("{0}")]
+    Malformed(String),
+    /// The store or the queue failed; nothing was acknowledged: 503.
+    #[error("{0}")]
+    Backend(String),
+    /// Another copy of this delivery is being processed right now: 503, retry shortly.
+    #[error("delivery {0} is being processed by another request; retry shortly")]
+    DeliveryInProgress(String),
+}
+
+impl From<StoreError> for IngressError {
+    fn from(error: StoreError) -> Self {
+        Self::Backend(error.to_string())
+    }
+}
+
+/// The webhook pipeline, independent of HTTP.
+pub struct Ingress {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+    rules: StateRules,
+    secrets: BTreeMap<SourceKind, Secret>,
+    settings: IngressSettings,
+}
+
+impl Ingress {
+    /// `secrets` are the webhook secrets resolved for `workflow` (see
+    /// [`Workflow::webhook_secrets`]); a source without one refuses every request.
+    pub fn new(
+        workflow: &Workflow,
+        secrets: BTreeMap<SourceKind, Secret>,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: IngressSettings,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            clock,
+            rules: StateRules::new(&workflow.config),
+            secrets,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &IngressSettings {
+        &self.settings
+    }
+
+    /// Sources that have a secret and so can accept webhooks.
+    pub fn configured_sources(&self) -> impl Iterator<Item = SourceKind> + '_ {
+        self.secrets.keys().copied()
+    }
+
+    /// Verifies, parses, routes and records one webhook; answers only once a requested job
+    /// is durable on the queue.
+    pub async fn accept(
+        &self,
+        source: SourceKind,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, IngressError> {
+        let handler = webhooks::source(source);
+        let secret = self.secrets.get(&source).ok_or_else(|| {
+            IngressError::InvalidSignature(format!(
+                "no secret is configured for {source} webhooks, so none are accepted \
+                 (set {} or webhooks.{source}.secret in the workflow)",
+                source.default_secret_env()
+            ))
+        })?;
+        let request = WebhookRequest { headers, body };
+        handler
+            .verify(request, secret, self.clock.now())
+            .map_err(|e| IngressError::InvalidSignature(e.to_string()))?;
+        let delivery = handler
+            .parse(request)
+            .map_err(|e| IngressError::Malformed(e.to_string()))?;
+        let delivery_key = DeliveryKey::new(source, validate_delivery_id(delivery.delivery_id)?);
+        let event = match delivery.parsed {
+            Parsed::Ignored { reason } => return Ok(Accepted::Ignored { reason }),
+            Parsed::Event(event) => event,
+        };
+        if event.issue.identifier.is_empty() {
+            return Err(IngressError::Malformed(
+                "payload names no issue identifier".into(),
+            ));
+        }
+        let decision = routing::route(&event, &self.rules);
+        if let Decision::Ignore { reason } = decision {
+            return Ok(Accepted::Ignored { reason });
+        }
+
+        let owner = uuid::Uuid::new_v4().to_string();
+        if let Some(previous) = self.claim_delivery(&delivery_key, &owner).await? {
+            tracing::debug!(delivery = %delivery_key, ?previous, "duplicate delivery");
+            return Ok(Accepted::Duplicate);
+        }
+        let applied = work_items::apply(
+            self.store.as_ref(),
+            self.queue.as_ref(),
+            self.clock.as_ref(),
+            &event,
+            decision,
+            &delivery_key,
+        )
+        .await;
+        match applied {
+            Ok(outcome) => {
+                let completed = self
+                    .store
+                    .complete_delivery(
+                        &delivery_key,
+                        &owner,
+                        &outcome,
+                        self.clock.now(),
+                        self.settings.delivery_retention,
+                    )
+                    .await;
+                if let Err(error) = completed {
+                    // The job is durable already; the worst case is that a redelivery after
+                    // the lease queues a second job, which the runner treats as superseded.
+                    tracing::warn!(delivery = %delivery_key, %error, "could not mark delivery complete");
+                }
+                Ok(match outcome {
+                    DeliveryOutcome::Queued { work_item, job_id } => {
+                        Accepted::Queued { work_item, job_id }
+                    }
+                    DeliveryOutcome::CancelRequested { work_item } => {
+                        Accepted::CancelRequested { work_item }
+                    }
+                    DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
+                })
+            }
+            Err(error) => {
+                // Give the delivery id back so the sender's retry is processed afresh.
+                if let Err(release_error) =
+                    self.store.release_delivery(&delivery_key, &owner).await
+                {
+                    tracing::warn!(delivery = %delivery_key, error = %release_error,
+                        "could not release delivery; a retry succeeds once its lease expires");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Claims the delivery id. `Ok(None)`: this request owns it; `Ok(Some(_))`: it was
+    /// processed before. A concurrent copy waits a little for the first copy's answer.
+    async fn claim_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+    ) -> Result<Option<DeliveryOutcome>, IngressError> {
+        let deadline = tokio::time::Instant::now() + self.settings.in_progress_wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let claim = self
+                .store
+                .begin_delivery(
+                    key,
+                    owner,
+                    self.clock.now(),
+                    self.settings.delivery_lease,
+                    self.settings.delivery_retention,
+                )
+                .await?;
+            match claim {
+                DeliveryClaim::Claimed => return Ok(None),
+                DeliveryClaim::Completed(outcome) => return Ok(Some(outcome)),
+                DeliveryClaim::InProgress if tokio::time::Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                DeliveryClaim::InProgress => {
+                    return Err(IngressError::DeliveryInProgress(key.to_string()))
+                }
+            }
+        }
+    }
+}
+
+fn validate_delivery_id(id: String) -> Result<String, IngressError> {
+    let id = id.trim().to_owned();
+    if id.is_empty() {
+        return Err(IngressError::Malformed("delivery id is empty".into()));
+    }
+    if id.len() > DeliveryKey::MAX_ID_LEN || id.chars().any(|c| c.is_control()) {
+        return Err(IngressError::Malformed(format!(
+            "delivery id must be at most {} printable characters",
+            DeliveryKey::MAX_ID_LEN
+        )));
+    }
+    Ok(id)
+}

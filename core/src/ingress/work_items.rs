@@ -1,0 +1,184 @@
+//! Applying a routing decision to the work item, with optimistic concurrency, and queuing
+//! the job once the item says so.
+
+use super::IngressError;
+use crate::clock::Clock;
+use crate::domain::{
+    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId,
+    NormalizedEvent, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+};
+use crate::ports::{Queue, Store, StoreError};
+use crate::routing::Decision;
+
+/// Conditional writes that lose to a concurrent writer are retried this many times.
+const MAX_WRITE_ATTEMPTS: u32 = 8;
+
+/// Records the decision on the work item and, for a run, sends the job. Returns what the
+/// delivery did, to be remembered for redeliveries.
+pub(super) async fn apply(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+    event: &NormalizedEvent,
+    decision: Decision,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    let key = WorkItemKey::new(event.source, &event.issue.identifier);
+    match decision {
+        Decision::Run { reason } => {
+            let job_id = JobId::generate();
+            request_run(store, clock, event, &key, &job_id, delivery).await?;
+            let job = Job {
+                v: JOB_SCHEMA_VERSION,
+                job_id: job_id.clone(),
+                work_item: key.clone(),
+                reason,
+                attempt: 1,
+                queued_at: clock.now(),
+                delivery_id: Some(delivery.id.clone()),
+            };
+            queue
+                .send(&job)
+                .await
+                .map_err(|e| IngressError::Backend(e.to_string()))?;
+            tracing::info!(work_item = %key, job_id = %job_id, reason = reason.as_str(),
+                delivery_id = %delivery.id, "run queued");
+            Ok(DeliveryOutcome::Queued {
+                work_item: key,
+                job_id,
+            })
+        }
+        Decision::Cancel { reason } => {
+            let outcome = request_cancel(store, clock, event, &key, delivery).await?;
+            tracing::info!(work_item = %key, %reason, delivery_id = %delivery.id, ?outcome, "cancel");
+            Ok(outcome)
+        }
+        Decision::Ignore { reason } => Ok(DeliveryOutcome::Ignored { reason }),
+    }
+}
+
+/// Marks the item queued with `job_id` as its pending job. A running item stays running: the
+/// runner finds the newer pending job when it finishes and runs again.
+async fn request_run(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    event: &NormalizedEvent,
+    key: &WorkItemKey,
+    job_id: &JobId,
+    delivery: &DeliveryKey,
+) -> Result<(), IngressError> {
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let now = clock.now();
+        let current = store.get_work_item(key).await?;
+        let expected = current.as_ref().map(|item| item.version);
+        let mut item = current.unwrap_or_else(|| WorkItem {
+            key: key.clone(),
+            source: event.source,
+            issue: IssueSnapshot::default(),
+            status: WorkItemStatus::Queued,
+            attempt: 0,
+            cancel_requested: false,
+            pending_job: None,
+            last_delivery: None,
+            created_at: now,
+            updated_at: now,
+            requested_at: None,
+            version: 0,
+        });
+        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        if item.status != WorkItemStatus::Running {
+            item.status = WorkItemStatus::Queued;
+            item.attempt = 1;
+        }
+        item.cancel_requested = false;
+        item.pending_job = Some(job_id.clone());
+        item.last_delivery = Some(delivery.id.clone());
+        item.requested_at = Some(now);
+        item.updated_at = now;
+        item.version += 1;
+        match store.put_work_item(&item, expected).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(contention(key))
+}
+
+/// Sets the cancel flag. A queued or retrying item is cancelled outright; a running one is
+/// stopped by its runner, which watches the flag.
+async fn request_cancel(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    event: &NormalizedEvent,
+    key: &WorkItemKey,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let Some(mut item) = store.get_work_item(key).await? else {
+            return Ok(DeliveryOutcome::Ignored {
+                reason: format!("no work item for {key}; nothing to cancel"),
+            });
+        };
+        if !item.status.is_active() {
+            return Ok(DeliveryOutcome::Ignored {
+                reason: format!("work item {key} is {}; nothing to cancel", item.status.as_str()),
+            });
+        }
+        let expected = Some(item.version);
+        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        item.cancel_requested = true;
+        if item.status != WorkItemStatus::Running {
+            item.status = WorkItemStatus::Cancelled;
+            item.pending_job = None;
+        }
+        item.last_delivery = Some(delivery.id.clone());
+        item.updated_at = clock.now();
+        item.version += 1;
+        match store.put_work_item(&item, expected).await {
+            Ok(()) => {
+                return Ok(DeliveryOutcome::CancelRequested {
+                    work_item: key.clone(),
+                })
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(contention(key))
+}
+
+fn contention(key: &WorkItemKey) -> IngressError {
+    IngressError::Backend(format!(
+        "work item {key} is being written by too many requests at once; retry"
+    ))
+}
+
+/// Folds a webhook's issue snapshot into the stored one. Some payloads carry only part of
+/// the issue (a Linear comment has no state or labels), so empty fields keep what was known.
+pub fn merge_snapshot(stored: &mut IssueSnapshot, newer: &IssueSnapshot, action: &EventAction) {
+    fn take(stored: &mut String, newer: &str) {
+        if !newer.is_empty() {
+            newer.clone_into(stored);
+        }
+    }
+    take(&mut stored.id, &newer.id);
+    take(&mut stored.identifier, &newer.identifier);
+    take(&mut stored.title, &newer.title);
+    take(&mut stored.body, &newer.body);
+    take(&mut stored.state, &newer.state);
+    let labels_are_partial = matches!(action, EventAction::Commented) && newer.labels.is_empty();
+    if !labels_are_partial {
+        stored.labels.clone_from(&newer.labels);
+    }
+    for (field, value) in [
+        (&mut stored.url, &newer.url),
+        (&mut stored.repository, &newer.repository),
+        (&mut stored.author, &newer.author),
+    ] {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    }
+}
+
