@@ -89,11 +89,15 @@ pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
                 ignore("issue is not eligible yet (labels or state)")
             }
         }
+        // Judged on the labels the issue has now: some sources (Linear) name a removed
+        // label only by its id.
         EventAction::Unlabeled { label } => {
-            if rules.is_gating_label(label) {
-                cancel(format!("label `{label}` was removed"))
-            } else {
+            if eligible() {
                 ignore(format!("label `{label}` does not affect runs"))
+            } else {
+                cancel(format!(
+                    "label `{label}` was removed; the issue is no longer eligible"
+                ))
             }
         }
         EventAction::Closed => cancel("issue was closed"),

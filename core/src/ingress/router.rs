@@ -18,7 +18,10 @@ pub const WEBHOOK_PATH: &str = "/webhooks/{source}";
 /// on Lambda and by `axum::serve` locally.
 pub fn router(ingress: Arc<Ingress>) -> Router {
     Router::new()
-        .route(WEBHOOK_PATH, post(receive_webhook).fallback(method_not_allowed))
+        .route(
+            WEBHOOK_PATH,
+            post(receive_webhook).fallback(method_not_allowed),
+        )
         .route("/healthz", get(healthz).fallback(method_not_allowed))
         .fallback(not_found)
         .with_state(ingress)

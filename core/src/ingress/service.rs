@@ -195,8 +195,7 @@ impl Ingress {
             }
             Err(error) => {
                 // Give the delivery id back so the sender's retry is processed afresh.
-                if let Err(release_error) =
-                    self.store.release_delivery(&delivery_key, &owner).await
+                if let Err(release_error) = self.store.release_delivery(&delivery_key, &owner).await
                 {
                     tracing::warn!(delivery = %delivery_key, error = %release_error,
                         "could not release delivery; a retry succeeds once its lease expires");

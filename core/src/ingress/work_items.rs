@@ -4,8 +4,8 @@
 use super::IngressError;
 use crate::clock::Clock;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId,
-    NormalizedEvent, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, NormalizedEvent,
+    WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, Store, StoreError};
 use crate::routing::Decision;
@@ -122,7 +122,10 @@ async fn request_cancel(
         };
         if !item.status.is_active() {
             return Ok(DeliveryOutcome::Ignored {
-                reason: format!("work item {key} is {}; nothing to cancel", item.status.as_str()),
+                reason: format!(
+                    "work item {key} is {}; nothing to cancel",
+                    item.status.as_str()
+                ),
             });
         }
         let expected = Some(item.version);
@@ -181,4 +184,3 @@ pub fn merge_snapshot(stored: &mut IssueSnapshot, newer: &IssueSnapshot, action:
         }
     }
 }
-

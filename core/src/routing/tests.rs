@@ -136,6 +136,33 @@ fn closing_unlabelling_and_terminal_states_cancel() {
 }
 
 #[test]
+fn removing_a_label_that_does_not_gate_is_ignored() {
+    let e = event(
+        EventAction::Unlabeled {
+            label: "bug".into(),
+        },
+        "open",
+        &["baton"],
+    );
+    assert!(matches!(
+        route(&e, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+    // Linear names a removed label by id; the current labels decide.
+    let by_id = event(
+        EventAction::Unlabeled {
+            label: "b1d5a3c0".into(),
+        },
+        "open",
+        &[],
+    );
+    assert!(matches!(
+        route(&by_id, &github_rules()),
+        Decision::Cancel { .. }
+    ));
+}
+
+#[test]
 fn moving_into_an_active_state_queues_when_eligible() {
     let mut moved = event(
         EventAction::StateChanged {

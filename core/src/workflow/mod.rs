@@ -64,6 +64,24 @@ impl Workflow {
         Ok(workflow)
     }
 
+    /// The workflow a process runs: `explicit` when given, else `./WORKFLOW.md` when it
+    /// exists, else the built-in development workflow.
+    pub fn discover(explicit: Option<&Path>) -> Result<Self, WorkflowError> {
+        match explicit {
+            Some(path) => Self::load(path),
+            None if Path::new("WORKFLOW.md").is_file() => Self::load(Path::new("WORKFLOW.md")),
+            None => Ok(Self::development()),
+        }
+    }
+
+    /// A short name for logs: the file's path, or `built-in development workflow`.
+    pub fn describe(&self) -> String {
+        self.path.as_ref().map_or_else(
+            || "built-in development workflow".to_owned(),
+            |path| path.display().to_string(),
+        )
+    }
+
     pub fn development() -> Self {
         // The built-in file is tested below; failing here would be a build defect.
         Self::parse(DEV_WORKFLOW).unwrap_or_else(|e| panic!("built-in dev workflow: {e}"))

@@ -1,0 +1,32 @@
+//! The ingress Lambda: the core router, wired to DynamoDB and SQS from the environment.
+
+use anyhow::Context;
+use baton_core::clock::SystemClock;
+use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::workflow::Workflow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Builds the router from the environment:
+/// - `BATON_WORKFLOW`: the workflow file (default `./WORKFLOW.md`, else the built-in one);
+/// - the webhook secrets it names (`GITHUB_WEBHOOK_SECRET`, ... by default);
+/// - `BATON_BACKEND`: `aws` (default) or `memory`; `BATON_TABLE`, `BATON_QUEUE`, `BATON_DLQ`;
+/// - `BATON_MAX_BODY_BYTES`: the body limit (default 6 MB).
+pub async fn app_from_env() -> anyhow::Result<axum::Router> {
+    let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
+    let workflow = Workflow::discover(workflow_path.as_deref())?;
+    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let backend = std::env::var("BATON_BACKEND").unwrap_or_else(|_| "aws".into());
+    let (store, queue) = baton_aws::backends(&backend, &baton_aws::Settings::from_env())
+        .await
+        .context("connecting the backends")?;
+    let mut settings = IngressSettings::default();
+    if let Ok(limit) = std::env::var("BATON_MAX_BODY_BYTES") {
+        settings.max_body_bytes = limit
+            .parse()
+            .with_context(|| format!("BATON_MAX_BODY_BYTES is not a number: {limit}"))?;
+    }
+    tracing::info!(workflow = %workflow.describe(), %backend, "ingress ready");
+    let ingress = Ingress::new(&workflow, secrets, store, queue, Arc::new(SystemClock), settings);
+    Ok(router(Arc::new(ingress)))
+}

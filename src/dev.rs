@@ -1,0 +1,75 @@
+//! `baton dev`: the whole control plane in one process.
+
+use crate::backend;
+use crate::cli::DevArgs;
+use anyhow::Context;
+use baton_core::clock::SystemClock;
+use baton_core::ingress::{self, Ingress, IngressSettings};
+use baton_core::workflow::Workflow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let workflow = Workflow::discover(args.workflow.as_deref())?;
+    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let backends = backend::connect(&args.backend).await?;
+    let settings = IngressSettings {
+        max_body_bytes: args.max_body_bytes,
+        ..IngressSettings::default()
+    };
+    let ingress = Arc::new(Ingress::new(
+        &workflow,
+        secrets,
+        backends.store,
+        backends.queue,
+        Arc::new(SystemClock),
+        settings,
+    ));
+    let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
+    if sources.is_empty() {
+        tracing::warn!(
+            "no webhook secret is set, so every webhook will be refused; set \
+             GITHUB_WEBHOOK_SECRET, LINEAR_WEBHOOK_SECRET, JIRA_WEBHOOK_SECRET or GITLAB_WEBHOOK_TOKEN"
+        );
+    }
+    let app = ingress::router(ingress);
+    let address = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!(
+        %address,
+        backend = %backends.description,
+        workflow = %workflow.describe(),
+        sources = ?sources,
+        "baton dev listening on http://{address}"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,314 @@
+//! Whole-system tests of the webhook ingress: a real HTTP server and client, with the
+//! embedded backends and with DynamoDB and SQS on the emulator.
+
+mod common;
+
+use baton_core::domain::{JobReason, SourceKind, WorkItemKey, WorkItemStatus};
+use baton_core::ingress::IngressSettings;
+use baton_core::workflow::Workflow;
+use common::faults::FailingSends;
+use common::signing::{self, github_issue};
+use common::{spawn_app, spawn_with, Backend, GITHUB_SECRET};
+use serde_json::json;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
+/// Runs each named `async fn(Backend)` once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name(super::Backend::Memory).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn aws() {
+                super::$name(super::Backend::Aws).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    a_labelled_issue_is_queued,
+    a_redelivery_is_a_duplicate,
+    fifty_concurrent_copies_give_one_job,
+    bad_signatures_are_refused,
+    malformed_payloads_are_refused,
+    events_without_a_trigger_are_ignored,
+    closing_a_queued_issue_cancels_it,
+    a_failed_enqueue_can_be_retried,
+    form_encoded_github_deliveries_are_accepted,
+);
+
+fn delivery_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn github_key(number: u64) -> WorkItemKey {
+    WorkItemKey::new(SourceKind::Github, &format!("acme/app#{number}"))
+}
+
+async fn a_labelled_issue_is_queued(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = github_issue("labeled", 7, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+
+    let (status, answer) = app.post("github", &headers, body).await;
+
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["status"], "queued");
+    assert_eq!(answer["work_item"], "github:acme/app#7");
+    let job_id = answer["job_id"].as_str().expect("job id").to_owned();
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].job_id.as_str(), job_id);
+    assert_eq!(jobs[0].work_item, github_key(7));
+    assert_eq!(jobs[0].reason, JobReason::Labeled);
+    assert_eq!(jobs[0].attempt, 1);
+    let item = app.store.get_work_item(&github_key(7)).await.expect("read").expect("stored");
+    assert_eq!(item.status, WorkItemStatus::Queued);
+    assert_eq!(item.pending_job.as_ref().map(|j| j.as_str()), Some(job_id.as_str()));
+    assert_eq!(item.issue.title, "Issue 7");
+    assert_eq!(item.issue.labels, vec!["baton".to_string()]);
+    assert!(!item.cancel_requested);
+}
+
+async fn a_redelivery_is_a_duplicate(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = github_issue("labeled", 8, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+
+    let (first, _) = app.post("github", &headers, body.clone()).await;
+    let (second, answer) = app.post("github", &headers, body).await;
+
+    assert_eq!(first, 202);
+    assert_eq!(second, 200);
+    assert_eq!(answer, json!({ "status": "duplicate" }));
+    assert_eq!(app.drain_jobs().await.len(), 1);
+}
+
+async fn fifty_concurrent_copies_give_one_job(backend: Backend) {
+    let app = Arc::new(spawn_app(backend).await);
+    let body = github_issue("labeled", 9, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+
+    let copies = (0..50).map(|_| {
+        let (app, headers, body) = (app.clone(), headers.clone(), body.clone());
+        tokio::spawn(async move { app.post("github", &headers, body).await })
+    });
+    let answers: Vec<_> = futures::future::join_all(copies)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task"))
+        .collect();
+
+    let queued = answers.iter().filter(|(status, _)| *status == 202).count();
+    let duplicates = answers
+        .iter()
+        .filter(|(status, body)| *status == 200 && body["status"] == "duplicate")
+        .count();
+    assert_eq!(queued, 1, "{answers:?}");
+    assert_eq!(duplicates, 49, "{answers:?}");
+    assert_eq!(app.drain_jobs().await.len(), 1);
+}
+
+async fn bad_signatures_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = github_issue("labeled", 10, &["baton"], json!({ "label": { "name": "baton" } }));
+
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let signed_for_other_body = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    let wrong_secret = signing::github("not-the-secret", "issues", &delivery_id(), &body);
+    let unsigned: Vec<_> = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body)
+        .into_iter()
+        .filter(|(name, _)| name != "x-hub-signature-256")
+        .collect();
+    let not_hex: Vec<_> = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body)
+        .into_iter()
+        .map(|(name, value)| {
+            if name == "x-hub-signature-256" {
+                (name, "sha256=zz".to_owned())
+            } else {
+                (name, value)
+            }
+        })
+        .collect();
+
+    for (case, headers, payload) in [
+        ("tampered body", &signed_for_other_body, tampered),
+        ("wrong secret", &wrong_secret, body.clone()),
+        ("missing signature", &unsigned, body.clone()),
+        ("signature not hex", &not_hex, body.clone()),
+    ] {
+        let (status, answer) = app.post("github", headers, payload).await;
+        assert_eq!(status, 401, "{case}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_signature", "{case}");
+    }
+    assert!(app.drain_jobs().await.is_empty());
+}
+
+async fn malformed_payloads_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = github_issue("labeled", 11, &["baton"], json!({ "label": { "name": "baton" } }));
+    let truncated = body[..body.len() / 2].to_vec();
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &truncated);
+    let (status, answer) = app.post("github", &headers, truncated).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed_payload");
+
+    let mut plain_text = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    plain_text[0].1 = "text/plain".into();
+    let (status, answer) = app.post("github", &plain_text, body.clone()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed_payload");
+
+    let no_delivery: Vec<_> = signing::github(GITHUB_SECRET, "issues", "x", &body)
+        .into_iter()
+        .filter(|(name, _)| name != "x-github-delivery")
+        .collect();
+    let (status, answer) = app.post("github", &no_delivery, body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(app.drain_jobs().await.is_empty());
+}
+
+async fn events_without_a_trigger_are_ignored(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ping = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#.to_vec();
+    let headers = signing::github(GITHUB_SECRET, "ping", &delivery_id(), &ping);
+    let (status, answer) = app.post("github", &headers, ping).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+
+    let push = br#"{"ref":"refs/heads/main"}"#.to_vec();
+    let headers = signing::github(GITHUB_SECRET, "push", &delivery_id(), &push);
+    let (status, answer) = app.post("github", &headers, push).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+
+    let other_label = github_issue("labeled", 12, &["bug"], json!({ "label": { "name": "bug" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &other_label);
+    let (status, answer) = app.post("github", &headers, other_label).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    assert!(answer["reason"].as_str().is_some_and(|r| !r.is_empty()));
+
+    assert!(app.drain_jobs().await.is_empty());
+    assert!(app.store.get_work_item(&github_key(12)).await.expect("read").is_none());
+}
+
+async fn closing_a_queued_issue_cancels_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let labeled = github_issue("labeled", 13, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
+    assert_eq!(app.post("github", &headers, labeled).await.0, 202);
+
+    let closed = github_issue("closed", 13, &["baton"], json!({}));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &closed);
+    let (status, answer) = app.post("github", &headers, closed).await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({ "status": "cancel_requested", "work_item": "github:acme/app#13" }));
+    let item = app.store.get_work_item(&github_key(13)).await.expect("read").expect("stored");
+    assert!(item.cancel_requested);
+    assert_eq!(item.status, WorkItemStatus::Cancelled);
+    assert_eq!(item.pending_job, None);
+    assert_eq!(item.issue.state, "closed");
+}
+
+async fn a_failed_enqueue_can_be_retried(backend: Backend) {
+    let (store, queue) = common::backends(backend).await;
+    let failing = Arc::new(FailingSends {
+        inner: queue,
+        failures: AtomicU32::new(1),
+    });
+    let app = spawn_with(
+        &Workflow::development(),
+        common::all_secrets(),
+        store,
+        failing,
+        IngressSettings::default(),
+    )
+    .await;
+    let body = github_issue("labeled", 14, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+
+    let (status, answer) = app.post("github", &headers, body.clone()).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "backend_unavailable");
+    assert!(app.drain_jobs().await.is_empty());
+
+    let (status, answer) = app.post("github", &headers, body).await;
+    assert_eq!(status, 202, "the sender's retry must succeed: {answer}");
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].job_id.as_str(), answer["job_id"].as_str().expect("job id"));
+    let item = app.store.get_work_item(&github_key(14)).await.expect("read").expect("stored");
+    assert_eq!(item.pending_job, Some(jobs[0].job_id.clone()), "the item points at the job sent");
+}
+
+async fn form_encoded_github_deliveries_are_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let json_body = github_issue("labeled", 15, &["baton"], json!({ "label": { "name": "baton" } }));
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", std::str::from_utf8(&json_body).expect("utf-8"))
+        .finish();
+    let mut headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), form.as_bytes());
+    headers[0].1 = "application/x-www-form-urlencoded".into();
+
+    let (status, answer) = app.post("github", &headers, form).await;
+
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(app.drain_jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_source_without_a_secret_refuses_everything() {
+    let (store, queue) = common::memory_backends();
+    let mut secrets = common::all_secrets();
+    secrets.remove(&SourceKind::Gitlab);
+    let app = spawn_with(&Workflow::development(), secrets, store, queue, IngressSettings::default()).await;
+    let body = br#"{"object_kind":"issue"}"#.to_vec();
+    let headers = signing::gitlab("", "Issue Hook", &delivery_id());
+    let (status, answer) = app.post("gitlab", &headers, body).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_signature");
+    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("GITLAB_WEBHOOK_TOKEN")));
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let (store, queue) = common::memory_backends();
+    let settings = IngressSettings {
+        max_body_bytes: 4096,
+        ..IngressSettings::default()
+    };
+    let app = spawn_with(&Workflow::development(), common::all_secrets(), store, queue, settings).await;
+    let body = vec![b'a'; 10_000];
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    let (status, answer) = app.post("github", &headers, body).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "payload_too_large");
+
+    // Without a Content-Length (chunked), the limit still holds.
+    let chunks = futures::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 1000])));
+    let (status, _) = app
+        .post("github", &headers, reqwest::Body::wrap_stream(chunks))
+        .await;
+    assert_eq!(status, 413);
+}
+
+#[tokio::test]
+async fn routes_answer_with_the_error_envelope() {
+    let app = spawn_app(Backend::Memory).await;
+    let (status, answer) = app.post("bitbucket", &[], "{}").await;
+    assert_eq!(status, 404);
+    assert_eq!(answer["error"]["code"], "unknown_source");
+
+    let response = app.client.get(format!("{}/webhooks/github", app.base_url)).send().await.expect("get");
+    assert_eq!(response.status().as_u16(), 405);
+
+    let response = app.client.get(format!("{}/nope", app.base_url)).send().await.expect("get");
+    assert_eq!(response.status().as_u16(), 404);
+
+    let response = app.client.get(format!("{}/healthz", app.base_url)).send().await.expect("get");
+    assert_eq!(response.status().as_u16(), 200);
+}
