@@ -1,0 +1,310 @@
+use super::lock;
+use crate::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemKey};
+use crate::ports::{DeliveryClaim, Store, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::cmp::{Ordering, Reverse};
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many due expiry entries one `begin_delivery` examines at most. Each call adds at most
+/// one entry, so pruning keeps up with any stream of new ids while no call does a full scan.
+const PRUNE_BATCH: usize = 8;
+
+/// The in-memory store: delivery records and work items in two hash maps.
+///
+/// Delivery records expire like DynamoDB items with a TTL: a record whose `expires_at`
+/// (epoch seconds) has passed counts as absent, and is dropped by an amortized prune so that
+/// memory stays bounded under a stream of unique delivery ids.
+#[derive(Default)]
+pub struct MemoryStore {
+    deliveries: Mutex<Deliveries>,
+    work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Delivery records held right now, including expired ones not pruned yet.
+    pub fn delivery_records(&self) -> usize {
+        lock(&self.deliveries).records.len()
+    }
+}
+
+#[derive(Default)]
+struct Deliveries {
+    /// The key is shared with its entry in `expiries`.
+    records: HashMap<Arc<DeliveryKey>, DeliveryRecord>,
+    /// One entry per inserted record, soonest first. An entry is never later than its
+    /// record's expiry unless the record was shortened or removed; both are checked on pop.
+    expiries: BinaryHeap<Reverse<Expiry>>,
+}
+
+struct DeliveryRecord {
+    state: DeliveryState,
+    /// Epoch seconds after which the record is forgotten (the DynamoDB TTL attribute).
+    expires_at: i64,
+}
+
+enum DeliveryState {
+    InProgress {
+        owner: String,
+        /// Epoch milliseconds; the claim may be taken over once this is in the past.
+        lease_until: i64,
+    },
+    Completed(DeliveryOutcome),
+}
+
+struct Expiry {
+    at: i64,
+    key: Arc<DeliveryKey>,
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Expiry {}
+
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Expiry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+impl DeliveryRecord {
+    fn is_expired(&self, now_s: i64) -> bool {
+        self.expires_at < now_s
+    }
+
+    fn held_by(&self, owner: &str) -> bool {
+        matches!(&self.state, DeliveryState::InProgress { owner: held, .. } if held == owner)
+    }
+}
+
+impl Deliveries {
+    /// Drops up to [`PRUNE_BATCH`] records whose expiry has passed.
+    fn prune(&mut self, now_s: i64) {
+        for _ in 0..PRUNE_BATCH {
+            let Some(top) = self.expiries.peek_mut() else {
+                return;
+            };
+            if top.0.at >= now_s {
+                return;
+            }
+            let Reverse(entry) = PeekMut::pop(top);
+            let Some((key, record)) = self.records.get_key_value(&*entry.key) else {
+                continue;
+            };
+            if !Arc::ptr_eq(key, &entry.key) {
+                // The record was removed and the key inserted again, with an entry of its own.
+                continue;
+            }
+            if record.is_expired(now_s) {
+                self.records.remove(&*entry.key);
+            } else {
+                // Extended since (completed, or taken over): look again when it is due.
+                let at = record.expires_at;
+                self.expiries.push(Reverse(Expiry { at, key: entry.key }));
+            }
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn begin_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        retain: Duration,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let now_s = now.timestamp();
+        let claim = DeliveryRecord {
+            state: DeliveryState::InProgress {
+                owner: owner.to_owned(),
+                lease_until: now.timestamp_millis().saturating_add(millis(lease)),
+            },
+            expires_at: now_s.saturating_add(seconds(lease.max(retain))),
+        };
+        let mut deliveries = lock(&self.deliveries);
+        deliveries.prune(now_s);
+        match deliveries.records.get_mut(key) {
+            Some(record) if !record.is_expired(now_s) => match &record.state {
+                DeliveryState::Completed(outcome) => {
+                    return Ok(DeliveryClaim::Completed(outcome.clone()))
+                }
+                DeliveryState::InProgress { lease_until, .. }
+                    if *lease_until >= now.timestamp_millis() =>
+                {
+                    return Ok(DeliveryClaim::InProgress)
+                }
+                // The holder's lease ran out: take the claim over.
+                DeliveryState::InProgress { .. } => *record = claim,
+            },
+            Some(record) => *record = claim,
+            None => {
+                let key = Arc::new(key.clone());
+                let at = claim.expires_at;
+                deliveries.expiries.push(Reverse(Expiry {
+                    at,
+                    key: Arc::clone(&key),
+                }));
+                deliveries.records.insert(key, claim);
+            }
+        }
+        Ok(DeliveryClaim::Claimed)
+    }
+
+    async fn complete_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+        retain: Duration,
+    ) -> Result<(), StoreError> {
+        let now_s = now.timestamp();
+        let mut deliveries = lock(&self.deliveries);
+        match deliveries.records.get_mut(key) {
+            Some(record) if !record.is_expired(now_s) && record.held_by(owner) => {
+                record.state = DeliveryState::Completed(outcome.clone());
+                record.expires_at = now_s.saturating_add(seconds(retain));
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict(format!(
+                "delivery {key} is not held by {owner}"
+            ))),
+        }
+    }
+
+    async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
+        let mut deliveries = lock(&self.deliveries);
+        if deliveries
+            .records
+            .get(key)
+            .is_some_and(|record| record.held_by(owner))
+        {
+            // Its entry in `expiries` goes when it falls due.
+            deliveries.records.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn get_work_item(&self, key: &WorkItemKey) -> Result<Option<WorkItem>, StoreError> {
+        let item = lock(&self.work_items).get(key).cloned();
+        Ok(item.map(|item| WorkItem::clone(&item)))
+    }
+
+    async fn put_work_item(
+        &self,
+        item: &WorkItem,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let new = Arc::new(item.clone());
+        let mut items = lock(&self.work_items);
+        let stored = items.get(&item.key).map(|current| current.version);
+        if stored != expected_version {
+            let found = match stored {
+                Some(version) => format!("version {version}"),
+                None => "no item".to_owned(),
+            };
+            let wanted = match expected_version {
+                Some(version) => format!("version {version}"),
+                None => "no item".to_owned(),
+            };
+            return Err(StoreError::Conflict(format!(
+                "work item {} expected {wanted}, found {found}",
+                item.key
+            )));
+        }
+        // The replaced item is freed after the lock is released.
+        let _replaced = items.insert(item.key.clone(), new);
+        drop(items);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SourceKind;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn expired_records_are_pruned_under_a_stream_of_unique_ids() {
+        let store = MemoryStore::new();
+        let start = Utc::now();
+        let retain = Duration::from_secs(10);
+        let outcome = DeliveryOutcome::Ignored {
+            reason: "test".into(),
+        };
+        // 100 deliveries per simulated second for 10 minutes, each kept for 10 s.
+        for i in 0..60_000u32 {
+            let now = start + chrono::Duration::milliseconds(i64::from(i) * 10);
+            let key = DeliveryKey::new(SourceKind::Github, format!("d-{i}"));
+            let claim = store
+                .begin_delivery(&key, "me", now, Duration::from_secs(5), retain)
+                .await
+                .unwrap();
+            assert_eq!(claim, DeliveryClaim::Claimed);
+            store
+                .complete_delivery(&key, "me", &outcome, now, retain)
+                .await
+                .unwrap();
+        }
+        // About 11 s worth of records is live; a few more wait for their prune.
+        let held = store.delivery_records();
+        assert!(held < 1_500, "{held} records held");
+        assert!(lock(&store.deliveries).expiries.len() < 1_500);
+    }
+
+    #[tokio::test]
+    async fn a_reclaimed_key_keeps_a_single_live_record() {
+        let store = MemoryStore::new();
+        let now = Utc::now();
+        let key = DeliveryKey::new(SourceKind::Linear, "again");
+        for round in 0..100 {
+            let claim = store
+                .begin_delivery(&key, "me", now, Duration::from_secs(1), HOUR)
+                .await
+                .unwrap();
+            assert_eq!(claim, DeliveryClaim::Claimed, "round {round}");
+            store.release_delivery(&key, "me").await.unwrap();
+        }
+        assert_eq!(store.delivery_records(), 0);
+        // Once due, the stale entries go too.
+        let later = now + chrono::Duration::hours(2);
+        for i in 0..20 {
+            let other = DeliveryKey::new(SourceKind::Linear, format!("other-{i}"));
+            store
+                .begin_delivery(&other, "me", later, Duration::from_secs(1), HOUR)
+                .await
+                .unwrap();
+        }
+        assert_eq!(lock(&store.deliveries).expiries.len(), 20);
+    }
+}
