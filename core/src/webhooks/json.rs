@@ -146,6 +146,7 @@ mod tests {
         assert!(sample.missing.is_none());
         assert_eq!(sample.id, Some(Id("42".into())));
         assert_eq!(sample.other, Some(Id("10001".into())));
+        assert_eq!(sample.number, None);
     }
 
     #[test]
