@@ -89,6 +89,78 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// A string where one is expected, anything else (number, object, null) read as absent.
+///
+/// For loosely specified nested objects (Atlassian Document Format `attrs`) where a type
+/// surprise must not fail the whole delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct LenientStr<'a>(pub Option<Str<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LenientVisitor;
+
+        impl<'de> Visitor<'de> for LenientVisitor {
+            type Value = LenientStr<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Str(Cow::Borrowed(v)))))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Str(Cow::Owned(v.to_owned())))))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Str(Cow::Owned(v)))))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(LenientStr(None))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(LenientStr(None))
+            }
+        }
+
+        deserializer.deserialize_any(LenientVisitor)
+    }
+}
+
 /// The owned text of an optional string, empty when absent or null.
 pub(super) fn text(value: Option<Str<'_>>) -> String {
     value.map(Str::into_string).unwrap_or_default()
@@ -147,6 +219,36 @@ mod tests {
         assert_eq!(sample.id, Some(Id("42".into())));
         assert_eq!(sample.other, Some(Id("10001".into())));
         assert_eq!(sample.number, None);
+    }
+
+    #[test]
+    fn lenient_strings_accept_anything() {
+        #[derive(Deserialize)]
+        struct Loose<'a> {
+            #[serde(borrow)]
+            values: Vec<LenientStr<'a>>,
+        }
+        let body = br#"{"values":["a",1,-1,1.5,true,null,[1,[2]],{"x":{"y":1}},"b"]}"#;
+        let loose: Loose<'_> = from_slice(body).expect("valid");
+        let strings: Vec<Option<&str>> = loose
+            .values
+            .iter()
+            .map(|v| v.0.as_ref().map(Str::as_str))
+            .collect();
+        assert_eq!(
+            strings,
+            [
+                Some("a"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some("b")
+            ]
+        );
     }
 
     #[test]
