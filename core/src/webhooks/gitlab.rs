@@ -1,9 +1,34 @@
-//! Placeholder until the source is implemented.
+//! GitLab: the secret token itself in `X-Gitlab-Token` (compared in constant time), the
+//! event in `X-Gitlab-Event`, the delivery id in `Idempotency-Key` (GitLab 17.4+) or else
+//! `X-Gitlab-Event-UUID`.
+//!
+//! Mapping decisions worth knowing:
+//! - GitLab reports no association: every actor is `Association::Unknown`, so command
+//!   permissions for GitLab rely on the workflow's `allowed_authors`.
+//! - `is_bot` is set for the bot users GitLab creates for project and group access tokens,
+//!   whose usernames follow `project_<id>_bot…` / `group_<id>_bot…`. GitLab's payloads carry
+//!   no bot flag, and a username merely ending in `_bot` is a human's choice, so nothing
+//!   else is treated as a bot.
+//! - Merge requests are identified as `group/project!<iid>` (GitLab's own notation), so they
+//!   never collide with issue `group/project#<iid>`.
+//! - `Confidential Issue Hook` / `Confidential Note Hook` are handled like their public
+//!   counterparts (enabling them is an explicit choice in GitLab); `event_name` keeps the
+//!   header so routing can tell them apart.
+//! - System notes (`system: true`, GitLab's own "added ~bug label" notes) and edited notes
+//!   are ignored; only notes on issues become `Commented`.
 
-use super::{ParseError, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
-use crate::domain::SourceKind;
+use super::json::{self, Id, Str};
+use super::signature::{optional_header, required_header, signature_header, token_matches};
+use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
+use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+const TOKEN_HEADER: &str = "X-Gitlab-Token";
+const EVENT_HEADER: &str = "X-Gitlab-Event";
+const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+const UUID_HEADER: &str = "X-Gitlab-Event-UUID";
 
 pub struct GitlabSource;
 
@@ -14,14 +39,647 @@ impl WebhookSource for GitlabSource {
 
     fn verify(
         &self,
-        _: WebhookRequest<'_>,
-        _: &Secret,
-        _: DateTime<Utc>,
+        request: WebhookRequest<'_>,
+        secret: &Secret,
+        _now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        Err(VerifyError::Mismatch)
+        let token = signature_header(request.headers, TOKEN_HEADER)?;
+        if token_matches(token.as_bytes(), secret.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch)
+        }
     }
 
-    fn parse(&self, _: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError> {
-        Err(ParseError::MissingField("everything"))
+    fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError> {
+        let delivery_id = match optional_header(request.headers, IDEMPOTENCY_HEADER)? {
+            Some(key) => key,
+            None => required_header(request.headers, UUID_HEADER)?,
+        }
+        .to_owned();
+        let event = required_header(request.headers, EVENT_HEADER)?;
+        let kind = match event {
+            "Issue Hook" | "Confidential Issue Hook" => Kind::Issue,
+            "Note Hook" | "Confidential Note Hook" => Kind::Note,
+            "Merge Request Hook" => Kind::MergeRequest,
+            other => {
+                return Ok(ParsedDelivery {
+                    delivery_id,
+                    parsed: ignored(format!("event `{other}` is not handled")),
+                })
+            }
+        };
+        let payload: Payload<'_> = json::from_slice(request.body)?;
+        let parsed = normalize(event, kind, payload)?;
+        Ok(ParsedDelivery {
+            delivery_id,
+            parsed,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Issue,
+    Note,
+    MergeRequest,
+}
+
+fn ignored(reason: String) -> Parsed {
+    Parsed::Ignored { reason }
+}
+
+// --- Payload -------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow)]
+    user: Option<User<'a>>,
+    #[serde(borrow)]
+    project: Option<Project<'a>>,
+    #[serde(borrow)]
+    object_attributes: Option<Attributes<'a>>,
+    #[serde(borrow)]
+    labels: Option<Vec<Label<'a>>>,
+    #[serde(borrow)]
+    changes: Option<Changes<'a>>,
+    /// The commented issue, on note events.
+    #[serde(borrow)]
+    issue: Option<NotedIssue<'a>>,
+}
+
+#[derive(Deserialize)]
+struct User<'a> {
+    #[serde(borrow)]
+    username: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Project<'a> {
+    #[serde(borrow)]
+    path_with_namespace: Option<Str<'a>>,
+}
+
+/// `object_attributes` of an issue, a merge request or a note.
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    id: Option<Id>,
+    iid: Option<u64>,
+    #[serde(borrow)]
+    title: Option<Str<'a>>,
+    #[serde(borrow)]
+    description: Option<Str<'a>>,
+    #[serde(borrow)]
+    state: Option<Str<'a>>,
+    #[serde(borrow)]
+    action: Option<Str<'a>>,
+    #[serde(borrow)]
+    url: Option<Str<'a>>,
+    #[serde(borrow)]
+    labels: Option<Vec<Label<'a>>>,
+    // Merge requests
+    #[serde(borrow)]
+    source_branch: Option<Str<'a>>,
+    // Notes
+    #[serde(borrow)]
+    note: Option<Str<'a>>,
+    #[serde(borrow)]
+    noteable_type: Option<Str<'a>>,
+    system: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct NotedIssue<'a> {
+    id: Option<Id>,
+    iid: Option<u64>,
+    #[serde(borrow)]
+    title: Option<Str<'a>>,
+    #[serde(borrow)]
+    description: Option<Str<'a>>,
+    #[serde(borrow)]
+    state: Option<Str<'a>>,
+    #[serde(borrow)]
+    url: Option<Str<'a>>,
+    #[serde(borrow)]
+    labels: Option<Vec<Label<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Label<'a> {
+    #[serde(borrow)]
+    title: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Changes<'a> {
+    #[serde(borrow)]
+    labels: Option<LabelChange<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LabelChange<'a> {
+    #[serde(borrow)]
+    previous: Option<Vec<Label<'a>>>,
+    #[serde(borrow)]
+    current: Option<Vec<Label<'a>>>,
+}
+
+// --- Normalization -------------------------------------------------------------------------
+
+fn normalize(event: &str, kind: Kind, payload: Payload<'_>) -> Result<Parsed, ParseError> {
+    let Payload {
+        user,
+        project,
+        object_attributes,
+        labels,
+        changes,
+        issue,
+    } = payload;
+    let attributes = object_attributes.ok_or(ParseError::MissingField("object_attributes"))?;
+    let action = attributes
+        .action
+        .as_ref()
+        .map(Str::as_str)
+        .unwrap_or_default();
+    let (event_action, snapshot, comment) = match kind {
+        Kind::Issue => {
+            let event_action = match action {
+                "open" => EventAction::Opened,
+                "reopen" => EventAction::Reopened,
+                "close" => EventAction::Closed,
+                "update" => update_action(changes),
+                other => {
+                    return Ok(ignored(format!(
+                        "`{event}` action `{other}` is not handled"
+                    )))
+                }
+            };
+            let path = project_path(project)?;
+            (
+                event_action,
+                issue_snapshot(attributes, labels, &path, '#')?,
+                None,
+            )
+        }
+        Kind::MergeRequest => {
+            let merged = match action {
+                "merge" => true,
+                "close" => false,
+                other => {
+                    return Ok(ignored(format!(
+                        "`{event}` action `{other}` is not handled"
+                    )))
+                }
+            };
+            let branch = json::non_empty(attributes.source_branch.clone())
+                .ok_or(ParseError::MissingField("object_attributes.source_branch"))?;
+            let path = project_path(project)?;
+            (
+                EventAction::PullRequestClosed { merged, branch },
+                issue_snapshot(attributes, labels, &path, '!')?,
+                None,
+            )
+        }
+        Kind::Note => {
+            let noteable = attributes
+                .noteable_type
+                .as_ref()
+                .map(Str::as_str)
+                .unwrap_or_default();
+            if noteable != "Issue" {
+                return Ok(ignored(format!("note on `{noteable}` is not handled")));
+            }
+            if attributes.system.unwrap_or(false) {
+                return Ok(ignored("system note".to_owned()));
+            }
+            if !matches!(action, "" | "create") {
+                return Ok(ignored(format!("note action `{action}` is not handled")));
+            }
+            let path = project_path(project)?;
+            let issue = issue.ok_or(ParseError::MissingField("issue"))?;
+            let note_url = attributes.url.as_ref().map(Str::as_str);
+            let snapshot = noted_issue_snapshot(issue, &path, note_url)?;
+            (
+                EventAction::Commented,
+                snapshot,
+                Some(json::text(attributes.note)),
+            )
+        }
+    };
+    Ok(Parsed::Event(Box::new(NormalizedEvent {
+        source: SourceKind::Gitlab,
+        event_name: event.to_owned(),
+        action: event_action,
+        issue: snapshot,
+        actor: actor(user),
+        comment,
+    })))
+}
+
+/// An `update`: a label added or removed, else a plain edit.
+fn update_action(changes: Option<Changes<'_>>) -> EventAction {
+    let Some(change) = changes.and_then(|c| c.labels) else {
+        return EventAction::Edited;
+    };
+    let previous = label_names(change.previous);
+    let current = label_names(change.current);
+    if let Some(added) = current.iter().find(|l| !previous.contains(l)) {
+        return EventAction::Labeled {
+            label: added.clone(),
+        };
+    }
+    if let Some(removed) = previous.iter().find(|l| !current.contains(l)) {
+        return EventAction::Unlabeled {
+            label: removed.clone(),
+        };
+    }
+    EventAction::Edited
+}
+
+fn label_names(labels: Option<Vec<Label<'_>>>) -> Vec<String> {
+    labels
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| l.title)
+        .map(|title| title.as_str().to_lowercase())
+        .collect()
+}
+
+fn project_path(project: Option<Project<'_>>) -> Result<String, ParseError> {
+    project
+        .and_then(|p| json::non_empty(p.path_with_namespace))
+        .ok_or(ParseError::MissingField("project.path_with_namespace"))
+}
+
+/// An issue (`#`) or merge request (`!`) from `object_attributes`.
+fn issue_snapshot(
+    attributes: Attributes<'_>,
+    labels: Option<Vec<Label<'_>>>,
+    path: &str,
+    sigil: char,
+) -> Result<IssueSnapshot, ParseError> {
+    let id = attributes
+        .id
+        .ok_or(ParseError::MissingField("object_attributes.id"))?
+        .0;
+    let iid = attributes
+        .iid
+        .ok_or(ParseError::MissingField("object_attributes.iid"))?;
+    Ok(IssueSnapshot {
+        id,
+        identifier: format!("{path}{sigil}{iid}"),
+        title: json::text(attributes.title),
+        body: json::text(attributes.description),
+        state: json::text(attributes.state),
+        labels: label_names(labels.or(attributes.labels)),
+        url: json::non_empty(attributes.url),
+        repository: Some(path.to_owned()),
+        author: None,
+    })
+}
+
+fn noted_issue_snapshot(
+    issue: NotedIssue<'_>,
+    path: &str,
+    note_url: Option<&str>,
+) -> Result<IssueSnapshot, ParseError> {
+    let id = issue.id.ok_or(ParseError::MissingField("issue.id"))?.0;
+    let iid = issue.iid.ok_or(ParseError::MissingField("issue.iid"))?;
+    // The issue object has no url; the note's is the issue's plus `#note_<id>`.
+    let url = json::non_empty(issue.url).or_else(|| {
+        note_url
+            .map(|url| url.split_once("#note_").map_or(url, |(issue, _)| issue))
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+    });
+    Ok(IssueSnapshot {
+        id,
+        identifier: format!("{path}#{iid}"),
+        title: json::text(issue.title),
+        body: json::text(issue.description),
+        state: json::text(issue.state),
+        labels: label_names(issue.labels),
+        url,
+        repository: Some(path.to_owned()),
+        author: None,
+    })
+}
+
+fn actor(user: Option<User<'_>>) -> Actor {
+    let login = user
+        .and_then(|u| json::non_empty(u.username))
+        .unwrap_or_default();
+    Actor {
+        is_bot: is_access_token_bot(&login),
+        login,
+        association: Association::Unknown,
+    }
+}
+
+/// The users behind project and group access tokens: `project_123_bot`,
+/// `project_123_bot1`, `project_123_bot_<hash>`, `group_45_bot_<hash>`.
+fn is_access_token_bot(username: &str) -> bool {
+    ["project_", "group_"].iter().any(|prefix| {
+        username.strip_prefix(prefix).is_some_and(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0
+                && rest
+                    .get(digits..)
+                    .is_some_and(|tail| tail.starts_with("_bot"))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::test_support::{event, headers, ignored as ignored_reason, secret};
+    use http::HeaderMap;
+
+    const TOKEN: &str = "glwt-9c1f2e3d4b5a";
+    const UUID: &str = "6a2a3c8b-7d2c-4f6e-9b1a-2f3e4d5c6b7a";
+
+    const ISSUE_OPEN: &str = include_str!("fixtures/gitlab/issue_open.json");
+    const ISSUE_LABELS: &str = include_str!("fixtures/gitlab/issue_update_labels.json");
+    const NOTE_ISSUE: &str = include_str!("fixtures/gitlab/note_issue.json");
+    const MR_MERGE: &str = include_str!("fixtures/gitlab/merge_request_merge.json");
+
+    fn hook(event: &str) -> HeaderMap {
+        headers(&[
+            ("X-Gitlab-Token", TOKEN),
+            ("X-Gitlab-Event", event),
+            ("X-Gitlab-Event-UUID", UUID),
+            ("Content-Type", "application/json"),
+        ])
+    }
+
+    fn verify(headers: &HeaderMap) -> Result<(), VerifyError> {
+        GitlabSource.verify(
+            WebhookRequest {
+                headers,
+                body: b"{}",
+            },
+            &secret(TOKEN),
+            Utc::now(),
+        )
+    }
+
+    fn parse(event_name: &str, body: &str) -> Result<ParsedDelivery, ParseError> {
+        let headers = hook(event_name);
+        GitlabSource.parse(WebhookRequest {
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    fn parse_event(event_name: &str, body: &str) -> NormalizedEvent {
+        assert_eq!(verify(&hook(event_name)), Ok(()));
+        let delivery = parse(event_name, body).expect("parses");
+        assert_eq!(delivery.delivery_id, UUID);
+        event(delivery)
+    }
+
+    #[test]
+    fn token_checks() {
+        assert_eq!(verify(&hook("Issue Hook")), Ok(()));
+        let wrong = headers(&[("X-Gitlab-Token", "glwt-9c1f2e3d4b5b")]);
+        assert_eq!(verify(&wrong), Err(VerifyError::Mismatch));
+        let prefix = headers(&[("X-Gitlab-Token", "glwt-9c1f")]);
+        assert_eq!(verify(&prefix), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(&HeaderMap::new()),
+            Err(VerifyError::MissingSignature("X-Gitlab-Token"))
+        );
+        let mut binary = HeaderMap::new();
+        binary.insert(
+            "x-gitlab-token",
+            http::HeaderValue::from_bytes(b"\xfftoken").expect("obs-text"),
+        );
+        assert_eq!(
+            verify(&binary),
+            Err(VerifyError::MalformedSignature("X-Gitlab-Token"))
+        );
+    }
+
+    #[test]
+    fn delivery_id_prefers_idempotency_key() {
+        let mut headers = hook("Issue Hook");
+        headers.insert("idempotency-key", "f1d2c3b4".parse().expect("value"));
+        let delivery = GitlabSource
+            .parse(WebhookRequest {
+                headers: &headers,
+                body: ISSUE_OPEN.as_bytes(),
+            })
+            .expect("parses");
+        assert_eq!(delivery.delivery_id, "f1d2c3b4");
+
+        let headers = headers_without_ids();
+        assert_eq!(
+            GitlabSource.parse(WebhookRequest {
+                headers: &headers,
+                body: ISSUE_OPEN.as_bytes()
+            }),
+            Err(ParseError::MissingHeader("X-Gitlab-Event-UUID"))
+        );
+    }
+
+    fn headers_without_ids() -> HeaderMap {
+        headers(&[("X-Gitlab-Token", TOKEN), ("X-Gitlab-Event", "Issue Hook")])
+    }
+
+    #[test]
+    fn issue_open() {
+        let event = parse_event("Issue Hook", ISSUE_OPEN);
+        assert_eq!(event.source, SourceKind::Gitlab);
+        assert_eq!(event.event_name, "Issue Hook");
+        assert_eq!(event.action, EventAction::Opened);
+        assert_eq!(
+            event.issue,
+            IssueSnapshot {
+                id: "301".into(),
+                identifier: "acme/platform/api#23".into(),
+                title: "Rate limiter drops \"burst\" requests".into(),
+                body: "Seen in prod.\n\n```\n429 Too Many Requests\n```".into(),
+                state: "opened".into(),
+                labels: vec!["bug".into(), "agent".into()],
+                url: Some("https://gitlab.example.com/acme/platform/api/-/issues/23".into()),
+                repository: Some("acme/platform/api".into()),
+                author: None,
+            }
+        );
+        assert_eq!(
+            event.actor,
+            Actor {
+                login: "jdoe".into(),
+                association: Association::Unknown,
+                is_bot: false
+            }
+        );
+    }
+
+    #[test]
+    fn issue_actions() {
+        for (action, expected) in [
+            ("close", EventAction::Closed),
+            ("reopen", EventAction::Reopened),
+            ("update", EventAction::Edited),
+        ] {
+            let body =
+                ISSUE_OPEN.replace("\"action\": \"open\"", &format!("\"action\": \"{action}\""));
+            assert_eq!(
+                parse_event("Issue Hook", &body).action,
+                expected,
+                "{action}"
+            );
+        }
+        let body = ISSUE_OPEN.replace("\"action\": \"open\"", "\"action\": \"migrated\"");
+        assert!(ignored_reason(parse("Issue Hook", &body).expect("parses")).contains("migrated"));
+        let confidential = parse_event("Confidential Issue Hook", ISSUE_OPEN);
+        assert_eq!(confidential.event_name, "Confidential Issue Hook");
+    }
+
+    #[test]
+    fn label_changes() {
+        let event = parse_event("Issue Hook", ISSUE_LABELS);
+        assert_eq!(
+            event.action,
+            EventAction::Labeled {
+                label: "agent".into()
+            }
+        );
+        let removed = ISSUE_LABELS
+            .replace("\"previous\": [{\"id\": 206, \"title\": \"Bug\"}]", "\"previous\": [{\"id\": 206, \"title\": \"Bug\"}, {\"id\": 207, \"title\": \"Agent\"}]")
+            .replace("\"current\": [{\"id\": 206, \"title\": \"Bug\"}, {\"id\": 207, \"title\": \"Agent\"}]", "\"current\": [{\"id\": 206, \"title\": \"Bug\"}]");
+        assert_eq!(
+            parse_event("Issue Hook", &removed).action,
+            EventAction::Unlabeled {
+                label: "agent".into()
+            }
+        );
+    }
+
+    #[test]
+    fn note_on_issue() {
+        let event = parse_event("Note Hook", NOTE_ISSUE);
+        assert_eq!(event.action, EventAction::Commented);
+        assert_eq!(event.comment.as_deref(), Some("/agent run\nplease"));
+        assert_eq!(
+            event.issue,
+            IssueSnapshot {
+                id: "92".into(),
+                identifier: "acme/platform/api#17".into(),
+                title: "Flaky integration test".into(),
+                body: "Fails one run in ten.".into(),
+                state: "opened".into(),
+                labels: vec!["ci".into()],
+                url: Some("https://gitlab.example.com/acme/platform/api/-/issues/17".into()),
+                repository: Some("acme/platform/api".into()),
+                author: None,
+            }
+        );
+        assert_eq!(event.actor.login, "project_5_bot_3f9a1c");
+        assert!(event.actor.is_bot);
+    }
+
+    #[test]
+    fn other_notes_are_ignored() {
+        let on_mr = NOTE_ISSUE.replace(
+            "\"noteable_type\": \"Issue\"",
+            "\"noteable_type\": \"MergeRequest\"",
+        );
+        assert!(
+            ignored_reason(parse("Note Hook", &on_mr).expect("parses")).contains("MergeRequest")
+        );
+        let system = NOTE_ISSUE.replace("\"system\": false", "\"system\": true");
+        assert_eq!(
+            ignored_reason(parse("Note Hook", &system).expect("parses")),
+            "system note"
+        );
+        let edited = NOTE_ISSUE.replace("\"action\": \"create\"", "\"action\": \"update\"");
+        assert!(ignored_reason(parse("Note Hook", &edited).expect("parses")).contains("update"));
+    }
+
+    #[test]
+    fn merge_request_merged_and_closed() {
+        let event = parse_event("Merge Request Hook", MR_MERGE);
+        assert_eq!(
+            event.action,
+            EventAction::PullRequestClosed {
+                merged: true,
+                branch: "baton/api-23".into()
+            }
+        );
+        assert_eq!(event.issue.identifier, "acme/platform/api!41");
+        assert_eq!(event.issue.state, "merged");
+        let closed = MR_MERGE.replace("\"action\": \"merge\"", "\"action\": \"close\"");
+        assert_eq!(
+            parse_event("Merge Request Hook", &closed).action,
+            EventAction::PullRequestClosed {
+                merged: false,
+                branch: "baton/api-23".into()
+            }
+        );
+        let opened = MR_MERGE.replace("\"action\": \"merge\"", "\"action\": \"open\"");
+        assert!(
+            ignored_reason(parse("Merge Request Hook", &opened).expect("parses")).contains("open")
+        );
+    }
+
+    #[test]
+    fn other_events_are_ignored_without_reading_the_body() {
+        assert_eq!(
+            ignored_reason(parse("Push Hook", "not json").expect("parses")),
+            "event `Push Hook` is not handled"
+        );
+    }
+
+    #[test]
+    fn malformed_payloads() {
+        let truncated = &ISSUE_OPEN[..ISSUE_OPEN.len() / 3];
+        assert!(matches!(
+            parse("Issue Hook", truncated),
+            Err(ParseError::InvalidJson(_))
+        ));
+        let body = ISSUE_OPEN.replace("\"iid\"", "\"idd\"");
+        assert_eq!(
+            parse("Issue Hook", &body),
+            Err(ParseError::MissingField("object_attributes.iid"))
+        );
+        let body = ISSUE_OPEN.replace("\"path_with_namespace\"", "\"path\"");
+        assert_eq!(
+            parse("Issue Hook", &body),
+            Err(ParseError::MissingField("project.path_with_namespace"))
+        );
+        let headers = headers(&[("X-Gitlab-Event-UUID", UUID)]);
+        assert_eq!(
+            GitlabSource.parse(WebhookRequest {
+                headers: &headers,
+                body: ISSUE_OPEN.as_bytes()
+            }),
+            Err(ParseError::MissingHeader("X-Gitlab-Event"))
+        );
+    }
+
+    #[test]
+    fn bot_usernames() {
+        for bot in [
+            "project_123_bot",
+            "project_123_bot1",
+            "project_5_bot_3f9a1c",
+            "group_45_bot_a1b2",
+        ] {
+            assert!(is_access_token_bot(bot), "{bot}");
+        }
+        for human in [
+            "jdoe",
+            "robot_bot",
+            "project_bot",
+            "project_x_bot",
+            "group__bot",
+            "project_12",
+            "projéct_1_bot",
+        ] {
+            assert!(!is_access_token_bot(human), "{human}");
+        }
     }
 }

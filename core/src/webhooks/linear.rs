@@ -1,9 +1,32 @@
-//! Placeholder until the source is implemented.
+//! Linear: `Linear-Signature: <hex HMAC-SHA256(secret, body)>`, the delivery id in
+//! `Linear-Delivery`, and a replay window: the body's `webhookTimestamp` (ms since the epoch)
+//! must be within 60 s of now, either way.
+//!
+//! The entity type is read from the signed body's `type` (`Issue`, `Comment`, ...), not from
+//! the unsigned `Linear-Event` header, which carries the same value.
+//!
+//! Mapping decisions worth knowing:
+//! - The actor's `login` is the Linear user id (stable, unlike display names).
+//! - `updatedFrom.stateId` wins over `updatedFrom.labelIds` when one update changes both.
+//! - A removed label is reported as `Unlabeled { label: <label id> }`: the payload only
+//!   lists the labels the issue still has, so the removed label's name is not in it. The
+//!   snapshot's `labels` are the current names, so "is the trigger label still there" is
+//!   answered by `issue.labels`, not by the removed id.
+//! - Comment payloads describe the issue only by id, identifier, title and url: the
+//!   snapshot's `state` is `""` and its `labels` are empty; re-read the issue before acting.
 
-use super::{ParseError, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
-use crate::domain::SourceKind;
+use super::json::{self, Str};
+use super::signature::{required_header, signature_header, verify_hmac_sha256_hex};
+use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
+use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+const SIGNATURE_HEADER: &str = "Linear-Signature";
+const DELIVERY_HEADER: &str = "Linear-Delivery";
+/// How far `webhookTimestamp` may be from now, in either direction.
+const WINDOW_MS: i64 = 60_000;
 
 pub struct LinearSource;
 
@@ -14,14 +37,742 @@ impl WebhookSource for LinearSource {
 
     fn verify(
         &self,
-        _: WebhookRequest<'_>,
-        _: &Secret,
-        _: DateTime<Utc>,
+        request: WebhookRequest<'_>,
+        secret: &Secret,
+        now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        Err(VerifyError::Mismatch)
+        let signature = signature_header(request.headers, SIGNATURE_HEADER)?;
+        verify_hmac_sha256_hex(secret, request.body, signature, SIGNATURE_HEADER)?;
+        // Only a body that Linear signed gets this far, so its timestamp can be trusted.
+        let sent_ms = webhook_timestamp(request.body).ok_or(VerifyError::MissingTimestamp)?;
+        let age_ms = now.timestamp_millis().saturating_sub(sent_ms);
+        if age_ms.unsigned_abs() > WINDOW_MS.unsigned_abs() {
+            return Err(VerifyError::StaleTimestamp {
+                age_seconds: age_ms / 1000,
+                window_seconds: WINDOW_MS / 1000,
+            });
+        }
+        Ok(())
     }
 
-    fn parse(&self, _: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError> {
-        Err(ParseError::MissingField("everything"))
+    fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError> {
+        let delivery_id = required_header(request.headers, DELIVERY_HEADER)?.to_owned();
+        let parsed = match json::from_slice::<Payload<'_>>(request.body) {
+            Ok(payload) => normalize(payload)?,
+            // Entity types baton does not handle have their own `data` shapes (a Project's
+            // `state` is a string); a failure there is an ignored event, not a bad request.
+            Err(error) => match json::from_slice::<TypeOnly<'_>>(request.body) {
+                Ok(TypeOnly { kind: Some(kind) }) if !is_handled(kind.as_str()) => {
+                    unhandled(kind.as_str())
+                }
+                _ => return Err(error),
+            },
+        };
+        Ok(ParsedDelivery {
+            delivery_id,
+            parsed,
+        })
+    }
+}
+
+/// `webhookTimestamp` as integer milliseconds; `None` when absent or unreadable.
+fn webhook_timestamp(body: &[u8]) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Timestamp {
+        #[serde(rename = "webhookTimestamp")]
+        webhook_timestamp: Option<serde_json::Number>,
+    }
+    let number = serde_json::from_slice::<Timestamp>(body)
+        .ok()?
+        .webhook_timestamp?;
+    number.as_i64().or_else(|| {
+        // A float of whole milliseconds is tolerated; anything beyond i64 is not.
+        number
+            .as_f64()
+            .filter(|ms| ms.is_finite() && ms.abs() < 9.0e15)
+            .map(|ms| ms as i64)
+    })
+}
+
+fn is_handled(kind: &str) -> bool {
+    matches!(kind, "Issue" | "Comment")
+}
+
+fn unhandled(kind: &str) -> Parsed {
+    Parsed::Ignored {
+        reason: format!("event `{kind}` is not handled"),
+    }
+}
+
+fn ignored(reason: String) -> Parsed {
+    Parsed::Ignored { reason }
+}
+
+// --- Payload -------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload<'a> {
+    #[serde(borrow)]
+    action: Option<Str<'a>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
+    #[serde(borrow)]
+    updated_from: Option<UpdatedFrom<'a>>,
+    #[serde(borrow)]
+    actor: Option<LinearActor<'a>>,
+    #[serde(borrow)]
+    url: Option<Str<'a>>,
+}
+
+/// The fields of an `Issue` and of a `Comment` entity; they do not overlap.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data<'a> {
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+    #[serde(borrow)]
+    url: Option<Str<'a>>,
+    // Issue
+    #[serde(borrow)]
+    identifier: Option<Str<'a>>,
+    #[serde(borrow)]
+    title: Option<Str<'a>>,
+    #[serde(borrow)]
+    description: Option<Str<'a>>,
+    #[serde(borrow)]
+    state: Option<State<'a>>,
+    #[serde(borrow)]
+    labels: Option<Vec<Label<'a>>>,
+    #[serde(borrow)]
+    label_ids: Option<Vec<Str<'a>>>,
+    #[serde(borrow)]
+    creator_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    creator: Option<Person<'a>>,
+    // Comment
+    #[serde(borrow)]
+    body: Option<Str<'a>>,
+    #[serde(borrow)]
+    issue: Option<IssueRef<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdatedFrom<'a> {
+    #[serde(borrow)]
+    state_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    label_ids: Option<Vec<Str<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct State<'a> {
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Label<'a> {
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Person<'a> {
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct IssueRef<'a> {
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+    #[serde(borrow)]
+    identifier: Option<Str<'a>>,
+    #[serde(borrow)]
+    title: Option<Str<'a>>,
+    #[serde(borrow)]
+    url: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LinearActor<'a> {
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<Str<'a>>,
+}
+
+// --- Normalization -------------------------------------------------------------------------
+
+fn normalize(payload: Payload<'_>) -> Result<Parsed, ParseError> {
+    let Payload {
+        action,
+        kind,
+        data,
+        updated_from,
+        actor: linear_actor,
+        url,
+    } = payload;
+    let kind = kind.ok_or(ParseError::MissingField("type"))?;
+    let action = action.ok_or(ParseError::MissingField("action"))?;
+    let (kind, action) = (kind.as_str(), action.as_str());
+    if !is_handled(kind) {
+        return Ok(unhandled(kind));
+    }
+    let data = data.ok_or(ParseError::MissingField("data"))?;
+    let (event_action, issue, comment) = match (kind, action) {
+        ("Issue", "create") => (EventAction::Opened, issue_snapshot(data, url)?, None),
+        ("Issue", "remove") => (EventAction::Closed, issue_snapshot(data, url)?, None),
+        ("Issue", "update") => {
+            let event_action = update_action(&data, updated_from)?;
+            (event_action, issue_snapshot(data, url)?, None)
+        }
+        ("Comment", "create") => {
+            let Data { body, issue, .. } = data;
+            let Some(issue) = issue else {
+                return Ok(ignored(
+                    "`Comment` is not on an issue (project update or document)".to_owned(),
+                ));
+            };
+            (
+                EventAction::Commented,
+                comment_issue(issue)?,
+                Some(json::text(body)),
+            )
+        }
+        (kind, action) => {
+            return Ok(ignored(format!(
+                "`{kind}` action `{action}` is not handled"
+            )));
+        }
+    };
+    Ok(Parsed::Event(Box::new(NormalizedEvent {
+        source: SourceKind::Linear,
+        event_name: kind.to_owned(),
+        action: event_action,
+        issue,
+        actor: actor(linear_actor),
+        comment,
+    })))
+}
+
+/// What an `update` changed: the state, a label, or something else.
+fn update_action(
+    data: &Data<'_>,
+    updated_from: Option<UpdatedFrom<'_>>,
+) -> Result<EventAction, ParseError> {
+    let Some(previous) = updated_from else {
+        return Ok(EventAction::Edited);
+    };
+    if previous.state_id.is_some() {
+        // Linear sends only the previous state's id, so `from` stays unknown.
+        let to = data
+            .state
+            .as_ref()
+            .and_then(|s| s.name.as_ref())
+            .map(|name| name.as_str().to_owned())
+            .ok_or(ParseError::MissingField("data.state.name"))?;
+        return Ok(EventAction::StateChanged { from: None, to });
+    }
+    let Some(previous_ids) = previous.label_ids else {
+        return Ok(EventAction::Edited);
+    };
+    let labels = data.labels.as_deref().unwrap_or_default();
+    let current_ids: Vec<&str> = match &data.label_ids {
+        Some(ids) => ids.iter().map(Str::as_str).collect(),
+        None => labels
+            .iter()
+            .filter_map(|l| l.id.as_ref().map(Str::as_str))
+            .collect(),
+    };
+    let was = |id: &str| previous_ids.iter().any(|p| p.as_str() == id);
+    let name_of = |id: &str| {
+        labels
+            .iter()
+            .find(|l| l.id.as_ref().is_some_and(|l| l.as_str() == id))
+            .and_then(|l| l.name.as_ref())
+    };
+    if let Some(name) = current_ids
+        .iter()
+        .filter(|id| !was(id))
+        .find_map(|id| name_of(id))
+    {
+        return Ok(EventAction::Labeled {
+            label: name.as_str().to_lowercase(),
+        });
+    }
+    if let Some(removed) = previous_ids
+        .iter()
+        .find(|p| !current_ids.contains(&p.as_str()))
+    {
+        return Ok(EventAction::Unlabeled {
+            label: removed.as_str().to_owned(),
+        });
+    }
+    Ok(EventAction::Edited)
+}
+
+fn issue_snapshot(
+    data: Data<'_>,
+    payload_url: Option<Str<'_>>,
+) -> Result<IssueSnapshot, ParseError> {
+    let id = json::non_empty(data.id).ok_or(ParseError::MissingField("data.id"))?;
+    let identifier =
+        json::non_empty(data.identifier).ok_or(ParseError::MissingField("data.identifier"))?;
+    Ok(IssueSnapshot {
+        id,
+        identifier,
+        title: json::text(data.title),
+        body: json::text(data.description),
+        state: json::text(data.state.and_then(|s| s.name)),
+        labels: data
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|l| l.name)
+            .map(|name| name.as_str().to_lowercase())
+            .collect(),
+        url: json::non_empty(data.url).or_else(|| json::non_empty(payload_url)),
+        repository: None,
+        author: data
+            .creator
+            .and_then(|c| json::non_empty(c.id))
+            .or_else(|| json::non_empty(data.creator_id)),
+    })
+}
+
+fn comment_issue(issue: IssueRef<'_>) -> Result<IssueSnapshot, ParseError> {
+    let id = json::non_empty(issue.id).ok_or(ParseError::MissingField("data.issue.id"))?;
+    let identifier = json::non_empty(issue.identifier)
+        .ok_or(ParseError::MissingField("data.issue.identifier"))?;
+    Ok(IssueSnapshot {
+        id,
+        identifier,
+        title: json::text(issue.title),
+        body: String::new(),
+        // Not in comment payloads.
+        state: String::new(),
+        labels: Vec::new(),
+        url: json::non_empty(issue.url),
+        repository: None,
+        author: None,
+    })
+}
+
+/// Linear delivers only workspace events: a user actor is a member. Apps (OAuth clients,
+/// integrations) are bots; external users (e.g. from a support integration) are people
+/// outside the workspace. An event without an actor is Linear's own automation.
+fn actor(actor: Option<LinearActor<'_>>) -> Actor {
+    let Some(actor) = actor else {
+        return Actor {
+            login: String::new(),
+            association: Association::Unknown,
+            is_bot: true,
+        };
+    };
+    let kind = actor.kind.as_ref().map(Str::as_str).unwrap_or("user");
+    let (association, is_bot) = if kind.eq_ignore_ascii_case("user") {
+        (Association::Member, false)
+    } else if kind.to_ascii_lowercase().contains("external") {
+        (Association::None, false)
+    } else {
+        (Association::Member, true)
+    };
+    Actor {
+        login: json::text(actor.id),
+        association,
+        is_bot,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::test_support::{
+        event, headers, ignored as ignored_reason, secret, sign_hex,
+    };
+    use chrono::TimeZone;
+    use http::HeaderMap;
+
+    const SECRET: &str = "lin_wh_5fd0b1c2a3e4f5061728394a5b6c7d8e";
+    const DELIVERY: &str = "234d1a4e-b617-4388-90fe-adc3633d6b72";
+    /// `webhookTimestamp` of every fixture.
+    const SENT_MS: i64 = 1_714_640_000_000;
+
+    const ISSUE_CREATE: &str = include_str!("fixtures/linear/issue_create.json");
+    const ISSUE_STATE: &str = include_str!("fixtures/linear/issue_update_state.json");
+    const ISSUE_LABEL: &str = include_str!("fixtures/linear/issue_update_labels.json");
+    const ISSUE_REMOVE: &str = include_str!("fixtures/linear/issue_remove.json");
+    const COMMENT_CREATE: &str = include_str!("fixtures/linear/comment_create.json");
+    const PROJECT_UPDATE: &str = include_str!("fixtures/linear/project_update.json");
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).single().expect("valid time")
+    }
+
+    fn signed(body: &[u8]) -> HeaderMap {
+        headers(&[
+            ("Linear-Signature", &sign_hex(SECRET, body)),
+            ("Linear-Delivery", DELIVERY),
+            ("Linear-Event", "Issue"),
+            ("Content-Type", "application/json; charset=utf-8"),
+        ])
+    }
+
+    fn verify_at(body: &[u8], now_ms: i64) -> Result<(), VerifyError> {
+        let headers = signed(body);
+        LinearSource.verify(
+            WebhookRequest {
+                headers: &headers,
+                body,
+            },
+            &secret(SECRET),
+            at(now_ms),
+        )
+    }
+
+    fn parse(body: &str) -> Result<ParsedDelivery, ParseError> {
+        let headers = signed(body.as_bytes());
+        LinearSource.parse(WebhookRequest {
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    fn parse_event(body: &str) -> NormalizedEvent {
+        assert_eq!(verify_at(body.as_bytes(), SENT_MS + 1_500), Ok(()));
+        let delivery = parse(body).expect("parses");
+        assert_eq!(delivery.delivery_id, DELIVERY);
+        event(delivery)
+    }
+
+    #[test]
+    fn signature_and_window() {
+        let body = ISSUE_CREATE.as_bytes();
+        assert_eq!(verify_at(body, SENT_MS), Ok(()));
+        assert_eq!(verify_at(body, SENT_MS + 60_000), Ok(()));
+        assert_eq!(verify_at(body, SENT_MS - 60_000), Ok(()));
+        assert_eq!(
+            verify_at(body, SENT_MS + 61_000),
+            Err(VerifyError::StaleTimestamp {
+                age_seconds: 61,
+                window_seconds: 60
+            })
+        );
+        // From the future (sender clock ahead, or a forged value): refused as well.
+        assert_eq!(
+            verify_at(body, SENT_MS - 3_600_000),
+            Err(VerifyError::StaleTimestamp {
+                age_seconds: -3600,
+                window_seconds: 60
+            })
+        );
+        assert!(matches!(
+            verify_at(body, 0),
+            Err(VerifyError::StaleTimestamp { .. })
+        ));
+        // Extreme values saturate instead of overflowing.
+        for extreme in [
+            i64::MIN.to_string(),
+            i64::MAX.to_string(),
+            "1e300".to_owned(),
+        ] {
+            let body = ISSUE_CREATE.replace("1714640000000", &extreme);
+            assert!(verify_at(body.as_bytes(), SENT_MS).is_err(), "{extreme}");
+        }
+    }
+
+    #[test]
+    fn missing_or_unreadable_timestamp() {
+        for body in [
+            ISSUE_CREATE.replace("\"webhookTimestamp\"", "\"webhookTime\""),
+            ISSUE_CREATE.replace(
+                "\"webhookTimestamp\": 1714640000000",
+                "\"webhookTimestamp\": \"soon\"",
+            ),
+            ISSUE_CREATE.replace(
+                "\"webhookTimestamp\": 1714640000000",
+                "\"webhookTimestamp\": null",
+            ),
+            "not json".to_owned(),
+        ] {
+            assert_eq!(
+                verify_at(body.as_bytes(), SENT_MS),
+                Err(VerifyError::MissingTimestamp)
+            );
+        }
+    }
+
+    #[test]
+    fn timestamp_is_checked_only_after_the_signature() {
+        let body = ISSUE_CREATE.as_bytes();
+        let mut headers = signed(body);
+        headers.insert(
+            "linear-signature",
+            sign_hex("wrong", body).parse().expect("hex"),
+        );
+        let result = LinearSource.verify(
+            WebhookRequest {
+                headers: &headers,
+                body,
+            },
+            &secret(SECRET),
+            at(SENT_MS + 3_600_000),
+        );
+        assert_eq!(result, Err(VerifyError::Mismatch));
+    }
+
+    #[test]
+    fn bad_signatures() {
+        let body = ISSUE_CREATE.as_bytes();
+        let tampered = ISSUE_CREATE.replace("ENG-42", "ENG-43");
+        let headers = signed(body);
+        let verify = |headers: &HeaderMap, body: &[u8]| {
+            LinearSource.verify(
+                WebhookRequest { headers, body },
+                &secret(SECRET),
+                at(SENT_MS),
+            )
+        };
+        assert_eq!(
+            verify(&headers, tampered.as_bytes()),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(&HeaderMap::new(), body),
+            Err(VerifyError::MissingSignature("Linear-Signature"))
+        );
+        let malformed = headers_with_signature("sha256=abcdef");
+        assert_eq!(
+            verify(&malformed, body),
+            Err(VerifyError::MalformedSignature("Linear-Signature"))
+        );
+        let wrong_secret = LinearSource.verify(
+            WebhookRequest {
+                headers: &headers,
+                body,
+            },
+            &secret("another"),
+            at(SENT_MS),
+        );
+        assert_eq!(wrong_secret, Err(VerifyError::Mismatch));
+    }
+
+    fn headers_with_signature(value: &str) -> HeaderMap {
+        headers(&[("Linear-Signature", value), ("Linear-Delivery", DELIVERY)])
+    }
+
+    #[test]
+    fn issue_create() {
+        let event = parse_event(ISSUE_CREATE);
+        assert_eq!(event.source, SourceKind::Linear);
+        assert_eq!(event.event_name, "Issue");
+        assert_eq!(event.action, EventAction::Opened);
+        assert_eq!(
+            event.issue,
+            IssueSnapshot {
+                id: "9cfb482a-81e3-4154-b5b9-2c805e70a02d".into(),
+                identifier: "ENG-42".into(),
+                title: "Export fails for \"large\" workspaces".into(),
+                body: "Export stops at 10k rows.\n\nSee logs.".into(),
+                state: "Todo".into(),
+                labels: vec!["bug".into(), "agent".into()],
+                url: Some(
+                    "https://linear.app/acme/issue/ENG-42/export-fails-for-large-workspaces".into()
+                ),
+                repository: None,
+                author: Some("6f9a7b1e-2f3c-4d5e-8a9b-0c1d2e3f4a5b".into()),
+            }
+        );
+        assert_eq!(
+            event.actor,
+            Actor {
+                login: "6f9a7b1e-2f3c-4d5e-8a9b-0c1d2e3f4a5b".into(),
+                association: Association::Member,
+                is_bot: false
+            }
+        );
+    }
+
+    #[test]
+    fn issue_state_change() {
+        let event = parse_event(ISSUE_STATE);
+        assert_eq!(
+            event.action,
+            EventAction::StateChanged {
+                from: None,
+                to: "In Progress".into()
+            }
+        );
+        assert_eq!(event.issue.state, "In Progress");
+    }
+
+    #[test]
+    fn issue_label_added() {
+        let event = parse_event(ISSUE_LABEL);
+        assert_eq!(
+            event.action,
+            EventAction::Labeled {
+                label: "agent".into()
+            }
+        );
+        assert_eq!(event.issue.labels, vec!["bug", "agent"]);
+    }
+
+    #[test]
+    fn issue_label_removed_reports_the_id() {
+        // Swap current and previous: the `agent` label was removed.
+        let body = ISSUE_LABEL
+            .replace(
+                "\"labelIds\": [\"b1d5a3c0-1111-4a2b-9c3d-000000000001\", \"b1d5a3c0-2222-4a2b-9c3d-000000000002\"]",
+                "\"labelIds\": [\"b1d5a3c0-1111-4a2b-9c3d-000000000001\"]",
+            )
+            .replace(
+                "\"labelIds\": [\"b1d5a3c0-1111-4a2b-9c3d-000000000001\"], \"updatedAt\"",
+                "\"labelIds\": [\"b1d5a3c0-1111-4a2b-9c3d-000000000001\", \"b1d5a3c0-2222-4a2b-9c3d-000000000002\"], \"updatedAt\"",
+            )
+            .replace(
+                ",\n      {\"id\": \"b1d5a3c0-2222-4a2b-9c3d-000000000002\", \"name\": \"Agent\", \"color\": \"#5e6ad2\", \"parentId\": null}",
+                "",
+            );
+        let event = parse_event(&body);
+        assert_eq!(
+            event.action,
+            EventAction::Unlabeled {
+                label: "b1d5a3c0-2222-4a2b-9c3d-000000000002".into()
+            }
+        );
+        assert_eq!(event.issue.labels, vec!["bug"]);
+        assert!(!event.issue.has_label("agent"));
+    }
+
+    #[test]
+    fn other_updates_are_edits() {
+        let body = ISSUE_STATE.replace("\"stateId\"", "\"priority\"");
+        assert_eq!(parse_event(&body).action, EventAction::Edited);
+        let body = ISSUE_STATE.replace("\"updatedFrom\"", "\"updatedFromX\"");
+        assert_eq!(parse_event(&body).action, EventAction::Edited);
+    }
+
+    #[test]
+    fn issue_remove() {
+        let event = parse_event(ISSUE_REMOVE);
+        assert_eq!(event.action, EventAction::Closed);
+        assert_eq!(event.issue.identifier, "ENG-42");
+    }
+
+    #[test]
+    fn comment_create() {
+        let event = parse_event(COMMENT_CREATE);
+        assert_eq!(event.event_name, "Comment");
+        assert_eq!(event.action, EventAction::Commented);
+        assert_eq!(
+            event.comment.as_deref(),
+            Some("@baton please take this\n\nthanks")
+        );
+        assert_eq!(
+            event.issue,
+            IssueSnapshot {
+                id: "9cfb482a-81e3-4154-b5b9-2c805e70a02d".into(),
+                identifier: "ENG-42".into(),
+                title: "Export fails for large workspaces".into(),
+                body: String::new(),
+                state: String::new(),
+                labels: Vec::new(),
+                url: Some(
+                    "https://linear.app/acme/issue/ENG-42/export-fails-for-large-workspaces".into()
+                ),
+                repository: None,
+                author: None,
+            }
+        );
+        assert_eq!(event.actor.login, "6f9a7b1e-2f3c-4d5e-8a9b-0c1d2e3f4a5b");
+        assert!(!event.actor.is_bot);
+    }
+
+    #[test]
+    fn comment_updates_and_project_comments_are_ignored() {
+        let update = COMMENT_CREATE.replace("\"action\": \"create\"", "\"action\": \"update\"");
+        assert_eq!(
+            ignored_reason(parse(&update).expect("parses")),
+            "`Comment` action `update` is not handled"
+        );
+        let project_comment = COMMENT_CREATE.replace("\"issue\":", "\"projectUpdate\":");
+        assert!(
+            ignored_reason(parse(&project_comment).expect("parses")).contains("not on an issue")
+        );
+    }
+
+    #[test]
+    fn app_actors_are_bots() {
+        for (kind, bot, association) in [
+            ("OauthClient", true, Association::Member),
+            ("integration", true, Association::Member),
+            ("ExternalUser", false, Association::None),
+            ("user", false, Association::Member),
+        ] {
+            let body = ISSUE_CREATE.replace("\"type\": \"user\"", &format!("\"type\": \"{kind}\""));
+            let actor = parse_event(&body).actor;
+            assert_eq!(
+                (actor.is_bot, actor.association),
+                (bot, association),
+                "{kind}"
+            );
+        }
+        let no_actor = ISSUE_CREATE.replace("\"actor\":", "\"someone\":");
+        assert!(parse_event(&no_actor).actor.is_bot);
+    }
+
+    #[test]
+    fn other_entity_types_are_ignored() {
+        // A Project's `state` is a string, unlike an Issue's: still ignored, not an error.
+        assert_eq!(
+            ignored_reason(parse(PROJECT_UPDATE).expect("parses")),
+            "event `Project` is not handled"
+        );
+        let cycle = r#"{"action":"create","type":"Cycle","data":{"id":"c1","number":3},"webhookTimestamp":1}"#;
+        assert_eq!(
+            ignored_reason(parse(cycle).expect("parses")),
+            "event `Cycle` is not handled"
+        );
+    }
+
+    #[test]
+    fn malformed_payloads() {
+        let truncated = &ISSUE_CREATE[..ISSUE_CREATE.len() - 20];
+        assert!(matches!(parse(truncated), Err(ParseError::InvalidJson(_))));
+        let body = ISSUE_CREATE.replace("\"identifier\"", "\"ident\"");
+        assert_eq!(
+            parse(&body),
+            Err(ParseError::MissingField("data.identifier"))
+        );
+        let body = ISSUE_CREATE.replace("\"type\": \"Issue\"", "\"kind\": \"Issue\"");
+        assert_eq!(parse(&body), Err(ParseError::MissingField("type")));
+        let body = ISSUE_STATE.replace("\"name\": \"In Progress\"", "\"label\": \"In Progress\"");
+        assert_eq!(
+            parse(&body),
+            Err(ParseError::MissingField("data.state.name"))
+        );
+
+        let headers = HeaderMap::new();
+        assert_eq!(
+            LinearSource.parse(WebhookRequest {
+                headers: &headers,
+                body: ISSUE_CREATE.as_bytes()
+            }),
+            Err(ParseError::MissingHeader("Linear-Delivery"))
+        );
     }
 }

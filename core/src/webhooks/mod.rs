@@ -4,8 +4,11 @@
 mod github;
 mod gitlab;
 mod jira;
+mod json;
 mod linear;
 mod signature;
+#[cfg(test)]
+mod test_support;
 
 use crate::domain::{NormalizedEvent, SourceKind};
 use crate::secret::Secret;
