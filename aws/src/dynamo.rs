@@ -1,4 +1,4 @@
-use crate::SetupError;
+use crate::{describe, SetupError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
@@ -75,10 +75,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Unavailable(format!(
-        "DynamoDB {operation}: {}",
-        DisplayErrorContext(&err)
-    ))
+    StoreError::Unavailable(describe("DynamoDB", operation, &err))
 }
 
 fn string_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {

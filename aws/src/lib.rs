@@ -22,6 +22,7 @@ pub use sqs::SqsQueue;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use std::time::Duration;
 
 /// Where baton keeps its state: names only; the endpoint, region and credentials come from
@@ -75,7 +76,7 @@ pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Standard retries (throttling, 5xx, connection errors), few and quick: the caller is
 /// usually a webhook sender that retries on a 503 anyway.
-pub(crate) fn retry_config() -> RetryConfig {
+fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(50))
@@ -123,6 +124,16 @@ pub async fn connect(settings: &Settings) -> (DynamoStore, SqsQueue) {
 pub async fn setup(store: &DynamoStore, queue: &SqsQueue) -> Result<(), SetupError> {
     store.create_table().await?;
     queue.create_queues().await
+}
+
+/// An SDK error with its whole chain of causes (the service's message included), for
+/// `Unavailable` errors and logs.
+pub(crate) fn describe<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    format!("{service} {operation}: {}", DisplayErrorContext(err))
 }
 
 /// Creating the table or the queues failed.

@@ -1,7 +1,6 @@
-use crate::{retry_config, timeout_config, SetupError, ATTEMPT_TIMEOUT};
+use crate::{describe, timeout_config, SetupError, ATTEMPT_TIMEOUT};
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use baton_core::domain::Job;
@@ -42,7 +41,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    QueueError::Unavailable(format!("SQS {operation}: {}", DisplayErrorContext(&err)))
+    QueueError::Unavailable(describe("SQS", operation, &err))
 }
 
 /// SQS counts visibility in whole seconds, up to 12 hours.
@@ -252,8 +251,7 @@ impl Queue for SqsQueue {
             .customize()
             .config_override(
                 aws_sdk_sqs::config::Builder::default()
-                    .timeout_config(timeout_config(attempt, attempt + ATTEMPT_TIMEOUT))
-                    .retry_config(retry_config()),
+                    .timeout_config(timeout_config(attempt, attempt + ATTEMPT_TIMEOUT)),
             )
             .send()
             .await
@@ -261,7 +259,10 @@ impl Queue for SqsQueue {
         let mut received = Vec::new();
         for message in output.messages.unwrap_or_default() {
             let Some(receipt) = message.receipt_handle else {
-                tracing::warn!(message_id = ?message.message_id, "SQS message without a receipt handle");
+                tracing::warn!(
+                    message_id = ?message.message_id,
+                    "SQS message without a receipt handle"
+                );
                 continue;
             };
             let receive_count = message
@@ -270,7 +271,10 @@ impl Queue for SqsQueue {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|count| count.parse().ok())
                 .unwrap_or_else(|| {
-                    tracing::warn!(message_id = ?message.message_id, "SQS message without ApproximateReceiveCount");
+                    tracing::warn!(
+                        message_id = ?message.message_id,
+                        "SQS message without ApproximateReceiveCount"
+                    );
                     1
                 });
             received.push(ReceivedJob {
@@ -299,9 +303,11 @@ impl Queue for SqsQueue {
                     if e.is_receipt_handle_is_invalid()
                         || is_bad_receipt(e.code(), e.message()) =>
                 {
-                    Err(QueueError::InvalidReceipt(
-                        DisplayErrorContext(&err).to_string(),
-                    ))
+                    Err(QueueError::InvalidReceipt(describe(
+                        "SQS",
+                        "DeleteMessage",
+                        &err,
+                    )))
                 }
                 _ => Err(unavailable("DeleteMessage", err)),
             },
@@ -327,16 +333,15 @@ impl Queue for SqsQueue {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(e)
-                    if is_bad_receipt(e.code(), e.message())
-                        || matches!(
-                            e,
-                            ChangeMessageVisibilityError::ReceiptHandleIsInvalid(_)
-                                | ChangeMessageVisibilityError::MessageNotInflight(_)
-                        ) =>
+                    if e.is_receipt_handle_is_invalid()
+                        || e.is_message_not_inflight()
+                        || is_bad_receipt(e.code(), e.message()) =>
                 {
-                    Err(QueueError::InvalidReceipt(
-                        DisplayErrorContext(&err).to_string(),
-                    ))
+                    Err(QueueError::InvalidReceipt(describe(
+                        "SQS",
+                        "ChangeMessageVisibility",
+                        &err,
+                    )))
                 }
                 _ => Err(unavailable("ChangeMessageVisibility", err)),
             },
