@@ -2,21 +2,13 @@
 
 use crate::cli::BackendArgs;
 use anyhow::Context;
-use baton_core::memory::{MemoryQueue, MemoryStore};
-use baton_core::ports::{Queue, Store};
-use std::sync::Arc;
+use baton_aws::{BackendKind, Backends, Settings};
 
-pub struct Backends {
-    pub store: Arc<dyn Store>,
-    pub queue: Arc<dyn Queue>,
-    pub description: String,
-}
-
-fn aws_settings(args: &BackendArgs) -> baton_aws::Settings {
-    baton_aws::Settings {
+fn settings(args: &BackendArgs) -> Settings {
+    Settings {
         table: args.table.clone(),
         queue: args.queue.clone(),
-        dlq: args.dlq.clone(),
+        dead_letter_queue: args.dlq.clone(),
     }
 }
 
@@ -24,46 +16,27 @@ fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the default AWS endpoint".into())
 }
 
-pub async fn connect(args: &BackendArgs) -> anyhow::Result<Backends> {
-    if !args.use_aws() {
-        return Ok(Backends {
-            store: Arc::new(MemoryStore::new()),
-            queue: Arc::new(MemoryQueue::new()),
-            description: "embedded in-memory store and queue".into(),
-        });
-    }
-    let settings = aws_settings(args);
-    let (store, queue) = baton_aws::connect(&settings).await.with_context(|| {
-        format!(
-            "cannot reach table `{}` and queue `{}` at {}; run `baton setup` first",
-            args.table,
-            args.queue,
-            endpoint()
-        )
-    })?;
-    Ok(Backends {
-        store: Arc::new(store),
-        queue: Arc::new(queue),
-        description: format!(
-            "DynamoDB table `{}` and SQS queue `{}` at {}",
-            args.table,
-            args.queue,
-            endpoint()
-        ),
-    })
+pub async fn open(args: &BackendArgs) -> anyhow::Result<Backends> {
+    let kind = if args.use_aws() {
+        BackendKind::Aws
+    } else {
+        BackendKind::Memory
+    };
+    Ok(baton_aws::open(kind, &settings(args)).await?)
 }
 
 /// `baton setup`: creates the table and queues, idempotently.
 pub async fn setup(args: BackendArgs) -> anyhow::Result<()> {
-    let settings = aws_settings(&args);
+    let settings = settings(&args);
     eprintln!(
         "creating table `{}`, queue `{}` and dead-letter queue `{}` at {} ...",
         settings.table,
         settings.queue,
-        settings.dlq,
+        settings.dead_letter_queue,
         endpoint()
     );
-    baton_aws::setup(&settings)
+    let (store, queue) = baton_aws::connect(&settings).await;
+    baton_aws::setup(&store, &queue)
         .await
         .context("setup failed")?;
     eprintln!("ready.");

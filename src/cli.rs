@@ -57,7 +57,6 @@ pub struct BackendArgs {
 impl BackendArgs {
     pub fn use_aws(&self) -> bool {
         self.aws
-            || std::env::var("BATON_BACKEND")
-                .is_ok_and(|value| value.eq_ignore_ascii_case("aws"))
+            || std::env::var("BATON_BACKEND").is_ok_and(|value| value.eq_ignore_ascii_case("aws"))
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let workflow = Workflow::discover(args.workflow.as_deref())?;
     let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
-    let backends = backend::connect(&args.backend).await?;
+    let backends = backend::open(&args.backend).await?;
     let settings = IngressSettings {
         max_body_bytes: args.max_body_bytes,
         ..IngressSettings::default()

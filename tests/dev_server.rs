@@ -2,6 +2,7 @@
 
 mod common;
 
+use baton_core::ports::Queue;
 use common::signing::{self, github_issue};
 use common::GITHUB_SECRET;
 use serde_json::json;
@@ -47,7 +48,11 @@ impl DevServer {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = client.get(format!("{}/healthz", self.base_url)).send().await {
+            if let Ok(response) = client
+                .get(format!("{}/healthz", self.base_url))
+                .send()
+                .await
+            {
                 if response.status().is_success() {
                     return;
                 }
@@ -58,7 +63,12 @@ impl DevServer {
     }
 
     async fn post_labeled_issue(&self, number: u64, delivery: &str) -> (u16, serde_json::Value) {
-        let body = github_issue("labeled", number, &["baton"], json!({ "label": { "name": "baton" } }));
+        let body = github_issue(
+            "labeled",
+            number,
+            &["baton"],
+            json!({ "label": { "name": "baton" } }),
+        );
         let mut request = reqwest::Client::new()
             .post(format!("{}/webhooks/github", self.base_url))
             .body(body.clone());
@@ -126,7 +136,11 @@ async fn baton_setup_then_dev_with_aws_uses_the_emulator() {
             .envs(names.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
             .expect("run baton setup");
-        assert!(output.status.success(), "setup failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "setup failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     let server = DevServer::start(&["--aws"], &names).await;
@@ -141,9 +155,9 @@ async fn baton_setup_then_dev_with_aws_uses_the_emulator() {
     let settings = baton_aws::Settings {
         table: names[0].1.clone(),
         queue: names[1].1.clone(),
-        dlq: names[2].1.clone(),
+        dead_letter_queue: names[2].1.clone(),
     };
-    let (_, queue) = baton_aws::backends("aws", &settings).await.expect("connect");
+    let (_, queue) = baton_aws::connect(&settings).await;
     let received = queue
         .receive(10, Duration::from_secs(1), Duration::from_secs(30))
         .await

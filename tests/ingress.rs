@@ -51,7 +51,12 @@ fn github_key(number: u64) -> WorkItemKey {
 
 async fn a_labelled_issue_is_queued(backend: Backend) {
     let app = spawn_app(backend).await;
-    let body = github_issue("labeled", 7, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        7,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
 
     let (status, answer) = app.post("github", &headers, body).await;
@@ -66,9 +71,17 @@ async fn a_labelled_issue_is_queued(backend: Backend) {
     assert_eq!(jobs[0].work_item, github_key(7));
     assert_eq!(jobs[0].reason, JobReason::Labeled);
     assert_eq!(jobs[0].attempt, 1);
-    let item = app.store.get_work_item(&github_key(7)).await.expect("read").expect("stored");
+    let item = app
+        .store
+        .get_work_item(&github_key(7))
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(item.status, WorkItemStatus::Queued);
-    assert_eq!(item.pending_job.as_ref().map(|j| j.as_str()), Some(job_id.as_str()));
+    assert_eq!(
+        item.pending_job.as_ref().map(|j| j.as_str()),
+        Some(job_id.as_str())
+    );
     assert_eq!(item.issue.title, "Issue 7");
     assert_eq!(item.issue.labels, vec!["baton".to_string()]);
     assert!(!item.cancel_requested);
@@ -76,7 +89,12 @@ async fn a_labelled_issue_is_queued(backend: Backend) {
 
 async fn a_redelivery_is_a_duplicate(backend: Backend) {
     let app = spawn_app(backend).await;
-    let body = github_issue("labeled", 8, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        8,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
 
     let (first, _) = app.post("github", &headers, body.clone()).await;
@@ -90,7 +108,12 @@ async fn a_redelivery_is_a_duplicate(backend: Backend) {
 
 async fn fifty_concurrent_copies_give_one_job(backend: Backend) {
     let app = Arc::new(spawn_app(backend).await);
-    let body = github_issue("labeled", 9, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        9,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
 
     let copies = (0..50).map(|_| {
@@ -115,7 +138,12 @@ async fn fifty_concurrent_copies_give_one_job(backend: Backend) {
 
 async fn bad_signatures_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let body = github_issue("labeled", 10, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        10,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
 
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
@@ -151,7 +179,12 @@ async fn bad_signatures_are_refused(backend: Backend) {
 
 async fn malformed_payloads_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let body = github_issue("labeled", 11, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        11,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let truncated = body[..body.len() / 2].to_vec();
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &truncated);
     let (status, answer) = app.post("github", &headers, truncated).await;
@@ -178,26 +211,53 @@ async fn events_without_a_trigger_are_ignored(backend: Backend) {
     let ping = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#.to_vec();
     let headers = signing::github(GITHUB_SECRET, "ping", &delivery_id(), &ping);
     let (status, answer) = app.post("github", &headers, ping).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
 
     let push = br#"{"ref":"refs/heads/main"}"#.to_vec();
     let headers = signing::github(GITHUB_SECRET, "push", &delivery_id(), &push);
     let (status, answer) = app.post("github", &headers, push).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
 
-    let other_label = github_issue("labeled", 12, &["bug"], json!({ "label": { "name": "bug" } }));
+    let other_label = github_issue(
+        "labeled",
+        12,
+        &["bug"],
+        json!({ "label": { "name": "bug" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &other_label);
     let (status, answer) = app.post("github", &headers, other_label).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
     assert!(answer["reason"].as_str().is_some_and(|r| !r.is_empty()));
 
     assert!(app.drain_jobs().await.is_empty());
-    assert!(app.store.get_work_item(&github_key(12)).await.expect("read").is_none());
+    assert!(app
+        .store
+        .get_work_item(&github_key(12))
+        .await
+        .expect("read")
+        .is_none());
 }
 
 async fn closing_a_queued_issue_cancels_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    let labeled = github_issue("labeled", 13, &["baton"], json!({ "label": { "name": "baton" } }));
+    let labeled = github_issue(
+        "labeled",
+        13,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
     assert_eq!(app.post("github", &headers, labeled).await.0, 202);
 
@@ -206,8 +266,16 @@ async fn closing_a_queued_issue_cancels_it(backend: Backend) {
     let (status, answer) = app.post("github", &headers, closed).await;
 
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer, json!({ "status": "cancel_requested", "work_item": "github:acme/app#13" }));
-    let item = app.store.get_work_item(&github_key(13)).await.expect("read").expect("stored");
+    assert_eq!(
+        answer,
+        json!({ "status": "cancel_requested", "work_item": "github:acme/app#13" })
+    );
+    let item = app
+        .store
+        .get_work_item(&github_key(13))
+        .await
+        .expect("read")
+        .expect("stored");
     assert!(item.cancel_requested);
     assert_eq!(item.status, WorkItemStatus::Cancelled);
     assert_eq!(item.pending_job, None);
@@ -228,7 +296,12 @@ async fn a_failed_enqueue_can_be_retried(backend: Backend) {
         IngressSettings::default(),
     )
     .await;
-    let body = github_issue("labeled", 14, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        14,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
 
     let (status, answer) = app.post("github", &headers, body.clone()).await;
@@ -240,14 +313,31 @@ async fn a_failed_enqueue_can_be_retried(backend: Backend) {
     assert_eq!(status, 202, "the sender's retry must succeed: {answer}");
     let jobs = app.drain_jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].job_id.as_str(), answer["job_id"].as_str().expect("job id"));
-    let item = app.store.get_work_item(&github_key(14)).await.expect("read").expect("stored");
-    assert_eq!(item.pending_job, Some(jobs[0].job_id.clone()), "the item points at the job sent");
+    assert_eq!(
+        jobs[0].job_id.as_str(),
+        answer["job_id"].as_str().expect("job id")
+    );
+    let item = app
+        .store
+        .get_work_item(&github_key(14))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        item.pending_job,
+        Some(jobs[0].job_id.clone()),
+        "the item points at the job sent"
+    );
 }
 
 async fn form_encoded_github_deliveries_are_accepted(backend: Backend) {
     let app = spawn_app(backend).await;
-    let json_body = github_issue("labeled", 15, &["baton"], json!({ "label": { "name": "baton" } }));
+    let json_body = github_issue(
+        "labeled",
+        15,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let form: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("payload", std::str::from_utf8(&json_body).expect("utf-8"))
         .finish();
@@ -265,13 +355,22 @@ async fn a_source_without_a_secret_refuses_everything() {
     let (store, queue) = common::memory_backends();
     let mut secrets = common::all_secrets();
     secrets.remove(&SourceKind::Gitlab);
-    let app = spawn_with(&Workflow::development(), secrets, store, queue, IngressSettings::default()).await;
+    let app = spawn_with(
+        &Workflow::development(),
+        secrets,
+        store,
+        queue,
+        IngressSettings::default(),
+    )
+    .await;
     let body = br#"{"object_kind":"issue"}"#.to_vec();
     let headers = signing::gitlab("", "Issue Hook", &delivery_id());
     let (status, answer) = app.post("gitlab", &headers, body).await;
     assert_eq!(status, 401, "{answer}");
     assert_eq!(answer["error"]["code"], "invalid_signature");
-    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("GITLAB_WEBHOOK_TOKEN")));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("GITLAB_WEBHOOK_TOKEN")));
 }
 
 #[tokio::test]
@@ -281,7 +380,14 @@ async fn bodies_over_the_limit_get_413() {
         max_body_bytes: 4096,
         ..IngressSettings::default()
     };
-    let app = spawn_with(&Workflow::development(), common::all_secrets(), store, queue, settings).await;
+    let app = spawn_with(
+        &Workflow::development(),
+        common::all_secrets(),
+        store,
+        queue,
+        settings,
+    )
+    .await;
     let body = vec![b'a'; 10_000];
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
     let (status, answer) = app.post("github", &headers, body).await;
@@ -303,12 +409,27 @@ async fn routes_answer_with_the_error_envelope() {
     assert_eq!(status, 404);
     assert_eq!(answer["error"]["code"], "unknown_source");
 
-    let response = app.client.get(format!("{}/webhooks/github", app.base_url)).send().await.expect("get");
+    let response = app
+        .client
+        .get(format!("{}/webhooks/github", app.base_url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status().as_u16(), 405);
 
-    let response = app.client.get(format!("{}/nope", app.base_url)).send().await.expect("get");
+    let response = app
+        .client
+        .get(format!("{}/nope", app.base_url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status().as_u16(), 404);
 
-    let response = app.client.get(format!("{}/healthz", app.base_url)).send().await.expect("get");
+    let response = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status().as_u16(), 200);
 }

@@ -40,7 +40,11 @@ impl Queue for FailingSends {
         self.inner.delete(receipt).await
     }
 
-    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), QueueError> {
         self.inner.change_visibility(receipt, visibility).await
     }
 

@@ -59,12 +59,13 @@ pub async fn aws_backends() -> (Arc<dyn Store>, Arc<dyn Queue>) {
     let settings = baton_aws::Settings {
         table: format!("baton-test-{suffix}"),
         queue: format!("baton-jobs-{suffix}"),
-        dlq: format!("baton-dlq-{suffix}"),
+        dead_letter_queue: format!("baton-dlq-{suffix}"),
     };
-    baton_aws::setup(&settings).await.expect("setup on the emulator");
-    baton_aws::backends("aws", &settings)
+    let (store, queue) = baton_aws::connect(&settings).await;
+    baton_aws::setup(&store, &queue)
         .await
-        .expect("connect to the emulator")
+        .expect("setup on the emulator");
+    (Arc::new(store), Arc::new(queue))
 }
 
 pub fn memory_backends() -> (Arc<dyn Store>, Arc<dyn Queue>) {
@@ -151,7 +152,11 @@ impl TestApp {
         loop {
             let batch = self
                 .queue
-                .receive(10, std::time::Duration::from_millis(200), std::time::Duration::from_secs(30))
+                .receive(
+                    10,
+                    std::time::Duration::from_millis(200),
+                    std::time::Duration::from_secs(30),
+                )
                 .await
                 .expect("receive");
             if batch.is_empty() {

@@ -21,7 +21,10 @@ pub fn github(secret: &str, event: &str, delivery: &str, body: &[u8]) -> Vec<(St
         ("content-type", "application/json".into()),
         ("x-github-event", event.into()),
         ("x-github-delivery", delivery.into()),
-        ("x-hub-signature-256", format!("sha256={}", hmac_hex(secret, body))),
+        (
+            "x-hub-signature-256",
+            format!("sha256={}", hmac_hex(secret, body)),
+        ),
     ])
 }
 
@@ -38,7 +41,10 @@ pub fn jira(secret: &str, delivery: &str, body: &[u8]) -> Vec<(String, String)> 
     headers(&[
         ("content-type", "application/json".into()),
         ("x-atlassian-webhook-identifier", delivery.into()),
-        ("x-hub-signature", format!("sha256={}", hmac_hex(secret, body))),
+        (
+            "x-hub-signature",
+            format!("sha256={}", hmac_hex(secret, body)),
+        ),
     ])
 }
 
@@ -52,7 +58,12 @@ pub fn gitlab(token: &str, event: &str, delivery: &str) -> Vec<(String, String)>
 }
 
 /// A GitHub `issues` payload for `acme/app#<number>`.
-pub fn github_issue(action: &str, number: u64, labels: &[&str], extra: serde_json::Value) -> Vec<u8> {
+pub fn github_issue(
+    action: &str,
+    number: u64,
+    labels: &[&str],
+    extra: serde_json::Value,
+) -> Vec<u8> {
     let labels: Vec<_> = labels
         .iter()
         .map(|name| serde_json::json!({ "id": 1, "name": name }))

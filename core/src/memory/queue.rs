@@ -158,7 +158,9 @@ impl Queue for MemoryQueue {
     ) -> Result<Vec<ReceivedJob>, QueueError> {
         let max = max.clamp(1, MAX_BATCH);
         let visibility = whole_seconds(visibility);
-        let deadline = Instant::now() + wait.min(MAX_WAIT);
+        // Like SQS's WaitTimeSeconds: whole seconds, at most 20.
+        let wait = Duration::from_secs(wait.as_secs()).min(MAX_WAIT);
+        let deadline = Instant::now() + wait;
         loop {
             // Registered before looking, so a send in between is not missed.
             let changed = self.changed.notified();

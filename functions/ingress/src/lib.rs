@@ -16,17 +16,25 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
     let workflow = Workflow::discover(workflow_path.as_deref())?;
     let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
-    let backend = std::env::var("BATON_BACKEND").unwrap_or_else(|_| "aws".into());
-    let (store, queue) = baton_aws::backends(&backend, &baton_aws::Settings::from_env())
-        .await
-        .context("connecting the backends")?;
+    let backend: baton_aws::BackendKind = std::env::var("BATON_BACKEND")
+        .unwrap_or_else(|_| "aws".into())
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("BATON_BACKEND: {e}"))?;
+    let backends = baton_aws::open(backend, &baton_aws::Settings::from_env()).await?;
     let mut settings = IngressSettings::default();
     if let Ok(limit) = std::env::var("BATON_MAX_BODY_BYTES") {
         settings.max_body_bytes = limit
             .parse()
             .with_context(|| format!("BATON_MAX_BODY_BYTES is not a number: {limit}"))?;
     }
-    tracing::info!(workflow = %workflow.describe(), %backend, "ingress ready");
-    let ingress = Ingress::new(&workflow, secrets, store, queue, Arc::new(SystemClock), settings);
+    tracing::info!(workflow = %workflow.describe(), backend = %backends.description, "ingress ready");
+    let ingress = Ingress::new(
+        &workflow,
+        secrets,
+        backends.store,
+        backends.queue,
+        Arc::new(SystemClock),
+        settings,
+    );
     Ok(router(Arc::new(ingress)))
 }

@@ -9,8 +9,7 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .flatten_event(true)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .without_time() // CloudWatch stamps every line.
         .init();

@@ -1,0 +1,511 @@
+use crate::{describe, SetupError};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
+};
+use aws_sdk_dynamodb::Client;
+use baton_core::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemKey};
+use baton_core::ports::{DeliveryClaim, Store, StoreError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const GSI1: &str = "gsi1";
+const GSI1_PK: &str = "gsi1pk";
+const GSI1_SK: &str = "gsi1sk";
+const TTL: &str = "expires_at";
+
+const DELIVERY_SK: &str = "DELIVERY";
+const ITEM_SK: &str = "ITEM";
+const IN_PROGRESS: &str = "in_progress";
+const COMPLETED: &str = "completed";
+
+/// How often `begin_delivery` tries again when a claim it lost to was gone by the time it
+/// looked (released or expired in between).
+const CLAIM_ATTEMPTS: usize = 3;
+
+/// How long `create_table` waits for the table to become active.
+const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(120);
+
+/// The `Store` port on one DynamoDB table (see the crate docs for the layout). Every write is
+/// a conditional put or delete; reads are strongly consistent.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn delivery_pk(key: &DeliveryKey) -> String {
+    format!("DELIVERY#{}#{}", key.source, key.id)
+}
+
+fn item_pk(key: &WorkItemKey) -> String {
+    format!("ITEM#{key}")
+}
+
+fn unavailable<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(describe("DynamoDB", operation, &err))
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        other => Err(StoreError::Corrupt(format!(
+            "attribute `{name}` should be a string, found {other:?}"
+        ))),
+    }
+}
+
+fn number_attr(item: &Item, name: &str) -> Result<i64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().map_err(|_| {
+            StoreError::Corrupt(format!("attribute `{name}` is not an integer: {value}"))
+        }),
+        other => Err(StoreError::Corrupt(format!(
+            "attribute `{name}` should be a number, found {other:?}"
+        ))),
+    }
+}
+
+/// What a stored delivery record means at `now`: `None` when it may be claimed (expired,
+/// or an in-progress claim whose lease ran out).
+fn classify_delivery(item: &Item, now: DateTime<Utc>) -> Result<Option<DeliveryClaim>, StoreError> {
+    if number_attr(item, TTL)? < now.timestamp() {
+        return Ok(None);
+    }
+    match string_attr(item, "status")? {
+        COMPLETED => {
+            let outcome = serde_json::from_str(string_attr(item, "outcome")?)
+                .map_err(|e| StoreError::Corrupt(format!("delivery outcome: {e}")))?;
+            Ok(Some(DeliveryClaim::Completed(outcome)))
+        }
+        IN_PROGRESS if number_attr(item, "lease_until")? >= now.timestamp_millis() => {
+            Ok(Some(DeliveryClaim::InProgress))
+        }
+        IN_PROGRESS => Ok(None),
+        other => Err(StoreError::Corrupt(format!(
+            "delivery status `{other}` is unknown"
+        ))),
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: Arc::from(table.into()),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A consistent read of a delivery record, for when a failed claim did not say what it
+    /// lost to.
+    async fn read_delivery(&self, pk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key(PK, s(pk))
+            .key(SK, s(DELIVERY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Creates the table if it does not exist (on demand, with the `gsi1` index), waits until
+    /// it is active, and turns on TTL on `expires_at`.
+    pub async fn create_table(&self) -> Result<(), SetupError> {
+        let table = &*self.table;
+        let fail = |message: String| SetupError::new(format!("table {table}"), message);
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| fail(e.to_string()))
+        };
+        let mut request = self
+            .client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(PK, KeyType::Hash)?)
+            .key_schema(key(SK, KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(GSI1)
+                    .key_schema(key(GSI1_PK, KeyType::Hash)?)
+                    .key_schema(key(GSI1_SK, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?,
+            );
+        for name in [PK, SK, GSI1_PK, GSI1_SK] {
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?,
+            );
+        }
+        match request.send().await {
+            Ok(_) => tracing::info!(table, "created the DynamoDB table"),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(fail(DisplayErrorContext(&e).to_string())),
+        }
+
+        let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_WAIT;
+        loop {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+            let status = described.table.and_then(|t| t.table_status);
+            if status == Some(TableStatus::Active) {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(fail(format!(
+                    "not active after {TABLE_ACTIVE_WAIT:?} (status {status:?})"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+
+        self.enable_ttl().await.map_err(fail)?;
+
+        // Point-in-time recovery belongs to the infrastructure templates; emulators may not
+        // implement it, which is fine.
+        let pitr = self
+            .client
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?,
+            )
+            .send()
+            .await;
+        if let Err(e) = pitr {
+            tracing::warn!(table, error = %DisplayErrorContext(&e), "point-in-time recovery not enabled");
+        }
+        Ok(())
+    }
+
+    async fn ttl_attribute(&self) -> Result<Option<(String, TimeToLiveStatus)>, String> {
+        let described = self
+            .client
+            .describe_time_to_live()
+            .table_name(&*self.table)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        Ok(described.time_to_live_description.and_then(|ttl| {
+            let status = ttl.time_to_live_status?;
+            if status == TimeToLiveStatus::Disabled || status == TimeToLiveStatus::Disabling {
+                return None;
+            }
+            Some((ttl.attribute_name?, status))
+        }))
+    }
+
+    async fn enable_ttl(&self) -> Result<(), String> {
+        let check = |current: Option<(String, TimeToLiveStatus)>| match current {
+            Some((name, _)) if name == TTL => Ok(true),
+            Some((name, _)) => Err(format!(
+                "TTL is on attribute `{name}`, baton needs it on `{TTL}`"
+            )),
+            None => Ok(false),
+        };
+        if check(self.ttl_attribute().await?)? {
+            return Ok(());
+        }
+        let specification = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(TTL)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let updated = self
+            .client
+            .update_time_to_live()
+            .table_name(&*self.table)
+            .time_to_live_specification(specification)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            // Someone else enabled it at the same time.
+            Err(e) if check(self.ttl_attribute().await?)? => {
+                tracing::debug!(error = %DisplayErrorContext(&e), "TTL was enabled concurrently");
+                Ok(())
+            }
+            Err(e) => Err(DisplayErrorContext(&e).to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn begin_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        retain: Duration,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let pk = delivery_pk(key);
+        let now_ms = now.timestamp_millis();
+        let now_s = now.timestamp();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .item(PK, s(&pk))
+                .item(SK, s(DELIVERY_SK))
+                .item("status", s(IN_PROGRESS))
+                .item("owner", s(owner))
+                .item("lease_until", n(now_ms.saturating_add(millis(lease))))
+                .item(TTL, n(now_s.saturating_add(seconds(lease.max(retain)))))
+                // New, or an in-progress claim whose lease ran out, or a record past its TTL
+                // that DynamoDB has not deleted yet (it may take up to two days).
+                .condition_expression(
+                    "attribute_not_exists(pk) \
+                     OR (#status = :in_progress AND #lease_until < :now_ms) \
+                     OR #expires_at < :now_s",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#lease_until", "lease_until")
+                .expression_attribute_names("#expires_at", TTL)
+                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":now_ms", n(now_ms))
+                .expression_attribute_values(":now_s", n(now_s))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let err = match put {
+                Ok(_) => return Ok(DeliveryClaim::Claimed),
+                Err(err) => err,
+            };
+            let existing = match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    match failed.item() {
+                        Some(item) => classify_delivery(item, now)?,
+                        None => match self.read_delivery(&pk).await? {
+                            Some(item) => classify_delivery(&item, now)?,
+                            None => None,
+                        },
+                    }
+                }
+                _ => return Err(unavailable("PutItem", err)),
+            };
+            if let Some(claim) = existing {
+                return Ok(claim);
+            }
+            // What we lost to is gone already: try again.
+        }
+        // Still contended after several rounds: let the sender retry later.
+        Ok(DeliveryClaim::InProgress)
+    }
+
+    async fn complete_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+        retain: Duration,
+    ) -> Result<(), StoreError> {
+        let outcome = serde_json::to_string(outcome)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode the outcome: {e}")))?;
+        let now_s = now.timestamp();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(delivery_pk(key)))
+            .item(SK, s(DELIVERY_SK))
+            .item("status", s(COMPLETED))
+            .item("owner", s(owner))
+            .item("outcome", s(outcome))
+            .item(TTL, n(now_s.saturating_add(seconds(retain))))
+            .condition_expression(
+                "#status = :in_progress AND #owner = :owner AND #expires_at >= :now_s",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#expires_at", TTL)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now_s", n(now_s))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "delivery {key} is not held by {owner}"
+                )))
+            }
+            Err(err) => Err(unavailable("PutItem", err)),
+        }
+    }
+
+    async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(delivery_pk(key)))
+            .key(SK, s(DELIVERY_SK))
+            .condition_expression("#status = :in_progress AND #owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Not ours (any more): nothing to give up.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
+    }
+
+    async fn get_work_item(&self, key: &WorkItemKey) -> Result<Option<WorkItem>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key(PK, s(item_pk(key)))
+            .key(SK, s(ITEM_SK))
+            .consistent_read(true)
+            .projection_expression("#doc")
+            .expression_attribute_names("#doc", "doc")
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let doc = string_attr(&item, "doc")?;
+        serde_json::from_str(doc)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("work item {key}: {e}")))
+    }
+
+    async fn put_work_item(
+        &self,
+        item: &WorkItem,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(item).map_err(|e| {
+            StoreError::Corrupt(format!("cannot encode work item {}: {e}", item.key))
+        })?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(item_pk(&item.key)))
+            .item(SK, s(ITEM_SK))
+            .item("doc", s(doc))
+            .item("version", AttributeValue::N(item.version.to_string()))
+            .item("status", s(item.status.as_str()))
+            .item(GSI1_PK, s(format!("STATUS#{}", item.status.as_str())))
+            .item(
+                GSI1_SK,
+                s(item.updated_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            );
+        put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+            {
+                let expected = match expected_version {
+                    Some(version) => format!("version {version}"),
+                    None => "no item".to_owned(),
+                };
+                Err(StoreError::Conflict(format!(
+                    "work item {} is no longer at {expected}",
+                    item.key
+                )))
+            }
+            Err(err) => Err(unavailable("PutItem", err)),
+        }
+    }
+}
