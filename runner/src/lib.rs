@@ -1,0 +1,6 @@
+//! baton's runner library: what turns a claimed job into agent work.
+//!
+//! - [`agent`]: one trait over every coding agent (Codex app-server, Claude Code, OpenCode,
+//!   the mock), normalizing each protocol into one event stream.
+
+pub mod agent;
