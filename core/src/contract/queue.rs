@@ -256,8 +256,9 @@ pub async fn unknown_receipts_are_invalid(queue: &dyn Queue) {
 
 /// The receipt of an earlier receive is refused once the message was received again.
 ///
-/// Not in [`queue_contract_tests!`]: SQS refuses such receipts, but moto accepts every
-/// receipt a message ever had, so only the adapters that can be held to it run this case.
+/// Not in [`queue_contract_tests!`]: moto accepts every receipt a message ever had, and SQS
+/// refuses a stale receipt on `ChangeMessageVisibility` but documents only that a
+/// `DeleteMessage` with one "might not" delete. The memory queue is held to it.
 pub async fn stale_receipts_are_invalid(queue: &dyn Queue) {
     queue.send(&job()).await.expect("send");
     let first = receive_one(queue, Duration::from_secs(1)).await;
