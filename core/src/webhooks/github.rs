@@ -376,7 +376,7 @@ fn snapshot(
         "pull_request" => ("pull_request.id", "pull_request.number"),
         _ => ("issue.id", "issue.number"),
     };
-    let id = issue.id.ok_or(ParseError::MissingField(id_field))?.0;
+    let id = json::id_text(issue.id).ok_or(ParseError::MissingField(id_field))?;
     let number = issue.number.ok_or(ParseError::MissingField(number_field))?;
     Ok(IssueSnapshot {
         id,
@@ -835,6 +835,7 @@ mod tests {
             ("\"full_name\"", "\"fullname\"", "repository.full_name"),
             ("\"sender\"", "\"sendr\"", "sender"),
             ("\"action\"", "\"actio\"", "action"),
+            ("\"id\": 1834500871", "\"id\": \"\"", "issue.id"),
         ];
         for (from, to, field) in cases {
             let body = ISSUES_OPENED.replacen(from, to, 1);

@@ -318,10 +318,8 @@ fn issue_snapshot(
     path: &str,
     sigil: char,
 ) -> Result<IssueSnapshot, ParseError> {
-    let id = attributes
-        .id
-        .ok_or(ParseError::MissingField("object_attributes.id"))?
-        .0;
+    let id =
+        json::id_text(attributes.id).ok_or(ParseError::MissingField("object_attributes.id"))?;
     let iid = attributes
         .iid
         .ok_or(ParseError::MissingField("object_attributes.iid"))?;
@@ -343,7 +341,7 @@ fn noted_issue_snapshot(
     path: &str,
     note_url: Option<&str>,
 ) -> Result<IssueSnapshot, ParseError> {
-    let id = issue.id.ok_or(ParseError::MissingField("issue.id"))?.0;
+    let id = json::id_text(issue.id).ok_or(ParseError::MissingField("issue.id"))?;
     let iid = issue.iid.ok_or(ParseError::MissingField("issue.iid"))?;
     // The issue object has no url; the note's is the issue's plus `#note_<id>`.
     let url = json::non_empty(issue.url).or_else(|| {
@@ -644,6 +642,11 @@ mod tests {
         assert_eq!(
             parse("Issue Hook", &body),
             Err(ParseError::MissingField("object_attributes.iid"))
+        );
+        let body = ISSUE_OPEN.replace("\"id\": 301", "\"id\": \"\"");
+        assert_eq!(
+            parse("Issue Hook", &body),
+            Err(ParseError::MissingField("object_attributes.id"))
         );
         let body = ISSUE_OPEN.replace("\"path_with_namespace\"", "\"path\"");
         assert_eq!(

@@ -393,7 +393,7 @@ fn update_action(items: Vec<ChangeItem<'_>>) -> EventAction {
 }
 
 fn snapshot(issue: Issue<'_>) -> Result<IssueSnapshot, ParseError> {
-    let id = issue.id.ok_or(ParseError::MissingField("issue.id"))?.0;
+    let id = json::id_text(issue.id).ok_or(ParseError::MissingField("issue.id"))?;
     let key = json::non_empty(issue.key).ok_or(ParseError::MissingField("issue.key"))?;
     let url = json::non_empty(issue.self_url).map(|self_url| browse_url(&self_url, &key));
     let fields = issue.fields;
@@ -698,6 +698,8 @@ mod tests {
         assert!(matches!(parse(truncated), Err(ParseError::InvalidJson(_))));
         let body = CREATED.replace("\"key\": \"PROJ-7\"", "\"kee\": \"PROJ-7\"");
         assert_eq!(parse(&body), Err(ParseError::MissingField("issue.key")));
+        let body = CREATED.replace("\"id\": \"10002\"", "\"id\": \"\"");
+        assert_eq!(parse(&body), Err(ParseError::MissingField("issue.id")));
         let body = CREATED.replace("\"webhookEvent\"", "\"event\"");
         assert_eq!(parse(&body), Err(ParseError::MissingField("webhookEvent")));
         // A handled event whose fields have the wrong type is still an error.

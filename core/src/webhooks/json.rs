@@ -161,6 +161,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
     }
 }
 
+/// An id's text, `None` when absent or empty: an empty id identifies nothing.
+pub(super) fn id_text(value: Option<Id>) -> Option<String> {
+    value.map(|id| id.0).filter(|id| !id.is_empty())
+}
+
 /// The owned text of an optional string, empty when absent or null.
 pub(super) fn text(value: Option<Str<'_>>) -> String {
     value.map(Str::into_string).unwrap_or_default()

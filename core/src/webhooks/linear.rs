@@ -11,7 +11,8 @@
 //! - A removed label is reported as `Unlabeled { label: <label id> }`: the payload only
 //!   lists the labels the issue still has, so the removed label's name is not in it. The
 //!   snapshot's `labels` are the current names, so "is the trigger label still there" is
-//!   answered by `issue.labels`, not by the removed id.
+//!   answered by `issue.labels`, not by the removed id. An added label is reported by name
+//!   (lowercased); an update whose label change cannot be named either way is `Edited`.
 //! - Comment payloads describe the issue only by id, identifier, title and url: the
 //!   snapshot's `state` is `""` and its `labels` are empty; re-read the issue before acting.
 

@@ -9,6 +9,8 @@ mod linear;
 mod signature;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod throughput;
 
 use crate::domain::{NormalizedEvent, SourceKind};
 use crate::secret::Secret;
