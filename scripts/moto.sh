@@ -101,7 +101,12 @@ start() {
   if port_in_use "$port"; then
     port=$(free_port)
   fi
-  nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
+  # moto's conditional writes take no lock, and its server handles requests on threads. A
+  # long GIL switch interval keeps each request's check-then-write from being interleaved
+  # with another's (threads still switch whenever one blocks on I/O), so the tests' races
+  # on one key exercise the adapters, not moto's thread scheduling.
+  nohup "$venv/bin/python" -c 'import sys; sys.setswitchinterval(0.05); from moto.server import main; main(sys.argv[1:])' \
+    -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
   local pid=$!
   echo "$pid" >"$pid_file"
   echo "$port" >"$port_file"

@@ -9,8 +9,6 @@ mod linear;
 mod signature;
 #[cfg(test)]
 mod test_support;
-#[cfg(test)]
-mod throughput;
 
 use crate::domain::{NormalizedEvent, SourceKind};
 use crate::secret::Secret;
