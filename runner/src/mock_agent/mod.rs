@@ -11,7 +11,7 @@ use self::scenario::{contains, Step};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -53,6 +53,7 @@ pub async fn run(scenario_path: &Path) -> i32 {
         next_id: AtomicU64::new(1000),
         cwd,
         current: Mutex::new(None),
+        deaf: AtomicBool::new(false),
     });
     agent.serve(turns).await
 }
@@ -65,6 +66,8 @@ struct Agent {
     cwd: PathBuf,
     /// The running turn's interruption token.
     current: Mutex<Option<CancellationToken>>,
+    /// The running turn ignores `turn/interrupt`.
+    deaf: AtomicBool,
 }
 
 /// How a turn's steps ended.
@@ -133,6 +136,7 @@ impl Agent {
                             let turn_id = format!("turn_{turn_number}");
                             let token = CancellationToken::new();
                             *lock(&self.current) = Some(token.clone());
+                            self.deaf.store(false, Ordering::SeqCst);
                             self.write(&json!({"id": id, "result": {"turn": {"id": turn_id, "status": "inProgress", "items": [], "error": null}}}))
                                 .await;
                             self.notify(
@@ -144,8 +148,10 @@ impl Agent {
                             tokio::spawn(self.clone().run_turn(turn_id, steps, token));
                         }
                         "turn/interrupt" => {
-                            if let Some(token) = lock(&self.current).as_ref() {
-                                token.cancel();
+                            if !self.deaf.load(Ordering::SeqCst) {
+                                if let Some(token) = lock(&self.current).as_ref() {
+                                    token.cancel();
+                                }
                             }
                             self.write(&json!({"id": id, "result": {}})).await;
                         }
@@ -236,6 +242,10 @@ impl Agent {
                 self.notify(&method, substitute(params, turn_id)).await
             }
             Step::Message { text } => {
+                let text = substitute(Value::String(text), turn_id)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 self.item(
                     turn_id,
                     "item/started",
@@ -424,6 +434,7 @@ impl Agent {
                 }
             }
             Step::Hang => token.cancelled().await,
+            Step::IgnoreInterrupts => self.deaf.store(true, Ordering::SeqCst),
             Step::WriteFile { path, content } => {
                 if let Err(e) = self.write_file(&path, content.as_bytes()) {
                     return Some(fail(e));

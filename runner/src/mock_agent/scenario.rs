@@ -95,6 +95,8 @@ pub enum Step {
     },
     /// Waits until the turn is interrupted (or stdin closes).
     Hang,
+    /// From now on in this turn, `turn/interrupt` is answered but ignored.
+    IgnoreInterrupts,
     /// Writes a file, relative to the workspace (paths escaping it are refused).
     WriteFile {
         path: String,
