@@ -38,6 +38,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 const MAX_STDERR_NOTICES: usize = 200;
 /// The longest stderr line reported.
 const MAX_STDERR_LINE: usize = 2048;
+/// How long an event may wait for room in a full event channel before it is dropped.
+const EMIT_PATIENCE: Duration = Duration::from_secs(5);
 /// Classified stdout messages buffered between the reader task and the session.
 const INCOMING_CAPACITY: usize = 256;
 
@@ -345,9 +347,16 @@ async fn cancelled(token: Option<&CancellationToken>) {
 }
 
 impl CodexSession {
+    /// Sends an event. A full channel applies back-pressure, but never for longer than
+    /// [`EMIT_PATIENCE`]: a consumer that stopped reading must not keep a turn from ending.
     async fn emit(&self, event: AgentEvent) {
-        // A dropped receiver only means nobody listens any more.
-        let _ = self.events.send(event).await;
+        match self.events.send_timeout(event, EMIT_PATIENCE).await {
+            // A dropped receiver only means nobody listens any more.
+            Ok(()) | Err(mpsc::error::SendTimeoutError::Closed(_)) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(event)) => {
+                tracing::warn!(?event, "agent event dropped: the event channel stayed full");
+            }
+        }
     }
 
     async fn handshake(&mut self) -> Result<(), AgentError> {
