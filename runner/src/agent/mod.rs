@@ -6,6 +6,9 @@
 //! cancellation are enforced by the provider, so a hung or crashed agent always ends in an
 //! outcome, never a hang.
 
+pub mod codex;
+pub mod mock;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
