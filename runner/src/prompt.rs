@@ -4,8 +4,11 @@
 //! [`PromptTemplate::render`]. Strict means a typo fails loudly instead of sending the agent
 //! a prompt with a hole in it: an unknown filter fails the parse (`template_parse_error`), an
 //! unknown variable or field fails the render (`template_render_error`). The `liquid` crate
-//! behaves this way out of the box (it has no lax mode for undefined variables); the tests in
-//! `runner/tests/prompt.rs` pin that down.
+//! does this for output (`{{ }}`), filters and loops, but its existence checks
+//! (`{% if x %}`, `{% unless x %}`) treat an unknown name as false; so the parse also scans
+//! those conditions for names that are neither baton's variables nor defined by the template
+//! (`assign`, `capture`, `for`, ...), and rendering such a template fails. The tests in
+//! `runner/tests/prompt.rs` pin all of this down.
 //!
 //! Variables:
 //! - `issue`: `id`, `identifier`, `title`, `body`, `description` (= `body`, the name
@@ -124,6 +127,8 @@ impl<'a> PromptInput<'a> {
 /// A parsed prompt template; cheap to render many times and shareable across tasks.
 pub struct PromptTemplate {
     template: liquid::Template,
+    /// An unknown name in a condition, found when parsing; reported by every render.
+    unknown_in_condition: Option<String>,
 }
 
 impl std::fmt::Debug for PromptTemplate {
@@ -141,7 +146,10 @@ impl PromptTemplate {
         let template = parser
             .parse(source)
             .map_err(|e| PromptError::TemplateParse(one_line(&e.to_string())))?;
-        Ok(Self { template })
+        Ok(Self {
+            template,
+            unknown_in_condition: unknown_condition_variable(source),
+        })
     }
 
     /// Parses the workflow's template (already [`baton_core::workflow::DEFAULT_PROMPT`] when
@@ -151,12 +159,152 @@ impl PromptTemplate {
     }
 
     pub fn render(&self, input: &PromptInput<'_>) -> Result<String, PromptError> {
+        if let Some(message) = &self.unknown_in_condition {
+            return Err(PromptError::TemplateRender(message.clone()));
+        }
         let globals = liquid::to_object(&input.globals())
             .map_err(|e| PromptError::TemplateRender(e.to_string()))?;
         self.template
             .render(&globals)
             .map_err(|e| PromptError::TemplateRender(one_line(&e.to_string())))
     }
+}
+
+/// The names every render provides: each root variable with its fields (empty for scalars).
+fn known_variables() -> Vec<(String, Vec<String>)> {
+    let issue = IssueSnapshot::default();
+    let globals = PromptInput::new(&issue, None).globals();
+    globals
+        .as_object()
+        .map(|roots| {
+            roots
+                .iter()
+                .map(|(name, value)| {
+                    let fields = value
+                        .as_object()
+                        .map(|o| o.keys().cloned().collect())
+                        .unwrap_or_default();
+                    (name.clone(), fields)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Words of Liquid's condition syntax that are not variables.
+const CONDITION_WORDS: [&str; 9] = [
+    "and", "or", "contains", "nil", "null", "true", "false", "empty", "blank",
+];
+
+/// The tags (`{% ... %}`) of a template as `(name, arguments)`, skipping `raw` and `comment`
+/// bodies.
+fn tags(source: &str) -> Vec<(&str, &str)> {
+    let mut tags = Vec::new();
+    let mut rest = source;
+    let mut skip_until: Option<&str> = None;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("%}") else { break };
+        let inner = after[..end]
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
+        rest = &after[end + 2..];
+        let (name, args) = inner
+            .split_once(char::is_whitespace)
+            .map_or((inner, ""), |(n, a)| (n, a.trim()));
+        if let Some(closing) = skip_until {
+            if name == closing {
+                skip_until = None;
+            }
+            continue;
+        }
+        match name {
+            "raw" => skip_until = Some("endraw"),
+            "comment" => skip_until = Some("endcomment"),
+            _ => tags.push((name, args)),
+        }
+    }
+    tags
+}
+
+/// Dotted names in a condition (`issue.title`, `attempt`), string literals skipped.
+fn condition_names(condition: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let bytes = condition.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += 1;
+            }
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric()
+                    || matches!(bytes[i], b'_' | b'.' | b'-' | b'?'))
+            {
+                i += 1;
+            }
+            names.push(condition[start..i].trim_end_matches('.'));
+        } else if c.is_ascii_digit() {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+/// The first name in an `if`, `elsif` or `unless` condition that nothing provides.
+fn unknown_condition_variable(source: &str) -> Option<String> {
+    let tags = tags(source);
+    let known = known_variables();
+    let mut defined: Vec<&str> = vec!["forloop", "tablerowloop"];
+    for (name, args) in &tags {
+        if matches!(
+            *name,
+            "assign" | "capture" | "for" | "tablerow" | "increment" | "decrement"
+        ) {
+            if let Some(variable) = args.split(|c: char| c.is_whitespace() || c == '=').next() {
+                defined.push(variable);
+            }
+        }
+    }
+    for (name, args) in &tags {
+        if !matches!(*name, "if" | "elsif" | "unless") {
+            continue;
+        }
+        for path in condition_names(args) {
+            if CONDITION_WORDS.contains(&path) {
+                continue;
+            }
+            let mut segments = path.split('.');
+            let root = segments.next().unwrap_or_default();
+            if defined.contains(&root) {
+                continue;
+            }
+            let unknown = match known.iter().find(|(known_root, _)| known_root == root) {
+                None => true,
+                Some((_, fields)) => match segments.next() {
+                    Some(field) if !fields.is_empty() => !fields.iter().any(|f| f == field),
+                    _ => false,
+                },
+            };
+            if unknown {
+                return Some(format!(
+                    "Unknown variable `{path}` in `{{% {name} {args} %}}` (baton's templates \
+                     are strict: conditions may only test defined variables)"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Liquid's messages span lines (`with:` context); keep them on one for logs and records.
