@@ -277,12 +277,13 @@ impl WorkspaceManager {
                 }
             }
             let state_dir = root.join(STATE_DIR);
-            tokio::fs::create_dir_all(&state_dir)
-                .await
-                .and(tokio::fs::write(&marker, identifier.as_bytes()).await)
-                .map_err(|e| {
-                    WorkspaceError::create(&path, format!("cannot record the workspace: {e}"))
-                })?;
+            let recorded = match tokio::fs::create_dir_all(&state_dir).await {
+                Ok(()) => tokio::fs::write(&marker, identifier.as_bytes()).await,
+                Err(e) => Err(e),
+            };
+            recorded.map_err(|e| {
+                WorkspaceError::create(&path, format!("cannot record the workspace: {e}"))
+            })?;
             tracing::info!(workspace = %path.display(), identifier, "workspace created");
         } else if let Some(branch) = &work_branch {
             if !tokio::fs::try_exists(path.join(".git"))
