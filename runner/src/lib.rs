@@ -3,6 +3,10 @@
 //! - [`agent`]: one trait over every coding agent (Codex app-server, Claude Code, OpenCode,
 //!   the mock), normalizing each protocol into one event stream.
 //! - [`mock_agent`]: `baton-mock-agent`, a scripted stand-in for `codex app-server`.
+//! - [`workspace`]: per-issue workspaces under a root: clone, work branch, hooks, containment.
+//! - [`prompt`]: the workflow's Liquid prompt template, parsed once, rendered strictly.
 
 pub mod agent;
 pub mod mock_agent;
+pub mod prompt;
+pub mod workspace;
