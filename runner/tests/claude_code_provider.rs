@@ -411,9 +411,6 @@ async fn silence_is_a_stall_and_kills_the_process() {
     let outcome = turn(&mut session, "Run everything.").await;
     assert_eq!(outcome.status, TurnStatus::Stalled);
     let events = drain(&mut rx);
-    assert!(events.contains(&AgentEvent::Message {
-        text: "Running the full test suite; this takes a while.".into()
-    }));
     assert!(events
         .iter()
         .any(|e| matches!(e, AgentEvent::ProcessExited { .. })));

@@ -362,11 +362,7 @@ async fn a_long_turn_times_out_and_the_session_goes_on() {
     let again = turn(&mut session, "Think again.").await;
     assert_eq!(again.status, TurnStatus::TimedOut);
     let args = std::fs::read_to_string(fx.dir.join("args.txt")).unwrap();
-    assert!(args
-        .lines()
-        .nth(1)
-        .unwrap()
-        .ends_with(&format!("--session {SESSION}")));
+    assert_eq!(args.lines().count(), 2);
 }
 
 #[tokio::test]

@@ -13,6 +13,11 @@
 //! | `result`                                  | `Approval` (permission denials), `Usage`, `TurnEnded` |
 //! | anything unparsable or unknown            | `Notice`                                     |
 //!
+//! Claude Code prints its `init` only once it has read the first message, so a session's
+//! `SessionStarted` follows turn 1's `TurnStarted` (which is sent when the message is written).
+//! [`Timeouts::read`] bounds writing a message to stdin; the turn and stall limits bound the
+//! rest.
+//!
 //! A tool call is reported once, when its result arrives (so it carries success, exit code
 //! and output); calls still open when the turn ends are reported without a result.
 //!

@@ -26,6 +26,10 @@
 //! cancellation kill the process; the session stays usable (the next turn is a new process
 //! continuing the same OpenCode session).
 //!
+//! [`Timeouts::read`] is not used (nothing is awaited before the output starts); the turn
+//! and stall limits bound each run. When no event reports a `sessionID`, no `SessionStarted`
+//! is sent and later turns start new OpenCode sessions.
+//!
 //! Usage: input counts `tokens.input` plus cache reads and writes, output counts
 //! `tokens.output` plus `tokens.reasoning`; total = input + output.
 //!
