@@ -1,0 +1,547 @@
+//! OpenCode (`opencode run --format json`).
+//!
+//! `opencode run` is one process per turn: [`AgentProvider::start`] only validates the
+//! configuration; each [`AgentSession::run_turn`] spawns `command_argv` (plus the option
+//! flags, plus `--session <id>` once OpenCode has reported its session id) and writes the
+//! prompt to stdin, then closes it. (`opencode run` reads a piped stdin as the message; a
+//! prompt given as an argument would be re-quoted when it contains spaces and is limited by
+//! the OS's argument size.) Stdout is NDJSON, each event carrying `type`, `timestamp`,
+//! `sessionID` and a `part`:
+//!
+//! | OpenCode event                  | event                                               |
+//! |---------------------------------|-----------------------------------------------------|
+//! | first event with a `sessionID`  | `SessionStarted` (again only if the id changes)     |
+//! | `step_start` (first of a turn)  | `TurnStarted` (`turn_id` = the message id)          |
+//! | `text`                          | `Message`                                           |
+//! | `tool_use`, tool `bash`         | `Command` (exit code from `metadata.exit`)          |
+//! | other `tool_use`                | `ToolCall` (+ `FileChange` for edit/write)          |
+//! | `step_finish`                   | `Usage` (tokens summed over steps and turns)        |
+//! | `error`                         | the turn fails with its message                     |
+//! | `done` with `rejected` perms    | `Approval` (declined)                               |
+//! | `reasoning`                     | nothing                                             |
+//! | anything else or unparsable     | `Notice`                                            |
+//!
+//! The turn ends when the process exits: an `error` event fails it; otherwise exit code 0
+//! completes it, another exit code fails it and a signal crashes it. Timeouts, stalls and
+//! cancellation kill the process; the session stays usable (the next turn is a new process
+//! continuing the same OpenCode session).
+//!
+//! [`Timeouts::read`] is not used (nothing is awaited before the output starts); the turn
+//! and stall limits bound each run. When no event reports a `sessionID`, no `SessionStarted`
+//! is sent and later turns start new OpenCode sessions.
+//!
+//! Usage: input counts `tokens.input` plus cache reads and writes, output counts
+//! `tokens.output` plus `tokens.reasoning`; total = input + output.
+//!
+//! Options: `model` (`--model provider/model`), `agent` (`--agent`), `variant`
+//! (`--variant`), `session` (continue this existing OpenCode session from the first turn),
+//! `extra_args` (list of strings appended as is, e.g. `["--auto"]` on versions that reject
+//! permission requests in `run` mode). Unknown options are refused.
+//! [`SessionConfig::tools`] and [`SessionConfig::approval_policy`] are not mapped.
+
+use super::claude_code::process::{
+    self, bound, bound_json, describe_exit, kill, program_exists, reap, StdoutItem, TurnClock,
+    Wake, MAX_MESSAGE_BYTES, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES,
+};
+use super::claude_code::string_list;
+use super::{
+    AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TokenUsage,
+    TurnOutcome, TurnStatus,
+};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The command used when `command_argv` is empty.
+pub const DEFAULT_OPENCODE_ARGV: &[&str] = &["opencode", "run", "--format", "json"];
+
+/// How long OpenCode gets to exit after closing its stdout.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Starts OpenCode sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenCodeProvider;
+
+impl OpenCodeProvider {
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+/// `command_argv` (or [`DEFAULT_OPENCODE_ARGV`]) plus the option flags, and the session to
+/// continue, if the options name one.
+fn opencode_argv(config: &SessionConfig) -> Result<(Vec<String>, Option<String>), AgentError> {
+    let mut argv: Vec<String> = if config.command_argv.is_empty() {
+        DEFAULT_OPENCODE_ARGV
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        config.command_argv.clone()
+    };
+    let (args, session) = option_args(&config.options)?;
+    argv.extend(args);
+    Ok((argv, session))
+}
+
+fn option_args(options: &Map<String, Value>) -> Result<(Vec<String>, Option<String>), AgentError> {
+    let mut args = Vec::new();
+    let mut session = None;
+    for (key, value) in options {
+        let string = || {
+            value
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AgentError::InvalidOptions(format!("`{key}` must be a string")))
+        };
+        match key.as_str() {
+            "model" => args.extend(["--model".to_string(), string()?]),
+            "agent" => args.extend(["--agent".to_string(), string()?]),
+            "variant" => args.extend(["--variant".to_string(), string()?]),
+            "session" => session = Some(string()?),
+            "extra_args" => args.extend(string_list(key, value)?),
+            other => {
+                return Err(AgentError::InvalidOptions(format!(
+                    "unknown opencode option `{other}`"
+                )))
+            }
+        }
+    }
+    Ok((args, session))
+}
+
+#[async_trait]
+impl AgentProvider for OpenCodeProvider {
+    fn kind(&self) -> &'static str {
+        "opencode"
+    }
+
+    async fn start(
+        &self,
+        config: SessionConfig,
+        events: mpsc::Sender<AgentEvent>,
+    ) -> Result<Box<dyn AgentSession>, AgentError> {
+        let (argv, session) = opencode_argv(&config)?;
+        if !config.workspace.is_dir() {
+            return Err(AgentError::InvalidOptions(format!(
+                "workspace {} is not a directory",
+                config.workspace.display()
+            )));
+        }
+        let program = &argv[0];
+        if !program_exists(program, &config.env, &config.workspace) {
+            return Err(AgentError::Spawn {
+                program: program.clone(),
+                reason: "not found (looked up on the agent environment's PATH)".into(),
+            });
+        }
+        let mut norm = Normalizer::default();
+        if let Some(id) = session {
+            norm.session_id = Some(id.clone());
+            let _ = events
+                .send(AgentEvent::SessionStarted {
+                    session_id: id,
+                    pid: None,
+                })
+                .await;
+        }
+        Ok(Box::new(OpenCodeSession {
+            events,
+            timeouts: config.timeouts,
+            argv,
+            env: config.env,
+            workspace: config.workspace,
+            turn: 0,
+            stopped: false,
+            norm,
+        }))
+    }
+}
+
+/// An OpenCode session: a process per turn.
+pub struct OpenCodeSession {
+    events: mpsc::Sender<AgentEvent>,
+    timeouts: Timeouts,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    workspace: PathBuf,
+    turn: u32,
+    stopped: bool,
+    norm: Normalizer,
+}
+
+async fn emit(events: &mpsc::Sender<AgentEvent>, event: AgentEvent) {
+    let _ = events.send(event).await;
+}
+
+#[async_trait]
+impl AgentSession for OpenCodeSession {
+    async fn run_turn(
+        &mut self,
+        input: &str,
+        cancel: &CancellationToken,
+    ) -> Result<TurnOutcome, AgentError> {
+        if self.stopped {
+            return Err(AgentError::Exited("session stopped".into()));
+        }
+        let mut argv = self.argv.clone();
+        if let Some(id) = &self.norm.session_id {
+            argv.extend(["--session".to_string(), id.clone()]);
+        }
+        let mut proc = process::spawn(&argv, &self.env, &self.workspace, &self.events)?;
+        self.turn += 1;
+        let mut state = TurnState {
+            turn: self.turn,
+            pid: proc.pid,
+            ..TurnState::default()
+        };
+
+        // The prompt goes to stdin, written beside the reading (a large prompt must not wait
+        // on a full pipe); closing stdin tells OpenCode the message is complete.
+        if let Some(mut stdin) = proc.stdin.take() {
+            let prompt = input.to_string();
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let written = async {
+                    stdin.write_all(prompt.as_bytes()).await?;
+                    stdin.shutdown().await
+                };
+                if let Err(err) = written.await {
+                    let _ = events.try_send(AgentEvent::Notice {
+                        text: format!("writing the prompt to OpenCode failed: {err}"),
+                    });
+                }
+            });
+        }
+
+        let mut clock = TurnClock::new(self.timeouts.turn, self.timeouts.stall);
+        let (status, error, (code, signal)) = loop {
+            match clock.next(&mut proc.lines, cancel).await {
+                Wake::Item(Some(StdoutItem::Line(line))) => {
+                    for event in self.norm.on_line(&mut state, &line) {
+                        emit(&self.events, event).await;
+                    }
+                }
+                Wake::Item(Some(StdoutItem::TooLong(bytes))) => {
+                    let text = format!("dropped a stdout line of {bytes} bytes (too long)");
+                    emit(&self.events, AgentEvent::Notice { text }).await;
+                }
+                Wake::Item(Some(StdoutItem::Error(err))) => {
+                    let text = format!("reading OpenCode's stdout failed: {err}");
+                    emit(&self.events, AgentEvent::Notice { text }).await;
+                }
+                Wake::Item(None) => {
+                    let (code, signal) = reap(&mut proc.child, EXIT_WAIT).await;
+                    let exit = describe_exit(code, signal);
+                    let (status, error) = match (state.error.take(), code) {
+                        (Some(error), _) => (TurnStatus::Failed, Some(error)),
+                        (None, Some(0)) => (TurnStatus::Completed, None),
+                        (None, Some(_)) => (
+                            TurnStatus::Failed,
+                            Some(format!("OpenCode failed ({exit}){}", proc.stderr.suffix())),
+                        ),
+                        (None, None) => (
+                            TurnStatus::Crashed,
+                            Some(format!("OpenCode died ({exit}){}", proc.stderr.suffix())),
+                        ),
+                    };
+                    break (status, error, (code, signal));
+                }
+                Wake::Cancelled => {
+                    let exited = kill(&mut proc.child).await;
+                    let error = "turn cancelled; OpenCode was stopped".to_string();
+                    break (TurnStatus::Interrupted, Some(error), exited);
+                }
+                Wake::TimedOut => {
+                    let exited = kill(&mut proc.child).await;
+                    let error = format!(
+                        "turn timed out after {:?}; OpenCode was stopped",
+                        self.timeouts.turn
+                    );
+                    break (TurnStatus::TimedOut, Some(error), exited);
+                }
+                Wake::Stalled => {
+                    let exited = kill(&mut proc.child).await;
+                    let error = format!(
+                        "no output from OpenCode for {:?}; it was stopped",
+                        self.timeouts.stall.unwrap_or_default()
+                    );
+                    break (TurnStatus::Stalled, Some(error), exited);
+                }
+            }
+        };
+        let error = error.map(|e| bound(&e, MAX_NOTICE_BYTES));
+
+        if let Some(started) = state.ensure_started(None) {
+            emit(&self.events, started).await;
+        }
+        emit(&self.events, AgentEvent::ProcessExited { code, signal }).await;
+        emit(
+            &self.events,
+            AgentEvent::TurnEnded {
+                turn: state.turn,
+                status,
+                error: error.clone(),
+            },
+        )
+        .await;
+        Ok(TurnOutcome {
+            status,
+            error,
+            usage: self.norm.usage,
+            last_message: state.last_message,
+        })
+    }
+
+    async fn stop(&mut self) {
+        // No process outlives a turn.
+        self.stopped = true;
+    }
+}
+
+/// Session-wide normalization state.
+#[derive(Debug, Default)]
+struct Normalizer {
+    /// The OpenCode session, continued by later turns.
+    session_id: Option<String>,
+    /// The session id last reported in a `SessionStarted`.
+    reported: Option<String>,
+    usage: TokenUsage,
+}
+
+/// One turn's normalization state.
+#[derive(Debug, Default)]
+struct TurnState {
+    turn: u32,
+    pid: Option<u32>,
+    started: bool,
+    error: Option<String>,
+    last_message: Option<String>,
+}
+
+impl TurnState {
+    fn ensure_started(&mut self, turn_id: Option<String>) -> Option<AgentEvent> {
+        if self.started {
+            return None;
+        }
+        self.started = true;
+        Some(AgentEvent::TurnStarted {
+            turn: self.turn,
+            turn_id,
+        })
+    }
+}
+
+fn notice(text: impl AsRef<str>) -> AgentEvent {
+    AgentEvent::Notice {
+        text: bound(text.as_ref(), MAX_NOTICE_BYTES),
+    }
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+impl Normalizer {
+    fn on_line(&mut self, turn: &mut TurnState, line: &str) -> Vec<AgentEvent> {
+        if line.trim().is_empty() {
+            return Vec::new();
+        }
+        let value: Value = match serde_json::from_str(line) {
+            Ok(value @ Value::Object(_)) => value,
+            Ok(_) => return vec![notice(format!("non-object line from OpenCode: {line}"))],
+            Err(err) => {
+                return vec![notice(format!(
+                    "malformed line from OpenCode ({err}): {line}"
+                ))]
+            }
+        };
+        let mut events = Vec::new();
+        if let Some(id) = str_at(&value, "/sessionID") {
+            if self.reported.as_deref() != Some(id) {
+                self.reported = Some(id.to_string());
+                self.session_id = Some(id.to_string());
+                events.push(AgentEvent::SessionStarted {
+                    session_id: id.to_string(),
+                    pid: turn.pid,
+                });
+            }
+        }
+        let Some(kind) = str_at(&value, "/type") else {
+            events.push(notice(format!("line without a type from OpenCode: {line}")));
+            return events;
+        };
+        let turn_id = if kind == "step_start" {
+            str_at(&value, "/part/messageID").map(str::to_string)
+        } else {
+            None
+        };
+        events.extend(turn.ensure_started(turn_id));
+        match kind {
+            "step_start" | "reasoning" => {}
+            "text" => {
+                let text = str_at(&value, "/part/text").unwrap_or("");
+                if !text.trim().is_empty() {
+                    let text = bound(text, MAX_MESSAGE_BYTES);
+                    turn.last_message = Some(text.clone());
+                    events.push(AgentEvent::Message { text });
+                }
+            }
+            "tool_use" => events.extend(tool_events(&value)),
+            "step_finish" => {
+                let Some(tokens) = value.pointer("/part/tokens") else {
+                    return events;
+                };
+                let count = |p: &str| tokens.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+                self.usage.input_tokens +=
+                    count("/input") + count("/cache/read") + count("/cache/write");
+                self.usage.output_tokens += count("/output") + count("/reasoning");
+                self.usage.total_tokens = self.usage.input_tokens + self.usage.output_tokens;
+                events.push(AgentEvent::Usage(self.usage));
+            }
+            "error" => {
+                let message = error_text(value.get("error"));
+                turn.error = Some(match turn.error.take() {
+                    Some(earlier) => format!("{earlier}; {message}"),
+                    None => message,
+                });
+            }
+            "done" => {
+                if let Some(Value::Array(rejected)) = value.get("rejected") {
+                    for permission in rejected {
+                        let kind = permission
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| permission.to_string());
+                        events.push(AgentEvent::Approval {
+                            kind,
+                            decision: "decline".into(),
+                            detail: None,
+                        });
+                    }
+                }
+            }
+            other => events.push(notice(format!("unhandled OpenCode event `{other}`"))),
+        }
+        events
+    }
+}
+
+/// `Name: message` of an OpenCode error (`{name, data: {message}}`), or its JSON.
+fn error_text(error: Option<&Value>) -> String {
+    let Some(error) = error else {
+        return "OpenCode reported an error".into();
+    };
+    if let Some(text) = error.as_str() {
+        return bound(text, MAX_NOTICE_BYTES);
+    }
+    let name = str_at(error, "/name");
+    let message = str_at(error, "/data/message").or_else(|| str_at(error, "/message"));
+    let text = match (name, message) {
+        (Some(name), Some(message)) => format!("{name}: {message}"),
+        (None, Some(message)) => message.to_string(),
+        (Some(name), None) => name.to_string(),
+        (None, None) => error.to_string(),
+    };
+    bound(&text, MAX_NOTICE_BYTES)
+}
+
+fn tool_events(value: &Value) -> Vec<AgentEvent> {
+    let name = str_at(value, "/part/tool").unwrap_or("unknown").to_string();
+    let status = str_at(value, "/part/state/status");
+    let input = value
+        .pointer("/part/state/input")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let success = match status {
+        Some("completed") => Some(true),
+        Some("error") => Some(false),
+        _ => None,
+    };
+    let output = str_at(value, "/part/state/output")
+        .or_else(|| str_at(value, "/part/state/error"))
+        .filter(|t| !t.is_empty())
+        .map(|t| bound(t, MAX_OUTPUT_BYTES));
+    if name == "bash" {
+        let command = match input.get("command").and_then(Value::as_str) {
+            Some(command) => bound(command, MAX_OUTPUT_BYTES),
+            None => bound(&input.to_string(), MAX_OUTPUT_BYTES),
+        };
+        let exit_code = value
+            .pointer("/part/state/metadata/exit")
+            .and_then(Value::as_i64)
+            .and_then(|code| i32::try_from(code).ok());
+        return vec![AgentEvent::Command {
+            command,
+            exit_code,
+            output,
+        }];
+    }
+    let file_change = match name.as_str() {
+        "write" => Some("write"),
+        "edit" | "multiedit" | "patch" => Some("edit"),
+        _ => None,
+    }
+    .filter(|_| success == Some(true))
+    .and_then(|kind| {
+        let path = input.get("filePath").and_then(Value::as_str)?;
+        Some(AgentEvent::FileChange {
+            path: path.to_string(),
+            kind: kind.to_string(),
+        })
+    });
+    let mut events = vec![AgentEvent::ToolCall {
+        name,
+        arguments: bound_json(input, MAX_OUTPUT_BYTES),
+        success,
+    }];
+    events.extend(file_change);
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn step_finish_tokens_accumulate() {
+        let mut norm = Normalizer::default();
+        let mut turn = TurnState::default();
+        let line = r#"{"type":"step_finish","sessionID":"ses_1","part":{"type":"step-finish","tokens":{"input":10,"output":5,"reasoning":1,"cache":{"read":100,"write":2}},"cost":0}}"#;
+        norm.on_line(&mut turn, line);
+        let events = norm.on_line(&mut turn, line);
+        assert_eq!(
+            events,
+            vec![AgentEvent::Usage(TokenUsage {
+                input_tokens: 224,
+                output_tokens: 12,
+                total_tokens: 236
+            })]
+        );
+        assert_eq!(norm.session_id.as_deref(), Some("ses_1"));
+    }
+
+    #[test]
+    fn errors_read_name_and_message() {
+        let error = json!({"name": "APIError", "data": {"message": "401 Unauthorized"}});
+        assert_eq!(error_text(Some(&error)), "APIError: 401 Unauthorized");
+        assert_eq!(
+            error_text(Some(&json!({"name": "UnknownError"}))),
+            "UnknownError"
+        );
+    }
+
+    #[test]
+    fn options_become_flags() {
+        let options = json!({"model": "anthropic/claude-sonnet-4", "session": "ses_x"});
+        let (args, session) = option_args(options.as_object().unwrap()).unwrap();
+        assert_eq!(args, ["--model", "anthropic/claude-sonnet-4"]);
+        assert_eq!(session.as_deref(), Some("ses_x"));
+        assert!(option_args(json!({"max_turns": 3}).as_object().unwrap()).is_err());
+    }
+}
