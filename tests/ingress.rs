@@ -1,6 +1,7 @@
 //! Whole-system tests of the webhook ingress: a real HTTP server and client, with the
 //! embedded backends and with DynamoDB and SQS on the emulator.
 
+#[macro_use]
 mod common;
 
 use baton_core::domain::{JobReason, SourceKind, WorkItemKey, WorkItemStatus};
@@ -12,22 +13,6 @@ use common::{spawn_app, spawn_with, Backend, GITHUB_SECRET};
 use serde_json::json;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
-
-/// Runs each named `async fn(Backend)` once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                super::$name(super::Backend::Memory).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn aws() {
-                super::$name(super::Backend::Aws).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     a_labelled_issue_is_queued,

@@ -1,27 +1,13 @@
 //! Every webhook source end to end over HTTP: a delivery in each sender's real shape is
 //! verified, normalized, routed and queued; a bad signature is refused.
 
+#[macro_use]
 mod common;
 
 use baton_core::ingress::IngressSettings;
 use baton_core::workflow::Workflow;
 use common::signing;
 use common::{spawn_with, Backend, TestApp, GITLAB_TOKEN, JIRA_SECRET, LINEAR_SECRET};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                super::$name(super::Backend::Memory).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn aws() {
-                super::$name(super::Backend::Aws).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     linear_label_added_is_queued,

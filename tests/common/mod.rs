@@ -4,6 +4,23 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+/// Runs each named `async fn(Backend)` once per backend: `<name>::embedded` and `<name>::aws`.
+#[allow(unused_macros)] // Not every test binary runs on both backends.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name(super::Backend::Memory).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn aws() {
+                super::$name(super::Backend::Aws).await
+            }
+        }
+    )*};
+}
+
 pub mod faults;
 pub mod signing;
 
