@@ -15,6 +15,10 @@ function setup(thread)
   thread:set("prefix", string.format("%04d-%08x", threads, math.random(0, 0x7fffffff)))
 end
 
+-- BATON_LOADTEST_SAME_DELIVERY=1 sends one delivery id over and over: the duplicate path,
+-- which stores nothing new (a baseline that excludes the cost of growing state).
+local same_delivery = os.getenv("BATON_LOADTEST_SAME_DELIVERY") == "1"
+
 local counter = 0
 function request()
   counter = counter + 1
@@ -22,7 +26,7 @@ function request()
   local headers = {
     ["Content-Type"] = "application/json",
     ["X-GitHub-Event"] = "issues",
-    ["X-GitHub-Delivery"] = prefix .. "-" .. counter,
+    ["X-GitHub-Delivery"] = same_delivery and "same-delivery" or (prefix .. "-" .. counter),
     ["X-Hub-Signature-256"] = signatures[i],
   }
   return wrk.format("POST", "/webhooks/github", headers, bodies[i])
