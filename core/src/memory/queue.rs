@@ -2,7 +2,7 @@ use super::lock;
 use crate::domain::Job;
 use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
 use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -29,7 +29,9 @@ pub struct MemoryQueue {
 #[derive(Default)]
 struct State {
     next_id: u64,
-    messages: HashMap<u64, Message>,
+    /// By id. A B-tree, not a hash map: ids only grow, so inserts append at its edge, and a
+    /// backlog never stalls every sender while the whole map rehashes.
+    messages: BTreeMap<u64, Message>,
     /// Visible messages, oldest first. May hold ids deleted since; they are skipped.
     ready: VecDeque<u64>,
     /// Received messages by the instant they become visible again.

@@ -13,15 +13,29 @@ use std::time::Duration;
 /// one entry, so pruning keeps up with any stream of new ids while no call does a full scan.
 const PRUNE_BATCH: usize = 8;
 
-/// The in-memory store: delivery records and work items in two hash maps.
+/// Delivery records are split over this many independently locked shards. Every new
+/// delivery adds a record, and a single map that doubles under load stops all requests while
+/// it rehashes (tens of milliseconds at a million records); a shard rehashes a fraction of
+/// that, and concurrent requests rarely share a lock.
+const DELIVERY_SHARDS: usize = 64;
+
+/// The in-memory store: delivery records in sharded hash maps, work items in one.
 ///
 /// Delivery records expire like DynamoDB items with a TTL: a record whose `expires_at`
 /// (epoch seconds) has passed counts as absent, and is dropped by an amortized prune so that
 /// memory stays bounded under a stream of unique delivery ids.
-#[derive(Default)]
 pub struct MemoryStore {
-    deliveries: Mutex<Deliveries>,
+    deliveries: Box<[Mutex<Deliveries>]>,
     work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            deliveries: (0..DELIVERY_SHARDS).map(|_| Mutex::default()).collect(),
+            work_items: Mutex::default(),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -31,8 +45,22 @@ impl MemoryStore {
 
     /// Delivery records held right now, including expired ones not pruned yet.
     pub fn delivery_records(&self) -> usize {
-        lock(&self.deliveries).records.len()
+        self.deliveries
+            .iter()
+            .map(|shard| lock(shard).records.len())
+            .sum()
     }
+
+    /// The locked shard that holds `key`'s record.
+    fn deliveries(&self, key: &DeliveryKey) -> std::sync::MutexGuard<'_, Deliveries> {
+        lock(&self.deliveries[shard_of(key)])
+    }
+}
+
+fn shard_of(key: &DeliveryKey) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+    (hash as usize) % DELIVERY_SHARDS
 }
 
 #[derive(Default)]
@@ -149,7 +177,7 @@ impl Store for MemoryStore {
             },
             expires_at: now_s.saturating_add(seconds(lease.max(retain))),
         };
-        let mut deliveries = lock(&self.deliveries);
+        let mut deliveries = self.deliveries(key);
         deliveries.prune(now_s);
         match deliveries.records.get_mut(key) {
             Some(record) if !record.is_expired(now_s) => match &record.state {
@@ -187,7 +215,7 @@ impl Store for MemoryStore {
         retain: Duration,
     ) -> Result<(), StoreError> {
         let now_s = now.timestamp();
-        let mut deliveries = lock(&self.deliveries);
+        let mut deliveries = self.deliveries(key);
         match deliveries.records.get_mut(key) {
             Some(record) if !record.is_expired(now_s) && record.held_by(owner) => {
                 record.state = DeliveryState::Completed(outcome.clone());
@@ -201,7 +229,7 @@ impl Store for MemoryStore {
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
-        let mut deliveries = lock(&self.deliveries);
+        let mut deliveries = self.deliveries(key);
         if deliveries
             .records
             .get(key)
@@ -279,7 +307,12 @@ mod tests {
         // About 11 s worth of records is live; a few more wait for their prune.
         let held = store.delivery_records();
         assert!(held < 1_500, "{held} records held");
-        assert!(lock(&store.deliveries).expiries.len() < 1_500);
+        let entries: usize = store
+            .deliveries
+            .iter()
+            .map(|shard| lock(shard).expiries.len())
+            .sum();
+        assert!(entries < 1_500, "{entries} expiry entries");
     }
 
     #[tokio::test]
@@ -296,15 +329,18 @@ mod tests {
             store.release_delivery(&key, "me").await.unwrap();
         }
         assert_eq!(store.delivery_records(), 0);
-        // Once due, the stale entries go too.
+        // Once due, the stale entries go too, pruned by later inserts into the same shard.
         let later = now + chrono::Duration::hours(2);
-        for i in 0..20 {
-            let other = DeliveryKey::new(SourceKind::Linear, format!("other-{i}"));
+        let same_shard = (0..)
+            .map(|i| DeliveryKey::new(SourceKind::Linear, format!("other-{i}")))
+            .filter(|other| shard_of(other) == shard_of(&key))
+            .take(20);
+        for other in same_shard {
             store
                 .begin_delivery(&other, "me", later, Duration::from_secs(1), HOUR)
                 .await
                 .unwrap();
         }
-        assert_eq!(lock(&store.deliveries).expiries.len(), 20);
+        assert_eq!(lock(&store.deliveries[shard_of(&key)]).expiries.len(), 20);
     }
 }
