@@ -2,7 +2,7 @@
 
 use crate::cli::BackendArgs;
 use anyhow::Context;
-use baton_aws::{BackendKind, Backends, Settings};
+use baton_aws::{Backends, Settings};
 
 fn settings(args: &BackendArgs) -> Settings {
     Settings {
@@ -17,12 +17,7 @@ fn endpoint() -> String {
 }
 
 pub async fn open(args: &BackendArgs) -> anyhow::Result<Backends> {
-    let kind = if args.use_aws() {
-        BackendKind::Aws
-    } else {
-        BackendKind::Memory
-    };
-    Ok(baton_aws::open(kind, &settings(args)).await?)
+    Ok(baton_aws::open(args.kind()?, &settings(args)).await?)
 }
 
 /// `baton setup`: creates the table and queues, idempotently.

@@ -1,3 +1,4 @@
+use baton_aws::BackendKind;
 use clap::{Args, Parser, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -55,8 +56,16 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
-    pub fn use_aws(&self) -> bool {
-        self.aws
-            || std::env::var("BATON_BACKEND").is_ok_and(|value| value.eq_ignore_ascii_case("aws"))
+    /// `--aws`, else `BATON_BACKEND` (`memory` or `aws`; anything else is an error), else memory.
+    pub fn kind(&self) -> anyhow::Result<BackendKind> {
+        if self.aws {
+            return Ok(BackendKind::Aws);
+        }
+        match std::env::var("BATON_BACKEND") {
+            Ok(value) => value
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("BATON_BACKEND: {e}")),
+            Err(_) => Ok(BackendKind::Memory),
+        }
     }
 }

@@ -4,6 +4,7 @@ use crate::backend;
 use crate::cli::DevArgs;
 use anyhow::Context;
 use baton_core::clock::SystemClock;
+use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use std::net::SocketAddr;
@@ -27,9 +28,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     ));
     let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
     if sources.is_empty() {
+        let variables: Vec<_> = SourceKind::ALL
+            .into_iter()
+            .map(|source| workflow.config.webhooks.secret_variable(source))
+            .collect();
         tracing::warn!(
-            "no webhook secret is set, so every webhook will be refused; set \
-             GITHUB_WEBHOOK_SECRET, LINEAR_WEBHOOK_SECRET, JIRA_WEBHOOK_SECRET or GITLAB_WEBHOOK_TOKEN"
+            "no webhook secret is set, so every webhook will be refused; set one of {}",
+            variables.join(", ")
         );
     }
     let app = ingress::router(ingress);

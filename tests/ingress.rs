@@ -196,6 +196,9 @@ async fn malformed_payloads_are_refused(backend: Backend) {
         .collect();
     let (status, answer) = app.post("github", &no_delivery, body).await;
     assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed_payload");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("X-GitHub-Delivery"), "{answer}");
     assert!(app.drain_jobs().await.is_empty());
 }
 
@@ -402,21 +405,21 @@ async fn routes_answer_with_the_error_envelope() {
     assert_eq!(status, 404);
     assert_eq!(answer["error"]["code"], "unknown_source");
 
-    let response = app
-        .client
-        .get(format!("{}/webhooks/github", app.base_url))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(response.status().as_u16(), 405);
-
-    let response = app
-        .client
-        .get(format!("{}/nope", app.base_url))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(response.status().as_u16(), 404);
+    for (path, status, code) in [
+        ("/webhooks/github", 405, "method_not_allowed"),
+        ("/nope", 404, "not_found"),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let answer: serde_json::Value = response.json().await.expect("a JSON error envelope");
+        assert_eq!(answer["error"]["code"], code, "{path}");
+        assert!(answer["error"]["message"].is_string(), "{path}");
+    }
 
     let response = app
         .client

@@ -98,18 +98,29 @@ fn number_attr(item: &Item, name: &str) -> Result<i64, StoreError> {
     }
 }
 
-/// What a stored delivery record means at `now`: `None` when it may be claimed (expired,
-/// or an in-progress claim whose lease ran out).
-fn classify_delivery(item: &Item, now: DateTime<Utc>) -> Result<Option<DeliveryClaim>, StoreError> {
+/// What a stored delivery record means to `owner` at `now`: `None` when it may be claimed
+/// (expired, or an in-progress claim whose lease ran out).
+fn classify_delivery(
+    item: &Item,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DeliveryClaim>, StoreError> {
     if number_attr(item, TTL)? < now.timestamp() {
         return Ok(None);
     }
     match string_attr(item, "status")? {
         COMPLETED => {
-            let outcome = serde_json::from_str(string_attr(item, "outcome")?)
-                .map_err(|e| StoreError::Corrupt(format!("delivery outcome: {e}")))?;
+            // A record written by an older version may not decode: it is still a duplicate.
+            let outcome = serde_json::from_str(string_attr(item, "outcome")?).unwrap_or_else(|e| {
+                DeliveryOutcome::Ignored {
+                    reason: format!("processed before; its recorded outcome is unreadable ({e})"),
+                }
+            });
             Ok(Some(DeliveryClaim::Completed(outcome)))
         }
+        // Our own claim: the SDK retried a put whose first attempt was applied but whose
+        // answer was lost.
+        IN_PROGRESS if string_attr(item, "owner")? == owner => Ok(Some(DeliveryClaim::Claimed)),
         IN_PROGRESS if number_attr(item, "lease_until")? >= now.timestamp_millis() => {
             Ok(Some(DeliveryClaim::InProgress))
         }
@@ -345,9 +356,9 @@ impl Store for DynamoStore {
             let existing = match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
                     match failed.item() {
-                        Some(item) => classify_delivery(item, now)?,
+                        Some(item) => classify_delivery(item, owner, now)?,
                         None => match self.read_delivery(&pk).await? {
-                            Some(item) => classify_delivery(&item, now)?,
+                            Some(item) => classify_delivery(&item, owner, now)?,
                             None => None,
                         },
                     }

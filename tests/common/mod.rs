@@ -169,9 +169,10 @@ impl TestApp {
         loop {
             let batch = self
                 .queue
+                // SQS waits in whole seconds: anything shorter is a short poll that may miss.
                 .receive(
                     10,
-                    std::time::Duration::from_millis(200),
+                    std::time::Duration::from_secs(1),
                     std::time::Duration::from_secs(30),
                 )
                 .await

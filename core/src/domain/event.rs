@@ -75,8 +75,10 @@ pub struct IssueSnapshot {
 }
 
 impl IssueSnapshot {
+    /// Case-insensitive, Unicode-aware (labels are stored lowercased).
     pub fn has_label(&self, label: &str) -> bool {
-        self.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
+        let wanted = label.trim().to_lowercase();
+        self.labels.iter().any(|l| l.to_lowercase() == wanted)
     }
 }
 

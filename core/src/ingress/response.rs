@@ -46,10 +46,12 @@ impl IntoResponse for IngressError {
             IngressError::Malformed(message) => {
                 error(StatusCode::BAD_REQUEST, "malformed_payload", message)
             }
-            IngressError::Backend(message) => retry_later(error(
+            // The detail (SDK errors can name accounts, roles and ARNs) stays in the log;
+            // senders such as GitHub show response bodies to anyone who can see the hook.
+            IngressError::Backend(_) => retry_later(error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "backend_unavailable",
-                message,
+                "the store or the queue is unavailable; nothing was accepted, retry later",
             )),
             IngressError::DeliveryInProgress(_) => retry_later(error(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -180,7 +180,7 @@ impl Ingress {
                     .await;
                 if let Err(error) = completed {
                     // The job is durable already; the worst case is that a redelivery after
-                    // the lease queues a second job, which the runner treats as superseded.
+                    // the lease queues a second job, and the first becomes superseded.
                     tracing::warn!(delivery = %delivery_key, %error, "could not mark delivery complete");
                 }
                 Ok(match outcome {

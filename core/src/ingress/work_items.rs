@@ -57,8 +57,8 @@ pub(super) async fn apply(
     }
 }
 
-/// Marks the item queued with `job_id` as its pending job. A running item stays running: the
-/// runner finds the newer pending job when it finishes and runs again.
+/// Marks the item queued with `job_id` as its pending job. A running item stays running, with
+/// the newer pending job recorded for its runner to pick up (see [`WorkItem::pending_job`]).
 async fn request_run(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -131,9 +131,10 @@ async fn request_cancel(
         let expected = Some(item.version);
         merge_snapshot(&mut item.issue, &event.issue, &event.action);
         item.cancel_requested = true;
+        // A run requested while this one was running is cancelled with it.
+        item.pending_job = None;
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Cancelled;
-            item.pending_job = None;
         }
         item.last_delivery = Some(delivery.id.clone());
         item.updated_at = clock.now();

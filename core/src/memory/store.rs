@@ -184,6 +184,8 @@ impl Store for MemoryStore {
                 DeliveryState::Completed(outcome) => {
                     return Ok(DeliveryClaim::Completed(outcome.clone()))
                 }
+                // Claiming again what one already holds is idempotent (a retried request).
+                DeliveryState::InProgress { owner: held, .. } if held == owner => {}
                 DeliveryState::InProgress { lease_until, .. }
                     if *lease_until >= now.timestamp_millis() =>
                 {

@@ -95,8 +95,23 @@ impl Workflow {
                 let value: serde_yaml::Value = serde_yaml::from_str(yaml)
                     .map_err(|e| WorkflowError::WorkflowParseError(e.to_string()))?;
                 match value {
-                    serde_yaml::Value::Mapping(_) => serde_yaml::from_value(value)
-                        .map_err(|e| WorkflowError::WorkflowParseError(e.to_string()))?,
+                    serde_yaml::Value::Mapping(mut map) => {
+                        let webhooks = map.remove("webhooks");
+                        let mut config: WorkflowConfig =
+                            serde_yaml::from_value(serde_yaml::Value::Mapping(map))
+                                .map_err(|e| WorkflowError::WorkflowParseError(e.to_string()))?;
+                        if let Some(webhooks) = webhooks {
+                            // serde's message would quote the offending value: maybe a secret.
+                            config.webhooks = serde_yaml::from_value(webhooks).map_err(|_| {
+                                WorkflowError::WorkflowParseError(
+                                    "`webhooks` must map each source to `{ secret: $VARIABLE }` \
+                                     (the value is not shown: it may be a secret)"
+                                        .into(),
+                                )
+                            })?;
+                        }
+                        config
+                    }
                     // An empty front matter block is an empty map.
                     serde_yaml::Value::Null => WorkflowConfig::default(),
                     _ => return Err(WorkflowError::FrontMatterNotAMap),

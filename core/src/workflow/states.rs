@@ -103,13 +103,9 @@ impl StateRules {
 
     /// Whether a label takes part in eligibility (the trigger label or a required one).
     pub fn is_gating_label(&self, label: &str) -> bool {
-        self.trigger_label
-            .as_deref()
-            .is_some_and(|l| l.eq_ignore_ascii_case(label.trim()))
-            || self
-                .required_labels
-                .iter()
-                .any(|l| l.eq_ignore_ascii_case(label.trim()))
+        let label = label.trim().to_lowercase();
+        self.trigger_label.as_deref() == Some(label.as_str())
+            || self.required_labels.contains(&label)
     }
 
     /// Whether `login` with `association` may run comment commands.

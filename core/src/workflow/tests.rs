@@ -96,6 +96,20 @@ fn literal_secrets_in_the_file_are_refused() {
 }
 
 #[test]
+fn a_malformed_webhooks_section_never_echoes_its_values() {
+    for front_matter in [
+        "webhooks:\n  github: s3cr3t-value",
+        "webhooks:\n  github:\n    secret: [s3cr3t-value]",
+        "webhooks: s3cr3t-value",
+    ] {
+        let text = format!("---\ntracker:\n  kind: github\n{front_matter}\n---\n");
+        let error = Workflow::parse(&text).expect_err("malformed webhooks");
+        assert_eq!(error.code(), "workflow_parse_error");
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    }
+}
+
+#[test]
 fn unknown_association_is_refused() {
     let error = Workflow::parse(
         "---\ntracker:\n  kind: github\ntriggers:\n  allowed_associations: [admins]\n---\n",
