@@ -288,7 +288,7 @@ async fn a_failed_enqueue_can_be_retried(backend: Backend) {
         &Workflow::development(),
         common::all_secrets(),
         store,
-        failing,
+        failing.clone(),
         IngressSettings::default(),
     )
     .await;
@@ -304,6 +304,14 @@ async fn a_failed_enqueue_can_be_retried(backend: Backend) {
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "backend_unavailable");
     assert!(app.drain_jobs().await.is_empty());
+    assert_eq!(
+        app.store
+            .get_work_item(&github_key(14))
+            .await
+            .expect("read"),
+        None,
+        "a request whose job was not queued leaves no item behind"
+    );
 
     let (status, answer) = app.post("github", &headers, body).await;
     assert_eq!(status, 202, "the sender's retry must succeed: {answer}");
@@ -323,6 +331,27 @@ async fn a_failed_enqueue_can_be_retried(backend: Backend) {
         item.pending_job,
         Some(jobs[0].job_id.clone()),
         "the item points at the job sent"
+    );
+
+    // A later request that fails to queue puts the item back as it was.
+    failing
+        .failures
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let body = github_issue("reopened", 14, &["baton"], json!({}));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    let (status, answer) = app.post("github", &headers, body).await;
+    assert_eq!(status, 503, "{answer}");
+    let after = app
+        .store
+        .get_work_item(&github_key(14))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(after.pending_job, item.pending_job);
+    assert_eq!(after.status, item.status);
+    assert!(
+        after.version > item.version,
+        "restored by a versioned write, not blindly"
     );
 }
 

@@ -519,4 +519,38 @@ impl Store for DynamoStore {
             Err(err) => Err(unavailable("PutItem", err)),
         }
     }
+
+    async fn delete_work_item(
+        &self,
+        key: &WorkItemKey,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(item_pk(key)))
+            .key(SK, s(ITEM_SK))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "work item {key} is no longer at version {expected_version}"
+                )))
+            }
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
+    }
 }

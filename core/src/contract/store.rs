@@ -347,6 +347,20 @@ pub async fn work_item_versions(store: &dyn Store) {
         Some(next),
         "the losing writes changed nothing"
     );
+
+    assert_conflict(
+        store.delete_work_item(&item.key, 1).await,
+        "delete over a stale version",
+    );
+    store
+        .delete_work_item(&item.key, 2)
+        .await
+        .expect("delete over the version read");
+    assert_eq!(store.get_work_item(&item.key).await.expect("get"), None);
+    assert_conflict(
+        store.delete_work_item(&item.key, 2).await,
+        "delete of an item that is gone",
+    );
 }
 
 /// Every field of a work item comes back as written.

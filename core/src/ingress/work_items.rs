@@ -27,7 +27,7 @@ pub(super) async fn apply(
     match decision {
         Decision::Run { reason } => {
             let job_id = JobId::generate();
-            request_run(store, clock, event, &key, &job_id, delivery).await?;
+            let written = request_run(store, clock, event, &key, &job_id, delivery).await?;
             let job = Job {
                 v: JOB_SCHEMA_VERSION,
                 job_id: job_id.clone(),
@@ -37,10 +37,12 @@ pub(super) async fn apply(
                 queued_at: clock.now(),
                 delivery_id: Some(delivery.id.clone()),
             };
-            queue
-                .send(&job)
-                .await
-                .map_err(|e| IngressError::Backend(e.to_string()))?;
+            if let Err(error) = queue.send(&job).await {
+                // Nothing half-done: the item goes back to what it was, so a sender that does
+                // not retry leaves no item waiting for a job that was never queued.
+                undo_request(store, &key, written).await;
+                return Err(IngressError::Backend(error.to_string()));
+            }
             tracing::info!(work_item = %key, job_id = %job_id, reason = reason.as_str(),
                 delivery_id = %delivery.id, "run queued");
             Ok(DeliveryOutcome::Queued {
@@ -57,6 +59,27 @@ pub(super) async fn apply(
     }
 }
 
+/// A run request as written: what the item was before, and the version written over it.
+struct WrittenRequest {
+    previous: Option<WorkItem>,
+    version: u64,
+}
+
+/// Restores the item to its state before `written`, unless someone wrote it since (then the
+/// newer writer's state stands).
+async fn undo_request(store: &dyn Store, key: &WorkItemKey, written: WrittenRequest) {
+    let undone = match written.previous {
+        None => store.delete_work_item(key, written.version).await,
+        Some(mut previous) => {
+            previous.version = written.version + 1;
+            store.put_work_item(&previous, Some(written.version)).await
+        }
+    };
+    if let Err(error) = undone {
+        tracing::warn!(work_item = %key, %error, "could not undo a run request whose job was not queued");
+    }
+}
+
 /// Marks the item queued with `job_id` as its pending job. A running item stays running, with
 /// the newer pending job recorded for its runner to pick up (see [`WorkItem::pending_job`]).
 async fn request_run(
@@ -66,11 +89,12 @@ async fn request_run(
     key: &WorkItemKey,
     job_id: &JobId,
     delivery: &DeliveryKey,
-) -> Result<(), IngressError> {
+) -> Result<WrittenRequest, IngressError> {
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let now = clock.now();
         let current = store.get_work_item(key).await?;
         let expected = current.as_ref().map(|item| item.version);
+        let previous = current.clone();
         let mut item = current.unwrap_or_else(|| WorkItem {
             key: key.clone(),
             source: event.source,
@@ -97,7 +121,12 @@ async fn request_run(
         item.updated_at = now;
         item.version += 1;
         match store.put_work_item(&item, expected).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                return Ok(WrittenRequest {
+                    previous,
+                    version: item.version,
+                })
+            }
             Err(StoreError::Conflict(_)) => continue,
             Err(error) => return Err(error.into()),
         }

@@ -275,6 +275,25 @@ impl Store for MemoryStore {
         drop(items);
         Ok(())
     }
+
+    async fn delete_work_item(
+        &self,
+        key: &WorkItemKey,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut items = lock(&self.work_items);
+        match items.get(key).map(|item| item.version) {
+            Some(version) if version == expected_version => {
+                let _removed = items.remove(key);
+                drop(items);
+                Ok(())
+            }
+            found => Err(StoreError::Conflict(format!(
+                "work item {key} expected version {expected_version} to delete, found {}",
+                found.map_or_else(|| "no item".to_owned(), |v| format!("version {v}"))
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -66,4 +66,12 @@ pub trait Store: Send + Sync + 'static {
         item: &WorkItem,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError>;
+
+    /// Deletes a work item if its stored version is still `expected_version`; `Conflict`
+    /// otherwise (including when it does not exist).
+    async fn delete_work_item(
+        &self,
+        key: &WorkItemKey,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 }
