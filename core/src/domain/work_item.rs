@@ -86,9 +86,8 @@ pub struct WorkItem {
     /// Set when the issue was closed, unlabelled, moved to a terminal state or `/baton stop`ped.
     pub cancel_requested: bool,
     /// The newest job requested for this item. The contract for consumers: a job message
-    /// whose id is not this one is superseded and is acknowledged without running; a
-    /// `Queued` item whose job never reached the queue (the send failed and the sender did
-    /// not retry) is re-enqueued by the reconciler once `requested_at` is old.
+    /// whose id is not this one is superseded and is acknowledged without running. (The
+    /// ingress undoes a request whose job could not be queued, so this job was sent.)
     pub pending_job: Option<JobId>,
     pub last_delivery: Option<String>,
     pub created_at: DateTime<Utc>,
