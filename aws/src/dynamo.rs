@@ -78,6 +78,43 @@ where
     StoreError::Unavailable(describe("DynamoDB", operation, &err))
 }
 
+/// The service errors of conditional writes, for [`conditional`].
+trait ConditionCheck {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionCheck for PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionCheck for DeleteItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// The result of a conditional write: a failed condition is `Conflict(conflict())`, any
+/// other error `Unavailable`.
+fn conditional<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+    conflict: impl FnOnce() -> String,
+) -> Result<(), StoreError>
+where
+    E: ConditionCheck + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(E::condition_failed) => {
+            Err(StoreError::Conflict(conflict()))
+        }
+        Err(err) => Err(unavailable(operation, err)),
+    }
+}
+
 fn string_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
@@ -406,19 +443,9 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now_s", n(now_s))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "delivery {key} is not held by {owner}"
-                )))
-            }
-            Err(err) => Err(unavailable("PutItem", err)),
-        }
+        conditional("PutItem", put, || {
+            format!("delivery {key} is not held by {owner}")
+        })
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
@@ -435,17 +462,10 @@ impl Store for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
+        match conditional("DeleteItem", deleted, String::new) {
             // Not ours (any more): nothing to give up.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable("DeleteItem", err)),
+            Err(StoreError::Conflict(_)) => Ok(()),
+            other => other,
         }
     }
 
@@ -500,24 +520,13 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
         };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                let expected = match expected_version {
-                    Some(version) => format!("version {version}"),
-                    None => "no item".to_owned(),
-                };
-                Err(StoreError::Conflict(format!(
-                    "work item {} is no longer at {expected}",
-                    item.key
-                )))
-            }
-            Err(err) => Err(unavailable("PutItem", err)),
-        }
+        conditional("PutItem", put.send().await, || {
+            let expected = match expected_version {
+                Some(version) => format!("version {version}"),
+                None => "no item".to_owned(),
+            };
+            format!("work item {} is no longer at {expected}", item.key)
+        })
     }
 
     async fn delete_work_item(
@@ -539,18 +548,8 @@ impl Store for DynamoStore {
             )
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "work item {key} is no longer at version {expected_version}"
-                )))
-            }
-            Err(err) => Err(unavailable("DeleteItem", err)),
-        }
+        conditional("DeleteItem", deleted, || {
+            format!("work item {key} is no longer at version {expected_version}")
+        })
     }
 }
