@@ -2,8 +2,8 @@
 
 use super::unique;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, IssueSnapshot, JobId, SourceKind, WorkItem, WorkItemKey,
-    WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, IssueSnapshot, JobId, Lease, RunId, SourceKind, TokenTotals,
+    WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
@@ -375,6 +375,11 @@ pub async fn work_item_round_trip(store: &dyn Store) {
         pending_job: None,
         last_delivery: None,
         requested_at: None,
+        lease: None,
+        last_run: None,
+        next_retry_at: None,
+        last_error: None,
+        tokens: TokenTotals::default(),
         ..work_item()
     };
     for item in [work_item(), minimal] {
@@ -418,6 +423,19 @@ fn work_item() -> WorkItem {
         created_at,
         updated_at: created_at + chrono::Duration::milliseconds(1_500),
         requested_at: Some(created_at + chrono::Duration::microseconds(7)),
+        lease: Some(Lease {
+            owner: "runner-a".into(),
+            run_id: RunId::generate(),
+            expires_at: created_at + chrono::Duration::seconds(60),
+        }),
+        last_run: Some(RunId::generate()),
+        next_retry_at: Some(created_at + chrono::Duration::seconds(20)),
+        last_error: Some("turn_failed: the agent gave up".into()),
+        tokens: TokenTotals {
+            input_tokens: 10,
+            output_tokens: 20,
+            total_tokens: 30,
+        },
         version: 7,
     }
 }

@@ -3,11 +3,13 @@
 mod delivery;
 mod event;
 mod job;
+mod run;
 mod source;
 mod work_item;
 
 pub use delivery::{DeliveryKey, DeliveryOutcome};
 pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState};
 pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
+pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
 pub use source::{SourceKind, UnknownSource};
-pub use work_item::{WorkItem, WorkItemKey, WorkItemStatus};
+pub use work_item::{Lease, WorkItem, WorkItemKey, WorkItemStatus};

@@ -1,4 +1,4 @@
-use super::{IssueSnapshot, JobId, SourceKind};
+use super::{IssueSnapshot, JobId, RunId, SourceKind, TokenTotals};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -73,6 +73,21 @@ impl WorkItemStatus {
     }
 }
 
+/// A runner's claim on a work item. Another runner may take the item over only once
+/// `expires_at` has passed (the holder crashed or stalled); the holder heartbeats it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: String,
+    pub run_id: RunId,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Lease {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
 /// One issue baton was asked to work on, across all its runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkItem {
@@ -94,6 +109,21 @@ pub struct WorkItem {
     pub updated_at: DateTime<Utc>,
     /// When the webhook that requested the current run arrived.
     pub requested_at: Option<DateTime<Utc>>,
+    /// The runner working on it, while one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// The newest run, running or ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunId>,
+    /// When the scheduled retry or continuation is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<DateTime<Utc>>,
+    /// The last run's error, while the item is retrying, failed or dead-lettered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Tokens used by all its runs.
+    #[serde(default)]
+    pub tokens: TokenTotals,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
 }

@@ -107,6 +107,11 @@ async fn request_run(
             created_at: now,
             updated_at: now,
             requested_at: None,
+            lease: None,
+            last_run: None,
+            next_retry_at: None,
+            last_error: None,
+            tokens: Default::default(),
             version: 0,
         });
         merge_snapshot(&mut item.issue, &event.issue, &event.action);

@@ -1,6 +1,6 @@
 use super::lock;
 use crate::domain::Job;
-use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
+use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -53,20 +53,30 @@ impl MemoryQueue {
 
     /// Puts any body on the queue, valid job or not (tests use it for poison messages).
     pub fn send_raw(&self, body: impl Into<String>) {
-        let body: Arc<str> = Arc::from(body.into());
+        self.enqueue(Arc::from(body.into()), Duration::ZERO);
+    }
+
+    /// Adds a message that becomes visible after `delay` (like SQS's `DelaySeconds`).
+    fn enqueue(&self, body: Arc<str>, delay: Duration) {
         {
             let mut state = lock(&self.state);
             let id = state.next_id;
             state.next_id += 1;
+            let visible_at = (!delay.is_zero()).then(|| Instant::now() + delay);
             state.messages.insert(
                 id,
                 Message {
                     body,
                     receive_count: 0,
-                    visible_at: None,
+                    visible_at,
                 },
             );
-            state.ready.push_back(id);
+            match visible_at {
+                Some(at) => {
+                    state.in_flight.insert((at, id));
+                }
+                None => state.ready.push_back(id),
+            }
         }
         self.changed.notify_waiters();
     }
@@ -149,6 +159,19 @@ fn whole_seconds(duration: Duration) -> Duration {
 impl Queue for MemoryQueue {
     async fn send(&self, job: &Job) -> Result<(), QueueError> {
         self.send_raw(job.to_message());
+        Ok(())
+    }
+
+    async fn send_delayed(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        let delay = Duration::from_secs(delay.as_secs()).min(MAX_SEND_DELAY);
+        self.enqueue(Arc::from(job.to_message()), delay);
+        Ok(())
+    }
+
+    async fn dead_letter(&self, job: &Job) -> Result<(), QueueError> {
+        lock(&self.state)
+            .dead_letters
+            .push(Arc::from(job.to_message()));
         Ok(())
     }
 

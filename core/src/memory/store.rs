@@ -1,11 +1,13 @@
 use super::lock;
-use crate::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemKey};
-use crate::ports::{DeliveryClaim, Store, StoreError};
+use crate::domain::{
+    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+};
+use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::cmp::{Ordering, Reverse};
 use std::collections::binary_heap::{BinaryHeap, PeekMut};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +29,10 @@ const DELIVERY_SHARDS: usize = 64;
 pub struct MemoryStore {
     deliveries: Box<[Mutex<Deliveries>]>,
     work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
+    runs: Mutex<HashMap<RunId, Run>>,
+    /// Each run's timeline by sequence number, with when it expires (epoch seconds).
+    events: Mutex<HashMap<RunId, BTreeMap<u32, (RunEvent, i64)>>>,
+    slot_pools: Mutex<HashMap<String, SlotPool>>,
 }
 
 impl Default for MemoryStore {
@@ -34,6 +40,9 @@ impl Default for MemoryStore {
         Self {
             deliveries: (0..DELIVERY_SHARDS).map(|_| Mutex::default()).collect(),
             work_items: Mutex::default(),
+            runs: Mutex::default(),
+            events: Mutex::default(),
+            slot_pools: Mutex::default(),
         }
     }
 }
@@ -294,6 +303,115 @@ impl Store for MemoryStore {
             ))),
         }
     }
+
+    async fn list_work_items(
+        &self,
+        status: WorkItemStatus,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        let mut found: Vec<WorkItem> = lock(&self.work_items)
+            .values()
+            .filter(|item| item.status == status)
+            .map(|item| WorkItem::clone(item))
+            .collect();
+        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn put_run(&self, run: &Run, expected_version: Option<u64>) -> Result<(), StoreError> {
+        let mut runs = lock(&self.runs);
+        let stored = runs.get(&run.run_id).map(|current| current.version);
+        if stored != expected_version {
+            return Err(version_conflict(
+                &format!("run {}", run.run_id),
+                expected_version,
+                stored,
+            ));
+        }
+        runs.insert(run.run_id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<Run>, StoreError> {
+        Ok(lock(&self.runs).get(run_id).cloned())
+    }
+
+    async fn list_runs(&self, key: &WorkItemKey) -> Result<Vec<Run>, StoreError> {
+        let mut runs: Vec<Run> = lock(&self.runs)
+            .values()
+            .filter(|run| &run.work_item == key)
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        Ok(runs)
+    }
+
+    async fn append_events(&self, events: &[RunEvent], retain: Duration) -> Result<(), StoreError> {
+        let mut timelines = lock(&self.events);
+        for event in events {
+            let expires_at = event.at.timestamp().saturating_add(seconds(retain));
+            timelines
+                .entry(event.run_id.clone())
+                .or_default()
+                .insert(event.seq, (event.clone(), expires_at));
+        }
+        Ok(())
+    }
+
+    async fn list_events(
+        &self,
+        run_id: &RunId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<RunEvent>, StoreError> {
+        let now_s = Utc::now().timestamp();
+        let mut timelines = lock(&self.events);
+        let Some(timeline) = timelines.get_mut(run_id) else {
+            return Ok(Vec::new());
+        };
+        // Expired events count as absent, like DynamoDB items past their TTL.
+        timeline.retain(|_, (_, expires_at)| *expires_at > now_s);
+        Ok(timeline
+            .range(after.saturating_add(1)..)
+            .take(limit)
+            .map(|(_, (event, _))| event.clone())
+            .collect())
+    }
+
+    async fn get_slot_pool(&self, scope: &str) -> Result<Option<SlotPool>, StoreError> {
+        Ok(lock(&self.slot_pools).get(scope).cloned())
+    }
+
+    async fn put_slot_pool(
+        &self,
+        pool: &SlotPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut pools = lock(&self.slot_pools);
+        let stored = pools.get(&pool.scope).map(|current| current.version);
+        if stored != expected_version {
+            return Err(version_conflict(
+                &format!("slot pool {}", pool.scope),
+                expected_version,
+                stored,
+            ));
+        }
+        pools.insert(pool.scope.clone(), pool.clone());
+        Ok(())
+    }
+}
+
+/// The conflict message of a versioned write that lost.
+fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {
+    let show = |version: Option<u64>| {
+        version.map_or_else(|| "none".to_owned(), |v| format!("version {v}"))
+    };
+    StoreError::Conflict(format!(
+        "{what}: expected {}, found {}",
+        show(expected),
+        show(found)
+    ))
 }
 
 #[cfg(test)]

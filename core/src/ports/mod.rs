@@ -5,5 +5,5 @@
 mod queue;
 mod store;
 
-pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
-pub use store::{DeliveryClaim, Store, StoreError};
+pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
+pub use store::{DeliveryClaim, SlotPool, Store, StoreError};

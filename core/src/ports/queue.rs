@@ -26,11 +26,21 @@ pub struct ReceivedJob {
 /// being deleted moves to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
+/// SQS's longest message delay; longer delays are cut to it.
+pub const MAX_SEND_DELAY: Duration = Duration::from_secs(15 * 60);
+
 /// The jobs queue: at-least-once delivery, with a dead-letter queue after
 /// [`MAX_RECEIVE_COUNT`] receives.
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
     async fn send(&self, job: &Job) -> Result<(), QueueError>;
+
+    /// Sends a job that becomes visible after `delay` (whole seconds, at most
+    /// [`MAX_SEND_DELAY`]): how retries wait out their backoff.
+    async fn send_delayed(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
+
+    /// Puts a job straight on the dead-letter queue: the runner gave up on it.
+    async fn dead_letter(&self, job: &Job) -> Result<(), QueueError>;
 
     /// Waits up to `wait` for at most `max` messages (1..=10), hiding each for `visibility`.
     async fn receive(

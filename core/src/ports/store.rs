@@ -1,6 +1,9 @@
-use crate::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemKey};
+use crate::domain::{
+    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,18 @@ pub enum DeliveryClaim {
     InProgress,
     /// Processed before; here is what it did.
     Completed(DeliveryOutcome),
+}
+
+/// A concurrency limit as stored: who holds a slot of `scope`, and until when. A holder that
+/// crashed stops renewing, and its slot frees itself when the time passes. The slot logic
+/// lives with the runner; the store only keeps the record, with a version like work items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlotPool {
+    /// `global`, or `state:<lowercased state>`.
+    pub scope: String,
+    /// Holder (a run id) → when its slot expires unless renewed.
+    pub holders: BTreeMap<String, DateTime<Utc>>,
+    pub version: u64,
 }
 
 /// Durable state. Every mutation is conditional; nothing is read-modify-written blind.
@@ -73,5 +88,42 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key: &WorkItemKey,
         expected_version: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Work items with `status`, most recently updated first, at most `limit`. Backed by an
+    /// index, so it may lag a write by a moment on DynamoDB.
+    async fn list_work_items(
+        &self,
+        status: WorkItemStatus,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError>;
+
+    /// Writes a run if its stored version is still `expected_version` (`None`: new run).
+    async fn put_run(&self, run: &Run, expected_version: Option<u64>) -> Result<(), StoreError>;
+
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<Run>, StoreError>;
+
+    /// The runs of a work item, oldest first (may lag a write by a moment on DynamoDB).
+    async fn list_runs(&self, key: &WorkItemKey) -> Result<Vec<Run>, StoreError>;
+
+    /// Adds events to their runs' timelines, kept for `retain`. Idempotent: an event with a
+    /// `(run_id, seq)` already stored replaces it.
+    async fn append_events(&self, events: &[RunEvent], retain: Duration) -> Result<(), StoreError>;
+
+    /// A run's events with `seq > after`, in order, at most `limit`.
+    async fn list_events(
+        &self,
+        run_id: &RunId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<RunEvent>, StoreError>;
+
+    async fn get_slot_pool(&self, scope: &str) -> Result<Option<SlotPool>, StoreError>;
+
+    /// Writes a slot pool if its stored version is still `expected_version` (`None`: new).
+    async fn put_slot_pool(
+        &self,
+        pool: &SlotPool,
+        expected_version: Option<u64>,
     ) -> Result<(), StoreError>;
 }
