@@ -29,6 +29,7 @@ fn job() -> Job {
         attempt: 1,
         queued_at: chrono::Utc::now(),
         delivery_id: None,
+        continuation: 0,
     }
 }
 

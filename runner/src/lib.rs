@@ -5,8 +5,12 @@
 //! - [`mock_agent`]: `baton-mock-agent`, a scripted stand-in for `codex app-server`.
 //! - [`workspace`]: per-issue workspaces under a root: clone, work branch, hooks, containment.
 //! - [`prompt`]: the workflow's Liquid prompt template, parsed once, rendered strictly.
+//! - [`worker`]: the runner loop: claim, lease, run, record, retry.
+//! - [`redact`]: secrets out of everything recorded.
 
 pub mod agent;
 pub mod mock_agent;
 pub mod prompt;
+pub mod redact;
+pub mod worker;
 pub mod workspace;

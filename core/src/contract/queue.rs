@@ -87,6 +87,7 @@ pub fn job() -> Job {
         attempt: 2,
         queued_at: Utc::now(),
         delivery_id: Some(unique("delivery")),
+        continuation: 0,
     }
 }
 

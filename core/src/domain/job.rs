@@ -84,6 +84,13 @@ pub struct Job {
     /// The webhook delivery that caused it, for tracing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
+    /// How many continuation runs in a row led to this one (0 for a requested run).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub continuation: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 impl Job {

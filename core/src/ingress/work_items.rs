@@ -36,6 +36,7 @@ pub(super) async fn apply(
                 attempt: 1,
                 queued_at: clock.now(),
                 delivery_id: Some(delivery.id.clone()),
+                continuation: 0,
             };
             if let Err(error) = queue.send(&job).await {
                 // Nothing half-done: the item goes back to what it was, so a sender that does

@@ -31,7 +31,7 @@ pub struct MemoryStore {
     work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
     runs: Mutex<HashMap<RunId, Run>>,
     /// Each run's timeline by sequence number, with when it expires (epoch seconds).
-    events: Mutex<HashMap<RunId, BTreeMap<u32, (RunEvent, i64)>>>,
+    events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
 }
 
@@ -314,7 +314,7 @@ impl Store for MemoryStore {
             .filter(|item| item.status == status)
             .map(|item| WorkItem::clone(item))
             .collect();
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        found.sort_by_key(|item| Reverse(item.updated_at));
         found.truncate(limit);
         Ok(found)
     }
@@ -401,6 +401,9 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+/// A run's events by sequence number, each with when it expires (epoch seconds).
+type Timeline = BTreeMap<u32, (RunEvent, i64)>;
 
 /// The conflict message of a versioned write that lost.
 fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod claude_code;
 pub mod opencode;
+pub mod setup;
 
 /// Everything an agent reports, normalized across providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

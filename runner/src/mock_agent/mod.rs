@@ -24,9 +24,65 @@ pub const THREAD_ID: &str = "thr_mock";
 /// How long a `request` step waits for its answer unless told otherwise.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs the mock agent on stdin/stdout with a scenario file; returns the exit code.
+/// The scenarios shipped in `runner/scenarios`, built in by name.
+const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
+    (
+        "happy_path",
+        include_str!("../../scenarios/happy_path.jsonl"),
+    ),
+    (
+        "slow_happy_path",
+        include_str!("../../scenarios/slow_happy_path.jsonl"),
+    ),
+    ("two_turns", include_str!("../../scenarios/two_turns.jsonl")),
+    ("tool_call", include_str!("../../scenarios/tool_call.jsonl")),
+    ("approval", include_str!("../../scenarios/approval.jsonl")),
+    (
+        "failed_turn",
+        include_str!("../../scenarios/failed_turn.jsonl"),
+    ),
+    (
+        "completed_with_error",
+        include_str!("../../scenarios/completed_with_error.jsonl"),
+    ),
+    (
+        "turn_timeout",
+        include_str!("../../scenarios/turn_timeout.jsonl"),
+    ),
+    ("stall", include_str!("../../scenarios/stall.jsonl")),
+    (
+        "stall_deaf",
+        include_str!("../../scenarios/stall_deaf.jsonl"),
+    ),
+    ("crash", include_str!("../../scenarios/crash.jsonl")),
+    (
+        "malformed_line",
+        include_str!("../../scenarios/malformed_line.jsonl"),
+    ),
+    (
+        "input_required",
+        include_str!("../../scenarios/input_required.jsonl"),
+    ),
+];
+
+/// A built-in scenario's text by name (`happy_path`, `stall`, ...).
+pub fn builtin_scenario(name: &str) -> Option<&'static str> {
+    BUILTIN_SCENARIOS
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map(|(_, text)| *text)
+}
+
+/// Runs the mock agent on stdin/stdout with a scenario (a file, or a built-in name when no
+/// such file exists); returns the exit code.
 pub async fn run(scenario_path: &Path) -> i32 {
-    let text = match std::fs::read_to_string(scenario_path) {
+    let builtin = (!scenario_path.exists())
+        .then(|| scenario_path.to_str().and_then(builtin_scenario))
+        .flatten();
+    let text = match builtin.map_or_else(
+        || std::fs::read_to_string(scenario_path),
+        |t| Ok(t.to_owned()),
+    ) {
         Ok(text) => text,
         Err(e) => {
             eprintln!(

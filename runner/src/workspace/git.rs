@@ -139,4 +139,44 @@ impl Git<'_> {
         )
         .await
     }
+
+    /// Runs `git <args>` in `cwd`, requires success and returns its output, trimmed.
+    pub async fn output(&self, cwd: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+        let outcome = process::run(self.command(cwd, args), self.timeout)
+            .await
+            .map_err(|e| self.failed(args, None, format!("could not run git: {e}")))?;
+        if outcome.success() {
+            return Ok(outcome.output.trim().to_owned());
+        }
+        Err(self.failed(args, outcome.exit_code(), outcome.output))
+    }
+
+    /// Commits every change in the work tree as baton; `None` when there was nothing to
+    /// commit. Returns the new commit's id.
+    pub async fn commit_all(
+        &self,
+        cwd: &Path,
+        message: &str,
+    ) -> Result<Option<String>, WorkspaceError> {
+        self.run(cwd, &["add", "--all"]).await?;
+        if self.status(cwd, &["diff", "--cached", "--quiet"]).await? {
+            return Ok(None);
+        }
+        self.run(
+            cwd,
+            &[
+                "-c",
+                "user.name=baton",
+                "-c",
+                "user.email=baton@localhost",
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "-m",
+                message,
+            ],
+        )
+        .await?;
+        self.output(cwd, &["rev-parse", "HEAD"]).await.map(Some)
+    }
 }

@@ -387,6 +387,19 @@ impl WorkspaceManager {
         }
     }
 
+    /// Commits the agent's changes on the work branch; `Ok(None)` when nothing changed or
+    /// the workspace has no repository.
+    pub async fn commit(
+        &self,
+        workspace: &Workspace,
+        message: &str,
+    ) -> Result<Option<String>, WorkspaceError> {
+        if workspace.work_branch.is_none() {
+            return Ok(None);
+        }
+        self.git().commit_all(&workspace.path, message).await
+    }
+
     /// Runs `after_run` after an attempt. Its failure is logged and returned for the record,
     /// never an error.
     pub async fn finish(&self, workspace: &Workspace) -> Option<HookRun> {

@@ -1,0 +1,220 @@
+//! One attempt at a work item, once claimed: prepare the workspace, render the prompt, drive
+//! the agent session turn by turn, commit what the agent changed.
+
+use super::recorder::Timeline;
+use super::stop::{Stop, StopReason};
+use super::Runner;
+use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
+use crate::prompt::{PromptInput, RepoVars};
+use baton_core::domain::{Job, RunError, WorkItem};
+use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What later turns of a session are sent (the first gets the rendered prompt).
+pub const CONTINUATION_NOTE: &str = "Continue working on the issue. If the work is complete, \
+     make sure the changes are saved in the workspace, then stop.";
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub enum AttemptEnd {
+    /// The agent finished cleanly; `issue_active`: the issue is still eligible after it.
+    Succeeded {
+        issue_active: bool,
+        commit: Option<String>,
+    },
+    Failed(RunError),
+    Cancelled,
+    /// Stopped for a reason of the runner's (shutdown, lost lease): not the run's fault.
+    Abandoned(StopReason),
+}
+
+fn failure(code: &str, message: impl Into<String>) -> AttemptEnd {
+    AttemptEnd::Failed(RunError {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// The end for a stop the session noticed.
+fn stopped(reason: StopReason) -> AttemptEnd {
+    match reason {
+        StopReason::Cancelled => AttemptEnd::Cancelled,
+        StopReason::TokenBudget => failure(
+            "token_budget_exceeded",
+            "the session used more tokens than `agent.max_tokens_per_run`",
+        ),
+        other => AttemptEnd::Abandoned(other),
+    }
+}
+
+fn agent_failure(error: &AgentError) -> AttemptEnd {
+    let code = match error {
+        AgentError::Spawn { .. } => "agent_spawn_failed",
+        AgentError::Protocol(_) => "agent_protocol_error",
+        AgentError::Exited(_) => "agent_exited",
+        AgentError::InvalidOptions(_) => "agent_invalid_options",
+    };
+    failure(code, error.to_string())
+}
+
+pub struct AttemptInput<'a> {
+    pub job: &'a Job,
+    pub item: &'a WorkItem,
+    pub stop: &'a Stop,
+    pub timeline: &'a Timeline,
+    /// Where the agent's events go (the recorder).
+    pub agent_events: mpsc::Sender<AgentEvent>,
+}
+
+pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
+    let plan = runner.plan();
+    let AttemptInput {
+        job,
+        item,
+        stop,
+        timeline,
+        agent_events,
+    } = input;
+    // Symphony: `attempt` is nil on the first run.
+    let attempt = (job.attempt > 1).then_some(job.attempt);
+
+    let workspace = match plan.workspaces.prepare(&item.issue, attempt).await {
+        Ok(workspace) => workspace,
+        Err(error) => return failure(error.code(), error.to_string()),
+    };
+    timeline.step(
+        "workspace_ready",
+        json!({
+            "path": workspace.path.display().to_string(),
+            "created": workspace.created_now,
+            "branch": workspace.work_branch,
+            "hooks": workspace.hooks.iter().map(|h| h.hook.to_string()).collect::<Vec<_>>(),
+        }),
+    );
+    if let Some(reason) = stop.reason() {
+        return stopped(reason);
+    }
+
+    let repo = RepoVars::from_config(&plan.workspaces.config().repo, &item.issue.identifier);
+    let prompt = match plan
+        .prompt
+        .render(&PromptInput::new(&item.issue, attempt).with_repo(repo))
+    {
+        Ok(prompt) => prompt,
+        Err(error) => return failure(error.code(), error.to_string()),
+    };
+    timeline.step(
+        "prompt_rendered",
+        json!({ "chars": prompt.chars().count() }),
+    );
+
+    let config = SessionConfig {
+        workspace: workspace.path.clone(),
+        command_argv: plan.agent.command_argv.clone(),
+        env: plan.agent.environment(|name| std::env::var(name).ok()),
+        timeouts: plan.agent.timeouts,
+        approval_policy: plan.agent.approval_policy,
+        options: plan.agent.options.clone(),
+        tools: Arc::new(NoTools),
+    };
+    let mut session = match plan.agent.provider.start(config, agent_events).await {
+        Ok(session) => session,
+        Err(error) => return agent_failure(&error),
+    };
+
+    let end = drive_turns(runner, job, item, stop, session.as_mut(), &prompt).await;
+    session.stop().await;
+    if let Some(run) = plan.workspaces.finish(&workspace).await {
+        timeline.step(
+            "hook",
+            json!({ "hook": run.hook.to_string(), "success": run.success, "exit_code": run.exit_code }),
+        );
+    }
+    match end {
+        AttemptEnd::Succeeded { issue_active, .. } => {
+            let message = format!("{}: {}", item.issue.identifier, item.issue.title);
+            match plan.workspaces.commit(&workspace, &message).await {
+                Ok(commit) => {
+                    if let Some(sha) = &commit {
+                        timeline.step(
+                            "committed",
+                            json!({ "commit": sha, "branch": workspace.work_branch }),
+                        );
+                    }
+                    AttemptEnd::Succeeded {
+                        issue_active,
+                        commit,
+                    }
+                }
+                Err(error) => failure("commit_failed", error.to_string()),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Turns on one session up to `agent.max_turns`, re-reading the work item between turns.
+async fn drive_turns(
+    runner: &Arc<Runner>,
+    job: &Job,
+    item: &WorkItem,
+    stop: &Stop,
+    session: &mut dyn crate::agent::AgentSession,
+    prompt: &str,
+) -> AttemptEnd {
+    let plan = runner.plan();
+    let max_turns = plan.limits.max_turns;
+    for turn in 1..=max_turns {
+        if let Some(reason) = stop.reason() {
+            return stopped(reason);
+        }
+        let input = if turn == 1 { prompt } else { CONTINUATION_NOTE };
+        let outcome = match session.run_turn(input, stop.token()).await {
+            Ok(outcome) => outcome,
+            Err(error) => return agent_failure(&error),
+        };
+        if let Some(limit) = plan.limits.max_tokens_per_run {
+            if outcome.usage.total_tokens > limit {
+                return stopped(StopReason::TokenBudget);
+            }
+        }
+        let error = outcome.error.clone().unwrap_or_default();
+        match outcome.status {
+            TurnStatus::Completed => {}
+            TurnStatus::Interrupted => {
+                return match stop.reason() {
+                    Some(reason) => stopped(reason),
+                    None => failure("turn_interrupted", error),
+                }
+            }
+            TurnStatus::Failed => return failure("turn_failed", error),
+            TurnStatus::TimedOut => return failure("turn_timed_out", error),
+            TurnStatus::Stalled => return failure("stalled", error),
+            TurnStatus::InputRequired => return failure("input_required", error),
+            TurnStatus::Crashed => return failure("agent_crashed", error),
+        }
+        // Between turns: is the issue still wanted?
+        match runner.store.get_work_item(&job.work_item).await {
+            Ok(Some(current)) => {
+                if current.cancel_requested {
+                    return AttemptEnd::Cancelled;
+                }
+                if !plan.rules.is_eligible(current.source, &current.issue) {
+                    return AttemptEnd::Succeeded {
+                        issue_active: false,
+                        commit: None,
+                    };
+                }
+            }
+            Ok(None) => return AttemptEnd::Abandoned(StopReason::LeaseLost),
+            Err(error) => {
+                tracing::warn!(work_item = %item.key, %error, "cannot re-read the work item between turns; going on");
+            }
+        }
+    }
+    AttemptEnd::Succeeded {
+        issue_active: true,
+        commit: None,
+    }
+}

@@ -1,0 +1,199 @@
+//! The runner loop: long-poll the jobs queue, run each job as a claimed, leased, recorded
+//! agent session, and stop gracefully.
+//!
+//! - [`job`]: one message from triage to acknowledgement (claim, run, conclude, retry).
+//! - [`attempt`]: workspace, prompt and the agent's turns.
+//! - [`keeper`]: lease, slot and visibility heartbeats; cancel and takeover watching.
+//! - [`recorder`]: the run's timeline and record.
+//! - [`slots`]: the concurrency limits shared by every runner.
+//! - [`limits`] and [`settings`]: what the workflow and the environment configure.
+
+mod attempt;
+mod item;
+mod job;
+mod keeper;
+pub mod limits;
+mod recorder;
+pub mod settings;
+pub mod slots;
+mod stop;
+
+pub use attempt::CONTINUATION_NOTE;
+pub use limits::AgentLimits;
+pub use settings::RunnerSettings;
+
+use crate::agent::setup::{AgentSetup, AgentSetupError, MockAgentCommand};
+use crate::prompt::{PromptError, PromptTemplate};
+use crate::redact::Redactor;
+use crate::workspace::{WorkspaceConfig, WorkspaceConfigError, WorkspaceManager};
+use baton_core::clock::Clock;
+use baton_core::ports::{Queue, Store};
+use baton_core::workflow::{StateRules, Workflow};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Why a workflow cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Agent(#[from] AgentSetupError),
+    #[error(transparent)]
+    Limits(#[from] limits::LimitsError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceConfigError),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+}
+
+/// Everything the runner takes from one workflow, resolved and checked up front so a bad
+/// file fails at start-up rather than in the middle of a run.
+pub struct RunPlan {
+    pub rules: StateRules,
+    pub limits: AgentLimits,
+    pub agent: AgentSetup,
+    pub workspaces: WorkspaceManager,
+    pub prompt: PromptTemplate,
+}
+
+impl RunPlan {
+    pub fn from_workflow(
+        workflow: &Workflow,
+        mock: Option<&MockAgentCommand>,
+    ) -> Result<Self, PlanError> {
+        Ok(Self {
+            rules: StateRules::new(&workflow.config),
+            limits: AgentLimits::from_workflow(workflow)?,
+            agent: AgentSetup::from_workflow(workflow, mock)?,
+            workspaces: WorkspaceManager::new(WorkspaceConfig::from_workflow(workflow)?),
+            prompt: PromptTemplate::from_workflow(workflow)?,
+        })
+    }
+}
+
+/// A runner process's shared state.
+pub struct Runner {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+    settings: RunnerSettings,
+    plan: RwLock<Arc<RunPlan>>,
+    redactor: Redactor,
+}
+
+/// How long the loop waits after the queue failed before it polls again.
+const QUEUE_DOWN_PAUSE: Duration = Duration::from_secs(2);
+
+impl Runner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: RunnerSettings,
+        plan: RunPlan,
+        redactor: Redactor,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            queue,
+            clock,
+            settings,
+            plan: RwLock::new(Arc::new(plan)),
+            redactor,
+        })
+    }
+
+    pub fn settings(&self) -> &RunnerSettings {
+        &self.settings
+    }
+
+    /// The current plan; a run keeps the one it started with.
+    pub fn plan(&self) -> Arc<RunPlan> {
+        match self.plan.read() {
+            Ok(plan) => Arc::clone(&plan),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Runs until `shutdown` fires: then claims nothing more, gives running sessions
+    /// `shutdown_grace` to end, stops the rest and returns their work to the queue.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let capacity = self.settings.local_sessions;
+        let sessions = Arc::new(Semaphore::new(capacity));
+        // Fired when the grace period is over: what still runs is stopped and released.
+        let stop_sessions = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tracing::info!(runner = %self.settings.runner_id, sessions = capacity,
+            lease_s = self.settings.lease.as_secs(), "runner started");
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let first = tokio::select! {
+                () = shutdown.cancelled() => break,
+                permit = Arc::clone(&sessions).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let free = sessions.available_permits() + 1;
+            let received = tokio::select! {
+                () = shutdown.cancelled() => break,
+                received = self.queue.receive(free.min(10), self.settings.poll_wait, self.settings.lease) => received,
+            };
+            let messages = match received {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot receive jobs; trying again shortly");
+                    drop(first);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(QUEUE_DOWN_PAUSE) => continue,
+                    }
+                }
+            };
+            let mut first = Some(first);
+            for message in messages {
+                // At most `free` messages came, and permits only come back meanwhile.
+                let permit = match first.take() {
+                    Some(permit) => permit,
+                    None => match Arc::clone(&sessions).try_acquire_owned() {
+                        Ok(permit) => permit,
+                        Err(_) => {
+                            self.hide_message(&message.receipt).await;
+                            continue;
+                        }
+                    },
+                };
+                let runner = Arc::clone(&self);
+                let stop = stop_sessions.clone();
+                tasks.spawn(async move {
+                    runner.handle(message, stop).await;
+                    drop(permit);
+                });
+            }
+        }
+        let running = tasks.len();
+        tracing::info!(
+            running,
+            grace_s = self.settings.shutdown_grace.as_secs(),
+            "runner stopping: no new jobs; waiting for running sessions"
+        );
+        let drained = tokio::time::timeout(self.settings.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(running = tasks.len(), "grace period over: stopping the remaining sessions and returning their jobs to the queue");
+            stop_sessions.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
+        tracing::info!(runner = %self.settings.runner_id, "runner stopped");
+    }
+
+    async fn hide_message(&self, receipt: &str) {
+        if let Err(error) = self.queue.change_visibility(receipt, Duration::ZERO).await {
+            tracing::warn!(%error, "cannot return a job message to the queue");
+        }
+    }
+}
