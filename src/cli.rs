@@ -13,10 +13,48 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the webhook ingress locally, with embedded backends or against AWS.
+    /// Run the control plane locally (ingress, read API, runner), embedded or against AWS.
     Dev(DevArgs),
     /// Create the DynamoDB table and the SQS queues at the AWS endpoint (idempotent).
     Setup(BackendArgs),
+    /// Run the runner loop alone: claim jobs from the queue and drive agent sessions.
+    Runner(RunnerArgs),
+    /// Run the whole loop once on a local repository with the mock agent, and show it.
+    Demo(DemoArgs),
+    /// The mock agent (speaks the Codex app-server protocol from a scenario).
+    #[command(hide = true)]
+    MockAgent(MockAgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// The workflow file. Default: ./WORKFLOW.md when present, else the built-in one.
+    #[arg(long)]
+    pub workflow: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's directory (repository, workspace) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+    /// The mock scenario the agent plays.
+    #[arg(long, default_value = "happy_path")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MockAgentArgs {
+    /// A scenario file, or the name of a built-in one (`happy_path`, `stall`, ...).
+    #[arg(long, env = "BATON_MOCK_SCENARIO")]
+    pub scenario: PathBuf,
+    /// Ignored: lets the mock stand in for `codex app-server`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +72,9 @@ pub struct DevArgs {
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BATON_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Serve webhooks only: leave the jobs on the queue for separate `baton runner`s.
+    #[arg(long)]
+    pub no_runner: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
 }

@@ -1,7 +1,9 @@
-//! `baton dev`: the whole control plane in one process.
+//! `baton dev`: the whole control plane in one process: the webhook ingress, the runner
+//! loop (unless `--no-runner`) and, later, the API.
 
 use crate::backend;
 use crate::cli::DevArgs;
+use crate::runner;
 use anyhow::Context;
 use baton_core::clock::SystemClock;
 use baton_core::domain::SourceKind;
@@ -9,6 +11,7 @@ use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let workflow = Workflow::discover(args.workflow.as_deref())?;
@@ -18,12 +21,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         ..IngressSettings::default()
     };
+    let clock: Arc<SystemClock> = Arc::new(SystemClock);
+    let runner = if args.no_runner {
+        None
+    } else {
+        Some(runner::build(
+            &workflow,
+            &secrets,
+            Arc::clone(&backends.store),
+            Arc::clone(&backends.queue),
+            clock.clone(),
+        )?)
+    };
     let ingress = Arc::new(Ingress::new(
         &workflow,
         secrets,
-        backends.store,
+        Arc::clone(&backends.store),
         backends.queue,
-        Arc::new(SystemClock),
+        clock,
         settings,
     ));
     let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
@@ -49,10 +64,23 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         sources = ?sources,
         "baton dev listening on http://{address}"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let shutdown = CancellationToken::new();
+    let runner_task = runner.map(|runner| tokio::spawn(runner.run(shutdown.clone())));
+    let stop_server = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_server.cancel();
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
-        .context("server failed")?;
+        .context("server failed");
+    // The server stops first: no new jobs arrive while the runner winds down.
+    shutdown.cancel();
+    if let Some(task) = runner_task {
+        let _ = task.await;
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

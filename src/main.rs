@@ -2,8 +2,10 @@
 
 mod backend;
 mod cli;
+mod demo;
 mod dev;
 mod logging;
+mod runner;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -11,10 +13,18 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::MockAgent(args) = &cli.command {
+        // Its stdout is the protocol and its stderr goes to the runner: no logging set-up.
+        let code = baton_runner::mock_agent::run(&args.scenario).await;
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     logging::init();
     let result = match cli.command {
         cli::Command::Dev(args) => dev::run(args).await,
         cli::Command::Setup(args) => backend::setup(args).await,
+        cli::Command::Runner(args) => runner::run(args).await,
+        cli::Command::Demo(args) => demo::run(args).await,
+        cli::Command::MockAgent(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,599 @@
+//! The runner loop end to end on the embedded backends, with the real mock agent binary over
+//! real pipes: claims, runs, records, retries, cancels, dead-letters, limits concurrency.
+//! (The same loop against DynamoDB and SQS, and across processes, is in `tests/` at the root.)
+//!
+//! No test asserts a tight timing; waits are generous and poll for the state they expect.
+
+use baton_core::clock::SystemClock;
+use baton_core::domain::{
+    IssueSnapshot, Job, JobId, JobReason, Run, RunEvent, RunStatus, SourceKind, WorkItem,
+    WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+};
+use baton_core::memory::{MemoryQueue, MemoryStore};
+use baton_core::ports::{Queue, Store};
+use baton_core::workflow::Workflow;
+use baton_runner::agent::setup::MockAgentCommand;
+use baton_runner::redact::Redactor;
+use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const MOCK: &str = env!("CARGO_BIN_EXE_baton-mock-agent");
+const WAIT: Duration = Duration::from_secs(30);
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.jsonl"))
+        .display()
+        .to_string()
+}
+
+struct Harness {
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    dir: tempfile::TempDir,
+    runners: Vec<(CancellationToken, JoinHandle<()>)>,
+}
+
+fn settings(id: &str) -> RunnerSettings {
+    RunnerSettings {
+        runner_id: id.to_owned(),
+        lease: Duration::from_secs(3),
+        heartbeat: Duration::from_secs(1),
+        watch_interval: Duration::from_millis(100),
+        poll_wait: Duration::from_secs(1),
+        local_sessions: 4,
+        shutdown_grace: Duration::from_secs(1),
+        busy_retry: Duration::from_secs(1),
+        ..RunnerSettings::default()
+    }
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            queue: Arc::new(MemoryQueue::new()),
+            dir: tempfile::tempdir().expect("tempdir"),
+            runners: Vec::new(),
+        }
+    }
+
+    /// A workflow with the mock agent playing `scenario`, plus `extra` front matter lines.
+    fn workflow(&self, scenario_name: &str, extra: &str) -> Workflow {
+        // `extra` may name another agent instead.
+        let agent = if extra.contains("agent_provider:") {
+            String::new()
+        } else {
+            format!(
+                "agent_provider: {{kind: mock, options: {{scenario: \"{}\"}}}}\n",
+                scenario(scenario_name)
+            )
+        };
+        let text = format!(
+            "---\ntracker: {{kind: github}}\n{agent}workspace: {{root: \"{}\"}}\n\
+             codex: {{read_timeout_ms: 10000, stall_timeout_ms: 20000}}\n{extra}\n---\n\
+             Fix {{{{ issue.identifier }}}}",
+            self.dir.path().join("workspaces").display(),
+        );
+        Workflow::parse(&text).expect("workflow")
+    }
+
+    fn start(&mut self, id: &str, workflow: &Workflow, redactor: Redactor) -> Arc<Runner> {
+        let plan = RunPlan::from_workflow(workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
+            .expect("plan");
+        let runner = Runner::new(
+            self.store.clone(),
+            self.queue.clone(),
+            Arc::new(SystemClock),
+            settings(id),
+            plan,
+            redactor,
+        );
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(Arc::clone(&runner).run(shutdown.clone()));
+        self.runners.push((shutdown, task));
+        runner
+    }
+
+    /// What the ingress does for a run request: the item with its pending job, then the job.
+    async fn request(&self, number: u32) -> (WorkItemKey, Job) {
+        let identifier = format!("acme/app#{number}");
+        let key = WorkItemKey::new(SourceKind::Github, &identifier);
+        let now = Utc::now();
+        let job = Job {
+            v: JOB_SCHEMA_VERSION,
+            job_id: JobId::generate(),
+            work_item: key.clone(),
+            reason: JobReason::Labeled,
+            attempt: 1,
+            queued_at: now,
+            delivery_id: Some(format!("delivery-{number}")),
+            continuation: 0,
+        };
+        let item = WorkItem {
+            key: key.clone(),
+            source: SourceKind::Github,
+            issue: IssueSnapshot {
+                id: number.to_string(),
+                identifier,
+                title: format!("Issue {number}"),
+                body: "Please fix it.".into(),
+                state: "open".into(),
+                labels: vec!["baton".into()],
+                ..IssueSnapshot::default()
+            },
+            status: WorkItemStatus::Queued,
+            attempt: 1,
+            cancel_requested: false,
+            pending_job: Some(job.job_id.clone()),
+            last_delivery: job.delivery_id.clone(),
+            created_at: now,
+            updated_at: now,
+            requested_at: Some(now),
+            lease: None,
+            last_run: None,
+            next_retry_at: None,
+            last_error: None,
+            tokens: Default::default(),
+            version: 1,
+        };
+        self.store
+            .put_work_item(&item, None)
+            .await
+            .expect("put item");
+        self.queue.send(&job).await.expect("send job");
+        (key, job)
+    }
+
+    async fn wait_for(
+        &self,
+        key: &WorkItemKey,
+        what: &str,
+        done: impl Fn(&WorkItem) -> bool,
+    ) -> WorkItem {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(item) = self.store.get_work_item(key).await.expect("get") {
+                if done(&item) {
+                    return item;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}; item: {item:#?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn runs(&self, key: &WorkItemKey) -> Vec<Run> {
+        self.store.list_runs(key).await.expect("runs")
+    }
+
+    async fn events(&self, run: &Run) -> Vec<RunEvent> {
+        self.store
+            .list_events(&run.run_id, 0, 10_000)
+            .await
+            .expect("events")
+    }
+
+    async fn stop(mut self) {
+        for (shutdown, task) in self.runners.drain(..) {
+            shutdown.cancel();
+            let _ = task.await;
+        }
+    }
+}
+
+fn kinds(events: &[RunEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+fn git(cwd: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn local_repository(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+    std::fs::write(repo.join("src/lib.rs"), "pub fn broken() {}\n").expect("write");
+    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    git(&repo, &["add", "--all"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--quiet",
+            "-m",
+            "init",
+        ],
+    );
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_becomes_a_recorded_session_and_a_commit_on_the_work_branch() {
+    let mut harness = Harness::new();
+    let repo = local_repository(harness.dir.path());
+    let workflow = harness.workflow(
+        "happy_path",
+        &format!(
+            "agent: {{max_turns: 1, max_continuations: 0}}\nrepo: {{path: \"{}\", branch: {{work_prefix: baton/}}}}",
+            repo.display()
+        ),
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, job) = harness.request(1).await;
+
+    let item = harness
+        .wait_for(&key, "success", |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    assert!(item.lease.is_none(), "the lease is released");
+    assert!(item.pending_job.is_none());
+    assert_eq!(
+        item.tokens.total_tokens, 1500,
+        "the mock reports 1200 + 300 tokens"
+    );
+
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.job_id, job.job_id);
+    assert_eq!(run.runner, "runner-a");
+    assert_eq!(item.last_run.as_ref(), Some(&run.run_id));
+    let started = run.agent_started_at.expect("agent_started_at");
+    let ended = run.ended_at.expect("ended_at");
+    assert!(run.received_at.expect("received_at") <= run.claimed_at);
+    assert!(run.queued_at <= run.claimed_at && run.claimed_at <= started && started <= ended);
+    assert_eq!(run.turns, 1);
+    assert_eq!(run.session_id.as_deref(), Some("thr_mock"));
+
+    let events = harness.events(run).await;
+    let kinds = kinds(&events);
+    for expected in [
+        "claimed",
+        "workspace_ready",
+        "session_started",
+        "turn_started",
+        "message",
+        "command",
+        "file_change",
+        "usage",
+        "turn_ended",
+        "committed",
+        "run_ended",
+    ] {
+        assert!(kinds.contains(&expected), "missing {expected} in {kinds:?}");
+    }
+    let seqs: Vec<u32> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as u32).collect::<Vec<_>>(),
+        "numbered without gaps"
+    );
+    assert_eq!(run.events as usize, events.len());
+
+    // The agent's edit is committed on the work branch of the issue's workspace.
+    let workspace = events
+        .iter()
+        .find(|e| e.kind == "workspace_ready")
+        .and_then(|e| e.data["path"].as_str())
+        .map(PathBuf::from)
+        .expect("workspace path");
+    assert!(git(&workspace, &["rev-parse", "--abbrev-ref", "HEAD"]).starts_with("baton/acme_app_1"));
+    assert_eq!(
+        git(&workspace, &["show", "HEAD:src/lib.rs"]),
+        "pub fn fixed() {}"
+    );
+    assert_eq!(Some(git(&workspace, &["rev-parse", "HEAD"])), run.commit);
+    assert!(harness.queue.dead_letters().is_empty());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_agent_is_retried_with_backoff_then_dead_lettered() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "failed_turn",
+        "agent: {max_attempts: 2, max_retry_backoff_ms: 1000}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(2).await;
+
+    let retrying = harness
+        .wait_for(&key, "a scheduled retry", |i| {
+            i.status == WorkItemStatus::Retrying
+        })
+        .await;
+    assert_eq!(retrying.attempt, 2, "the retry is attempt 2");
+    assert!(retrying.next_retry_at.is_some());
+    assert!(
+        retrying
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("turn_failed")),
+        "{retrying:?}"
+    );
+
+    let dead = harness
+        .wait_for(&key, "dead-lettering", |i| {
+            i.status == WorkItemStatus::DeadLettered
+        })
+        .await;
+    assert!(dead.pending_job.is_none() && dead.lease.is_none());
+    assert!(
+        dead.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("upstream model error")),
+        "{dead:?}"
+    );
+    let runs = harness.runs(&key).await;
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.attempt, r.status))
+            .collect::<Vec<_>>(),
+        [(1, RunStatus::Failed), (2, RunStatus::Failed)]
+    );
+    assert_eq!(
+        runs[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("turn_failed")
+    );
+    // The retry waited out its backoff (1 s, the cap here) after the first run ended.
+    let gap = runs[1].claimed_at - runs[0].ended_at.expect("ended");
+    assert!(
+        gap >= chrono::Duration::milliseconds(900),
+        "retried after {gap}"
+    );
+    let dead_letters = harness.queue.dead_letters();
+    assert_eq!(dead_letters.len(), 1);
+    let job = Job::from_message(&dead_letters[0]).expect("a job");
+    assert_eq!(
+        (job.work_item, job.attempt, job.reason),
+        (key, 2, JobReason::Retry)
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_the_session_within_seconds() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow("stall", "");
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(3).await;
+    harness
+        .wait_for(&key, "the session to start", |i| {
+            i.status == WorkItemStatus::Running
+        })
+        .await;
+    let runs = harness.runs(&key).await;
+    let deadline = Instant::now() + WAIT;
+    while harness
+        .events(&runs[0])
+        .await
+        .iter()
+        .all(|e| e.kind != "message")
+    {
+        assert!(Instant::now() < deadline, "the agent never spoke");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // What the ingress does on `/baton stop` or an unlabel while the item runs.
+    let mut item = harness
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("get")
+        .expect("item");
+    let expected = item.version;
+    item.cancel_requested = true;
+    item.pending_job = None;
+    item.version += 1;
+    harness
+        .store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("cancel");
+    let asked = Instant::now();
+
+    let cancelled = harness
+        .wait_for(&key, "the cancel", |i| {
+            i.status == WorkItemStatus::Cancelled
+        })
+        .await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
+    assert!(cancelled.lease.is_none());
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Cancelled);
+    let events = harness.events(&runs[0]).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "turn_ended" && e.data["status"] == "interrupted"),
+        "{:?}",
+        kinds(&events)
+    );
+    assert!(harness.queue.dead_letters().is_empty());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_and_orphan_jobs_do_not_run() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow("happy_path", "agent: {max_turns: 1, max_continuations: 0}");
+    // A job whose item has a newer pending job: acknowledged without a run.
+    let (key, stale) = harness.request(4).await;
+    let mut item = harness
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("get")
+        .expect("item");
+    let expected = item.version;
+    item.pending_job = Some(JobId::generate());
+    item.version += 1;
+    harness
+        .store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("supersede");
+    // A job for a work item that does not exist: dead-lettered, since nothing can run it.
+    let orphan = Job {
+        work_item: WorkItemKey::new(SourceKind::Github, "acme/app#404"),
+        job_id: JobId::generate(),
+        ..stale.clone()
+    };
+    harness.queue.send(&orphan).await.expect("send");
+    harness.start("runner-a", &workflow, Redactor::default());
+
+    let deadline = Instant::now() + WAIT;
+    while harness.queue.dead_letters().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the orphan job was not dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dead = Job::from_message(&harness.queue.dead_letters()[0]).expect("job");
+    assert_eq!(dead.job_id, orphan.job_id);
+    // Give the stale job time to be (wrongly) run, then check it was not.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        harness.runs(&key).await.is_empty(),
+        "a superseded job never runs"
+    );
+    let received = harness
+        .queue
+        .receive(10, Duration::ZERO, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert!(received.is_empty(), "both messages were acknowledged");
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_limit_holds_across_runners() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "slow_happy_path",
+        "agent: {max_concurrent_agents: 1, max_turns: 1, max_continuations: 0}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    harness.start("runner-b", &workflow, Redactor::default());
+    let (first, _) = harness.request(5).await;
+    let (second, _) = harness.request(6).await;
+    for key in [&first, &second] {
+        harness
+            .wait_for(key, "success", |i| i.status == WorkItemStatus::Succeeded)
+            .await;
+    }
+    let a = &harness.runs(&first).await[0];
+    let b = &harness.runs(&second).await[0];
+    let (earlier, later) = if a.claimed_at <= b.claimed_at {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(
+        later.claimed_at >= earlier.ended_at.expect("ended"),
+        "with one slot the runs never overlap: {earlier:?} {later:?}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_agent_binary_is_a_recorded_failure() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "happy_path",
+        "agent: {max_attempts: 1}
+agent_provider: {kind: codex, options: {command_argv: [/nonexistent/codex, app-server]}}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(7).await;
+    let item = harness
+        .wait_for(&key, "the failure", |i| !i.status.is_active())
+        .await;
+    assert_eq!(item.status, WorkItemStatus::DeadLettered);
+    let runs = harness.runs(&key).await;
+    let error = runs[0].error.as_ref().expect("error");
+    assert_eq!(error.code, "agent_spawn_failed");
+    assert!(error.message.contains("/nonexistent/codex"), "{error:?}");
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_timeline_or_the_agent() {
+    let mut harness = Harness::new();
+    let secret = "sk-live-very-secret-value-123";
+    let scenario_file = harness.dir.path().join("leaky.jsonl");
+    std::fs::write(
+        &scenario_file,
+        format!(
+            "{{\"do\":\"message\",\"text\":\"the token is {secret}\"}}\n{{\"do\":\"write_env\",\"path\":\"env.json\"}}\n{{\"do\":\"complete\"}}\n"
+        ),
+    )
+    .expect("scenario");
+    let workflow = Workflow::parse(&format!(
+        "---\ntracker: {{kind: github}}\nagent_provider: {{kind: mock, options: {{scenario: \"{}\", env: [HOME, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY]}}}}\n\
+         workspace: {{root: \"{}\"}}\nagent: {{max_turns: 1, max_continuations: 0}}\n---\nFix it",
+        scenario_file.display(),
+        harness.dir.path().join("workspaces").display()
+    ))
+    .expect("workflow");
+    harness.start("runner-a", &workflow, Redactor::new([secret.to_owned()]));
+    let (key, _) = harness.request(8).await;
+    harness
+        .wait_for(&key, "success", |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    let runs = harness.runs(&key).await;
+    let events = harness.events(&runs[0]).await;
+    let timeline = serde_json::to_string(&events).expect("json");
+    assert!(!timeline.contains(secret), "{timeline}");
+    assert!(timeline.contains("the token is [redacted]"), "{timeline}");
+
+    let workspace = events
+        .iter()
+        .find(|e| e.kind == "workspace_ready")
+        .and_then(|e| e.data["path"].as_str())
+        .map(PathBuf::from)
+        .expect("workspace");
+    let env: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(workspace.join("env.json")).expect("env.json"),
+    )
+    .expect("json");
+    for name in env.keys() {
+        assert!(
+            !name.starts_with("AWS_")
+                && !name.starts_with("GITHUB_")
+                && !name.starts_with("BATON_"),
+            "{name} reached the agent"
+        );
+    }
+    harness.stop().await;
+}

@@ -1,0 +1,79 @@
+//! `baton runner`, and the runner loop that `baton dev` and `baton demo` run in-process.
+
+use crate::backend;
+use crate::cli::RunnerArgs;
+use anyhow::Context;
+use baton_aws::BackendKind;
+use baton_core::clock::{Clock, SystemClock};
+use baton_core::ports::{Queue, Store};
+use baton_core::secret::Secret;
+use baton_core::workflow::Workflow;
+use baton_runner::agent::setup::MockAgentCommand;
+use baton_runner::redact::Redactor;
+use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The mock agent is this very binary (`baton mock-agent`), so it is always at hand.
+pub fn mock_agent_command() -> Option<MockAgentCommand> {
+    let exe = std::env::current_exe().ok()?;
+    Some(MockAgentCommand(vec![
+        exe.to_string_lossy().into_owned(),
+        "mock-agent".to_owned(),
+    ]))
+}
+
+/// Builds a runner for `workflow`: checks the workflow's agent, limits, workspace and prompt
+/// up front, and knows every secret it must keep out of the record.
+pub fn build(
+    workflow: &Workflow,
+    webhook_secrets: &BTreeMap<baton_core::domain::SourceKind, Secret>,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Runner>> {
+    let settings = RunnerSettings::from_lookup(|name| std::env::var(name).ok())?;
+    let plan = RunPlan::from_workflow(workflow, mock_agent_command().as_ref())
+        .with_context(|| format!("workflow {}", workflow.describe()))?;
+    let passed = plan.agent.passed_secret_names();
+    if !passed.is_empty() {
+        tracing::info!(variables = ?passed, "credentials passed to the agent's environment");
+    }
+    let redactor = Redactor::from_env(
+        std::env::vars(),
+        webhook_secrets
+            .values()
+            .map(|secret| secret.expose().to_owned()),
+    );
+    Ok(Runner::new(store, queue, clock, settings, plan, redactor))
+}
+
+/// `baton runner`: the runner loop alone, against shared (AWS) backends.
+pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
+    if args.backend.kind()? != BackendKind::Aws {
+        anyhow::bail!(
+            "`baton runner` works on shared backends: pass --aws (or set BATON_BACKEND=aws) with \
+             AWS_ENDPOINT_URL or AWS credentials; for everything in one process use `baton dev`"
+        );
+    }
+    let workflow = Workflow::discover(args.workflow.as_deref())?;
+    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let backends = backend::open(&args.backend).await?;
+    let runner = build(
+        &workflow,
+        &secrets,
+        backends.store,
+        backends.queue,
+        Arc::new(SystemClock),
+    )?;
+    tracing::info!(backend = %backends.description, workflow = %workflow.describe(), "baton runner");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        crate::dev::shutdown_signal().await;
+        trigger.cancel();
+    });
+    runner.run(shutdown).await;
+    Ok(())
+}
