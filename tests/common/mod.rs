@@ -21,6 +21,7 @@ macro_rules! on_both_backends {
     )*};
 }
 
+pub mod control_plane;
 pub mod faults;
 pub mod signing;
 
@@ -66,23 +67,32 @@ pub fn all_secrets() -> BTreeMap<baton_core::domain::SourceKind, Secret> {
     .collect()
 }
 
-/// Fresh, uniquely named table and queues on the emulator, so tests run in parallel.
-pub async fn aws_backends() -> (Arc<dyn Store>, Arc<dyn Queue>) {
+/// Unique table and queue names, so tests run in parallel on one emulator.
+pub fn unique_aws_settings() -> baton_aws::Settings {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    baton_aws::Settings {
+        table: format!("baton-test-{suffix}"),
+        queue: format!("baton-jobs-{suffix}"),
+        dead_letter_queue: format!("baton-dlq-{suffix}"),
+    }
+}
+
+/// The table and queues named by `settings` on the emulator, created.
+pub async fn aws_backends_named(settings: &baton_aws::Settings) -> (Arc<dyn Store>, Arc<dyn Queue>) {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "AWS_ENDPOINT_URL is not set: run the tests with `scripts/test`, which starts the emulator"
     );
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let settings = baton_aws::Settings {
-        table: format!("baton-test-{suffix}"),
-        queue: format!("baton-jobs-{suffix}"),
-        dead_letter_queue: format!("baton-dlq-{suffix}"),
-    };
-    let (store, queue) = baton_aws::connect(&settings).await;
+    let (store, queue) = baton_aws::connect(settings).await;
     baton_aws::setup(&store, &queue)
         .await
         .expect("setup on the emulator");
     (Arc::new(store), Arc::new(queue))
+}
+
+/// Fresh, uniquely named table and queues on the emulator, so tests run in parallel.
+pub async fn aws_backends() -> (Arc<dyn Store>, Arc<dyn Queue>) {
+    aws_backends_named(&unique_aws_settings()).await
 }
 
 pub fn memory_backends() -> (Arc<dyn Store>, Arc<dyn Queue>) {

@@ -1,0 +1,146 @@
+//! The whole control plane in the test process: the ingress on a real port and a runner loop
+//! on the same backends, with the mock agent as a real child process (`baton mock-agent`).
+
+use super::{all_secrets, backends, spawn_with, Backend, TestApp};
+use baton_core::clock::SystemClock;
+use baton_core::domain::{Run, RunEvent, WorkItem, WorkItemKey};
+use baton_core::ingress::IngressSettings;
+use baton_core::ports::Store;
+use baton_core::workflow::Workflow;
+use baton_runner::agent::setup::MockAgentCommand;
+use baton_runner::redact::Redactor;
+use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for a state before it fails.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A GitHub workflow whose agent is the mock playing the built-in `scenario`.
+pub fn workflow_text(workspaces: &Path, scenario: &str, extra: &str) -> String {
+    format!(
+        "---\ntracker: {{kind: github}}\ntriggers: {{label: baton}}\n\
+         webhooks: {{github: {{secret: $GITHUB_WEBHOOK_SECRET}}}}\n\
+         agent_provider: {{kind: mock, options: {{scenario: {scenario}}}}}\n\
+         agent: {{max_turns: 1, max_continuations: 0}}\n\
+         workspace: {{root: \"{}\"}}\n{extra}\n---\nFix {{{{ issue.identifier }}}}\n",
+        workspaces.display()
+    )
+}
+
+pub fn runner_settings(id: &str) -> RunnerSettings {
+    RunnerSettings {
+        runner_id: id.to_owned(),
+        lease: Duration::from_secs(5),
+        heartbeat: Duration::from_secs(1),
+        watch_interval: Duration::from_millis(100),
+        poll_wait: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(2),
+        ..RunnerSettings::default()
+    }
+}
+
+pub struct ControlPlane {
+    pub app: TestApp,
+    pub scratch: Scratch,
+    shutdown: CancellationToken,
+    runner: Option<JoinHandle<()>>,
+}
+
+pub async fn spawn_control_plane(backend: Backend, scenario: &str) -> ControlPlane {
+    let scratch = Scratch::new("baton-system");
+    let workflow = Workflow::parse(&workflow_text(&scratch.0.join("workspaces"), scenario, ""))
+        .expect("workflow");
+    let (store, queue) = backends(backend).await;
+    let plan = RunPlan::from_workflow(
+        &workflow,
+        Some(&MockAgentCommand(vec![
+            env!("CARGO_BIN_EXE_baton").to_owned(),
+            "mock-agent".to_owned(),
+        ])),
+    )
+    .expect("plan");
+    let runner = Runner::new(
+        store.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        runner_settings("runner-in-test"),
+        plan,
+        Redactor::default(),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    let app = spawn_with(&workflow, all_secrets(), store, queue, IngressSettings::default()).await;
+    ControlPlane {
+        app,
+        scratch,
+        shutdown,
+        runner: Some(task),
+    }
+}
+
+impl ControlPlane {
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.runner.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Polls the work item until `done` holds.
+pub async fn wait_for_item(
+    store: &dyn Store,
+    key: &WorkItemKey,
+    what: &str,
+    done: impl Fn(&WorkItem) -> bool,
+) -> WorkItem {
+    let deadline = Instant::now() + WAIT;
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Some(item) = store.get_work_item(key).await.expect("get work item") {
+            if done(&item) {
+                return item;
+            }
+            last = Some(item);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}; last seen: {last:#?}");
+}
+
+/// Runs are listed through an index, which may lag: wait until `count` are there.
+pub async fn wait_for_runs(store: &dyn Store, key: &WorkItemKey, count: usize) -> Vec<Run> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let runs = store.list_runs(key).await.expect("list runs");
+        if runs.len() >= count || Instant::now() > deadline {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn events(store: &dyn Store, run: &Run) -> Vec<RunEvent> {
+    store.list_events(&run.run_id, 0, 10_000).await.expect("list events")
+}
