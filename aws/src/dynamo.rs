@@ -3,6 +3,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType,
@@ -10,12 +11,18 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
-use baton_core::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemKey};
-use baton_core::ports::{DeliveryClaim, Store, StoreError};
+use baton_core::domain::{
+    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+};
+use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod events;
+mod runs;
+mod slots;
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -23,6 +30,8 @@ const GSI1: &str = "gsi1";
 const GSI1_PK: &str = "gsi1pk";
 const GSI1_SK: &str = "gsi1sk";
 const TTL: &str = "expires_at";
+const DOC: &str = "doc";
+const VERSION: &str = "version";
 
 const DELIVERY_SK: &str = "DELIVERY";
 const ITEM_SK: &str = "ITEM";
@@ -37,7 +46,10 @@ const CLAIM_ATTEMPTS: usize = 3;
 const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(120);
 
 /// The `Store` port on one DynamoDB table (see the crate docs for the layout). Every write is
-/// a conditional put or delete; reads are strongly consistent.
+/// a conditional put or delete, except run events, which are idempotent batch puts. Reads
+/// are strongly consistent, except those served by the `gsi1` index (`list_work_items`,
+/// `list_runs`): DynamoDB offers only eventually consistent reads on a global secondary
+/// index, so they may miss a write of the last moment (typically well under a second).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -54,6 +66,19 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// A record's `version` attribute.
+fn version(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// What a versioned write expected, for its conflict message.
+fn expected_text(expected: Option<u64>) -> String {
+    match expected {
+        Some(version) => format!("version {version}"),
+        None => "nothing stored".to_owned(),
+    }
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
@@ -68,6 +93,10 @@ fn delivery_pk(key: &DeliveryKey) -> String {
 
 fn item_pk(key: &WorkItemKey) -> String {
     format!("ITEM#{key}")
+}
+
+fn status_gsi1pk(status: WorkItemStatus) -> String {
+    format!("STATUS#{}", status.as_str())
 }
 
 fn unavailable<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
@@ -198,6 +227,104 @@ impl DynamoStore {
             .await
             .map_err(|e| unavailable("GetItem", e))?;
         Ok(output.item)
+    }
+
+    /// The `doc` attribute of a record, read consistently.
+    async fn get_doc(&self, pk: String, sk: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .projection_expression("#doc")
+            .expression_attribute_names("#doc", DOC)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        output
+            .item
+            .map(|item| string_attr(&item, DOC).map(str::to_owned))
+            .transpose()
+    }
+
+    /// Puts `item` (which carries its new `version`) if the stored record's `version` is
+    /// still `expected` (`None`: there must be no record). `what` names the record in the
+    /// conflict message.
+    async fn put_versioned(
+        &self,
+        item: Item,
+        expected: Option<u64>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(expected) => put
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":expected", version(expected)),
+        };
+        conditional("PutItem", put.send().await, || {
+            format!("{} is no longer at {}", what(), expected_text(expected))
+        })
+    }
+
+    /// Runs a query page by page (following `LastEvaluatedKey`) until `want` items came back
+    /// or there are no more. `query` builds the request; each page asks for `page_size` of
+    /// the remaining count (DynamoDB's `Limit` counts items read, before any filter).
+    async fn query_pages(
+        &self,
+        want: usize,
+        page_size: impl Fn(usize) -> Option<usize>,
+        query: impl Fn() -> QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        while found.len() < want {
+            let mut request = query().set_exclusive_start_key(start.take());
+            if let Some(size) = page_size(want - found.len()) {
+                request = request.limit(i32::try_from(size.max(1)).unwrap_or(i32::MAX));
+            }
+            let output = request.send().await.map_err(|e| unavailable("Query", e))?;
+            found.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        found.truncate(want);
+        Ok(found)
+    }
+
+    /// Every item of `gsi1` under `gsi1pk` (at most `want`), by `gsi1sk` ascending or
+    /// descending. Eventually consistent: a GSI offers nothing else.
+    async fn query_gsi1(
+        &self,
+        gsi1pk: &str,
+        ascending: bool,
+        want: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query_pages(
+            want,
+            |remaining| (want != usize::MAX).then_some(remaining),
+            || {
+                self.client
+                    .query()
+                    .table_name(&*self.table)
+                    .index_name(GSI1)
+                    .key_condition_expression("#gsi1pk = :gsi1pk")
+                    .expression_attribute_names("#gsi1pk", GSI1_PK)
+                    .expression_attribute_values(":gsi1pk", s(gsi1pk))
+                    .scan_index_forward(ascending)
+            },
+        )
+        .await
     }
 
     /// Creates the table if it does not exist (on demand, with the `gsi1` index), waits until
@@ -470,23 +597,10 @@ impl Store for DynamoStore {
     }
 
     async fn get_work_item(&self, key: &WorkItemKey) -> Result<Option<WorkItem>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .key(PK, s(item_pk(key)))
-            .key(SK, s(ITEM_SK))
-            .consistent_read(true)
-            .projection_expression("#doc")
-            .expression_attribute_names("#doc", "doc")
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", e))?;
-        let Some(item) = output.item else {
+        let Some(doc) = self.get_doc(item_pk(key), ITEM_SK).await? else {
             return Ok(None);
         };
-        let doc = string_attr(&item, "doc")?;
-        serde_json::from_str(doc)
+        serde_json::from_str(&doc)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("work item {key}: {e}")))
     }
@@ -499,34 +613,22 @@ impl Store for DynamoStore {
         let doc = serde_json::to_string(item).map_err(|e| {
             StoreError::Corrupt(format!("cannot encode work item {}: {e}", item.key))
         })?;
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .item(PK, s(item_pk(&item.key)))
-            .item(SK, s(ITEM_SK))
-            .item("doc", s(doc))
-            .item("version", AttributeValue::N(item.version.to_string()))
-            .item("status", s(item.status.as_str()))
-            .item(GSI1_PK, s(format!("STATUS#{}", item.status.as_str())))
-            .item(
-                GSI1_SK,
+        let record = Item::from([
+            (PK.to_owned(), s(item_pk(&item.key))),
+            (SK.to_owned(), s(ITEM_SK)),
+            (DOC.to_owned(), s(doc)),
+            (VERSION.to_owned(), version(item.version)),
+            ("status".to_owned(), s(item.status.as_str())),
+            (GSI1_PK.to_owned(), s(status_gsi1pk(item.status))),
+            (
+                GSI1_SK.to_owned(),
                 s(item.updated_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
-            );
-        put = match expected_version {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(version) => put
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
-        };
-        conditional("PutItem", put.send().await, || {
-            let expected = match expected_version {
-                Some(version) => format!("version {version}"),
-                None => "no item".to_owned(),
-            };
-            format!("work item {} is no longer at {expected}", item.key)
+            ),
+        ]);
+        self.put_versioned(record, expected_version, || {
+            format!("work item {}", item.key)
         })
+        .await
     }
 
     async fn delete_work_item(
@@ -551,5 +653,67 @@ impl Store for DynamoStore {
         conditional("DeleteItem", deleted, || {
             format!("work item {key} is no longer at version {expected_version}")
         })
+    }
+
+    /// Queries `gsi1` under `STATUS#<status>`, newest `gsi1sk` (`updated_at`) first. The
+    /// index projects every attribute, so the documents come from it directly.
+    async fn list_work_items(
+        &self,
+        status: WorkItemStatus,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_gsi1(&status_gsi1pk(status), false, limit)
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let doc = string_attr(item, DOC)?;
+                serde_json::from_str(doc).map_err(|e| {
+                    let pk = string_attr(item, PK).unwrap_or("?");
+                    StoreError::Corrupt(format!("work item record {pk}: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    async fn put_run(&self, run: &Run, expected_version: Option<u64>) -> Result<(), StoreError> {
+        self.put_run_record(run, expected_version).await
+    }
+
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<Run>, StoreError> {
+        self.read_run(run_id).await
+    }
+
+    async fn list_runs(&self, key: &WorkItemKey) -> Result<Vec<Run>, StoreError> {
+        self.query_runs(key).await
+    }
+
+    async fn append_events(&self, events: &[RunEvent], retain: Duration) -> Result<(), StoreError> {
+        self.write_events(events, retain).await
+    }
+
+    async fn list_events(
+        &self,
+        run_id: &RunId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<RunEvent>, StoreError> {
+        self.read_events(run_id, after, limit).await
+    }
+
+    async fn get_slot_pool(&self, scope: &str) -> Result<Option<SlotPool>, StoreError> {
+        self.read_slot_pool(scope).await
+    }
+
+    async fn put_slot_pool(
+        &self,
+        pool: &SlotPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.put_slot_pool_record(pool, expected_version).await
     }
 }

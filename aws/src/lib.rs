@@ -1,5 +1,6 @@
 //! baton's AWS adapters: [`DynamoStore`] implements the `Store` port on one DynamoDB table,
-//! [`SqsQueue`] the `Queue` port on an SQS standard queue with a dead-letter queue.
+//! [`SqsQueue`] the `Queue` port on an SQS standard queue with a dead-letter queue (delayed
+//! sends use `DelaySeconds`; `dead_letter` sends the job to the dead-letter queue itself).
 //!
 //! The endpoint comes from the SDK's usual configuration (`AWS_ENDPOINT_URL`, or the
 //! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`), so the same code talks
@@ -12,6 +13,24 @@
 //! |-----------|-----------------------------|------------|---------------------------------------------------|
 //! | delivery  | `DELIVERY#<source>#<id>`    | `DELIVERY` | `status`, `owner`, `lease_until` (epoch ms), `outcome` (JSON), `expires_at` (TTL, epoch s) |
 //! | work item | `ITEM#<key>`                | `ITEM`     | `doc` (the item as JSON), `version`, `status`, `gsi1pk` = `STATUS#<status>`, `gsi1sk` = `updated_at` (RFC 3339) |
+//! | run       | `RUN#<run id>`              | `RUN`      | `doc` (the run as JSON), `version`, `gsi1pk` = `RUNS#<work item key>`, `gsi1sk` = run id |
+//! | run event | `RUN#<run id>`              | `EVENT#<seq>` (10 digits, zero-padded) | `doc` (the event as JSON), `expires_at` (TTL: the event's `at` + retention, epoch s) |
+//! | slot pool | `SLOTS#<scope>`             | `SLOTS`    | `doc` (the pool as JSON), `version`                |
+//!
+//! Versioned records (work items, runs, slot pools) are written with a condition on
+//! `version` (or on the record not existing yet). A run's events share its partition: a
+//! timeline is read with consistent queries on `sk` between `EVENT#<after + 1>` and the
+//! largest sequence number, which leaves the run's own record out. Events are written with
+//! `BatchWriteItem`, 25 at a time, unconditionally (appending is idempotent).
+//!
+//! The global secondary index `gsi1` (`gsi1pk`/`gsi1sk`, all attributes projected) serves
+//! the listings: work items by status, most recently updated first, and a work item's runs,
+//! oldest first (run ids are UUIDv7s, so they sort by creation time). Reads of a GSI are
+//! only eventually consistent: a listing may miss a write of the last moment.
+//!
+//! DynamoDB deletes items past their TTL in the background, up to a few days late (and
+//! emulators may never do it), so reads treat a record whose `expires_at` has passed as
+//! absent.
 
 mod backends;
 mod dynamo;

@@ -4,7 +4,7 @@ use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use baton_core::domain::Job;
-use baton_core::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
+use baton_core::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -48,6 +48,11 @@ where
 fn whole_seconds(duration: Duration) -> i32 {
     let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     i32::try_from(seconds.min(MAX_VISIBILITY_SECS)).unwrap_or(i32::MAX)
+}
+
+/// `DelaySeconds`: whole seconds (a fraction is dropped), at most [`MAX_SEND_DELAY`].
+fn delay_seconds(delay: Duration) -> i32 {
+    i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).unwrap_or(0)
 }
 
 /// Whether an error means the receipt handle is not (or no longer) good. SQS reports an
@@ -118,11 +123,26 @@ impl SqsQueue {
     /// Puts a body on the queue as is, whether it is a valid job or not.
     pub async fn send_raw(&self, body: &str) -> Result<(), QueueError> {
         let url = self.queue_url().await?;
-        self.inner
+        self.send_message(url, body, None).await
+    }
+
+    /// SendMessage; `delay_secs` overrides the queue's default delay.
+    async fn send_message(
+        &self,
+        url: &str,
+        body: &str,
+        delay_secs: Option<i32>,
+    ) -> Result<(), QueueError> {
+        let mut request = self
+            .inner
             .client
             .send_message()
             .queue_url(url)
-            .message_body(body)
+            .message_body(body);
+        if let Some(delay_secs) = delay_secs {
+            request = request.delay_seconds(delay_secs);
+        }
+        request
             .send()
             .await
             .map_err(|e| unavailable("SendMessage", e))?;
@@ -226,6 +246,18 @@ impl SqsQueue {
 impl Queue for SqsQueue {
     async fn send(&self, job: &Job) -> Result<(), QueueError> {
         self.send_raw(&job.to_message()).await
+    }
+
+    async fn send_delayed(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        let url = self.queue_url().await?;
+        self.send_message(url, &job.to_message(), Some(delay_seconds(delay)))
+            .await
+    }
+
+    /// Sends the job's body to the dead-letter queue, where SQS's redrive would have put it.
+    async fn dead_letter(&self, job: &Job) -> Result<(), QueueError> {
+        let url = self.dead_letter_queue_url().await?;
+        self.send_message(url, &job.to_message(), None).await
     }
 
     async fn receive(
@@ -369,5 +401,20 @@ impl Queue for SqsQueue {
         count.parse().map_err(|_| {
             QueueError::Unavailable(format!("ApproximateNumberOfMessages is `{count}`"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_are_whole_seconds_up_to_fifteen_minutes() {
+        assert_eq!(delay_seconds(Duration::ZERO), 0);
+        assert_eq!(delay_seconds(Duration::from_millis(999)), 0);
+        assert_eq!(delay_seconds(Duration::from_millis(2_500)), 2);
+        assert_eq!(delay_seconds(Duration::from_secs(900)), 900);
+        assert_eq!(delay_seconds(Duration::from_secs(901)), 900);
+        assert_eq!(delay_seconds(Duration::MAX), 900);
     }
 }

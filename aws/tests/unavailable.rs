@@ -3,7 +3,9 @@
 
 use aws_sdk_dynamodb::config::Credentials;
 use baton_aws::Settings;
-use baton_core::domain::{DeliveryKey, Job, JobId, JobReason, SourceKind, WorkItemKey};
+use baton_core::domain::{
+    DeliveryKey, Job, JobId, JobReason, RunEvent, RunId, SourceKind, WorkItemKey, WorkItemStatus,
+};
 use baton_core::ports::{Queue, QueueError, Store, StoreError};
 use std::time::{Duration, Instant};
 
@@ -90,4 +92,65 @@ async fn a_silent_endpoint_fails_fast() {
     });
     assert_fails_fast(&format!("http://{address}")).await;
     silent.abort();
+}
+
+/// The batch writes, queries and sends of the runner's operations map failures the same way.
+#[tokio::test]
+async fn the_runner_operations_are_unavailable_too() {
+    let endpoint = "http://127.0.0.1:1";
+    let (store, queue) = adapters(endpoint).await;
+    let run_id = RunId::generate();
+    let key = WorkItemKey::new(SourceKind::Github, "acme/app#1");
+    let event = RunEvent {
+        run_id: run_id.clone(),
+        seq: 1,
+        at: chrono::Utc::now(),
+        kind: "claimed".into(),
+        data: serde_json::Value::Null,
+    };
+    let store_results = [
+        (
+            "append_events",
+            store
+                .append_events(&[event], Duration::from_secs(60))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "list_events",
+            store.list_events(&run_id, 0, 10).await.map(|_| ()),
+        ),
+        (
+            "list_work_items",
+            store
+                .list_work_items(WorkItemStatus::Queued, 10)
+                .await
+                .map(|_| ()),
+        ),
+        ("list_runs", store.list_runs(&key).await.map(|_| ())),
+        ("get_run", store.get_run(&run_id).await.map(|_| ())),
+        (
+            "get_slot_pool",
+            store.get_slot_pool("global").await.map(|_| ()),
+        ),
+    ];
+    for (operation, result) in store_results {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{operation} against {endpoint}: expected Unavailable, got {result:?}"
+        );
+    }
+    let queue_results = [
+        (
+            "send_delayed",
+            queue.send_delayed(&job(), Duration::from_secs(5)).await,
+        ),
+        ("dead_letter", queue.dead_letter(&job()).await),
+    ];
+    for (operation, result) in queue_results {
+        assert!(
+            matches!(result, Err(QueueError::Unavailable(_))),
+            "{operation} against {endpoint}: expected Unavailable, got {result:?}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::unique;
 use crate::domain::{Job, JobId, JobReason, SourceKind, WorkItemKey, JOB_SCHEMA_VERSION};
-use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT};
+use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 use chrono::Utc;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -63,6 +63,18 @@ macro_rules! queue_contract_tests {
         async fn queue_dead_letters_after_max_receives() {
             let queue = $fresh;
             $crate::contract::queue::dead_letters_after_max_receives(&queue).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn queue_delayed_send_waits_out_its_delay() {
+            let queue = $fresh;
+            $crate::contract::queue::delayed_send_waits_out_its_delay(&queue).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn queue_dead_letter_skips_the_jobs_queue() {
+            let queue = $fresh;
+            $crate::contract::queue::dead_letter_skips_the_jobs_queue(&queue).await;
         }
 
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +323,90 @@ pub async fn dead_letters_after_max_receives(queue: &dyn Queue) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Polls until the dead-letter count reaches `at_least` (SQS's count is approximate and may
+/// lag), for up to 10 s, then asserts that it did.
+async fn assert_dead_letters_reach(queue: &dyn Queue, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = queue.dead_letter_count().await.expect("dead_letter_count");
+        if count >= at_least || Instant::now() > deadline {
+            assert!(
+                count >= at_least,
+                "messages in the dead-letter queue: {count}, expected at least {at_least}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A delayed job is invisible until its delay has passed, then arrives like any other. A
+/// zero delay is none; a delay past [`MAX_SEND_DELAY`] is cut to it, not refused.
+pub async fn delayed_send_waits_out_its_delay(queue: &dyn Queue) {
+    let far = job();
+    queue
+        .send_delayed(&far, MAX_SEND_DELAY * 4)
+        .await
+        .expect("a delay past the maximum is cut to it");
+    let delay = Duration::from_secs(2);
+    let delayed = job();
+    let sent_at = Instant::now();
+    queue
+        .send_delayed(&delayed, delay)
+        .await
+        .expect("send_delayed");
+    assert_empty(queue, Duration::ZERO, "right after the delayed sends").await;
+
+    let undelayed = job();
+    queue
+        .send_delayed(&undelayed, Duration::ZERO)
+        .await
+        .expect("send_delayed without a delay");
+    let got = receive_one(queue, LONG).await;
+    assert_eq!(
+        parsed(&got),
+        &undelayed,
+        "the job sent without a delay arrives first"
+    );
+    queue.delete(&got.receipt).await.expect("delete");
+
+    // Long polls: a poll may end before the delay has passed on a slow machine.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let got = loop {
+        let mut batch = receive(queue, 10, POLL, LONG).await;
+        if !batch.is_empty() || Instant::now() > deadline {
+            assert_eq!(
+                batch.len(),
+                1,
+                "expected the delayed job alone, got {batch:?}"
+            );
+            break batch.remove(0);
+        }
+    };
+    let waited = sent_at.elapsed();
+    assert_eq!(parsed(&got), &delayed);
+    assert_eq!(got.receive_count, 1);
+    assert!(
+        waited >= delay - Duration::from_millis(500),
+        "a job delayed by {delay:?} arrived after {waited:?}"
+    );
+    queue.delete(&got.receipt).await.expect("delete");
+    assert_empty(
+        queue,
+        Duration::from_secs(1),
+        "the job delayed by the maximum",
+    )
+    .await;
+}
+
+/// `dead_letter` puts a job on the dead-letter queue at once, not on the jobs queue.
+pub async fn dead_letter_skips_the_jobs_queue(queue: &dyn Queue) {
+    let before = queue.dead_letter_count().await.expect("dead_letter_count");
+    queue.dead_letter(&job()).await.expect("dead_letter");
+    assert_dead_letters_reach(queue, before + 1).await;
+    assert_empty(queue, Duration::from_secs(1), "the jobs queue").await;
 }
 
 /// A body that is not a job still arrives, as `job: Err(..)`, and can be deleted.
