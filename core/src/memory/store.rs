@@ -30,10 +30,12 @@ pub struct MemoryStore {
     deliveries: Box<[Mutex<Deliveries>]>,
     work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
     runs: Mutex<HashMap<RunId, Run>>,
-    /// Each run's timeline by sequence number, with when it expires (epoch seconds).
-    events: Mutex<HashMap<RunId, BTreeMap<u32, (RunEvent, i64)>>>,
+    events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
 }
+
+/// A run's events by sequence number, each with when it expires (epoch seconds).
+type Timeline = BTreeMap<u32, (RunEvent, i64)>;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -314,7 +316,7 @@ impl Store for MemoryStore {
             .filter(|item| item.status == status)
             .map(|item| WorkItem::clone(item))
             .collect();
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        found.sort_by_key(|item| std::cmp::Reverse(item.updated_at));
         found.truncate(limit);
         Ok(found)
     }
