@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod domain;
+mod http_error;
 pub mod ingress;
 pub mod memory;
 pub mod ports;
