@@ -18,6 +18,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         ..IngressSettings::default()
     };
+    let store = backends.store.clone();
     let ingress = Arc::new(Ingress::new(
         &workflow,
         secrets,
@@ -37,7 +38,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             variables.join(", ")
         );
     }
-    let app = ingress::router(ingress);
+    let app = ingress::router(ingress).merge(baton_core::api::router(store, Arc::new(SystemClock)));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
