@@ -52,7 +52,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             variables.join(", ")
         );
     }
-    let app = ingress::router(ingress);
+    let app = ingress::router(ingress).merge(baton_core::api::router(
+        Arc::clone(&backends.store),
+        Arc::new(SystemClock),
+    ));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

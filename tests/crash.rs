@@ -78,43 +78,80 @@ async fn a_killed_runner_s_work_is_finished_once_by_another() {
     let settings = unique_aws_settings();
     let (store, queue) = aws_backends_named(&settings).await;
     let workflow = Workflow::parse(&text).expect("workflow");
-    let app = spawn_with(&workflow, all_secrets(), store.clone(), queue, IngressSettings::default()).await;
+    let app = spawn_with(
+        &workflow,
+        all_secrets(),
+        store.clone(),
+        queue,
+        IngressSettings::default(),
+    )
+    .await;
 
     let mut first = RunnerProcess::start("runner-a", &workflow_file, &settings);
-    let body = github_issue("labeled", 9, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        9,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let (status, answer) = app
-        .post("github", &signing::github(GITHUB_SECRET, "issues", "crash-delivery", &body), body)
+        .post(
+            "github",
+            &signing::github(GITHUB_SECRET, "issues", "crash-delivery", &body),
+            body,
+        )
         .await;
     assert_eq!(status, 202, "{answer}");
     let key = WorkItemKey::parse(answer["work_item"].as_str().expect("key")).expect("key");
 
     // Mid-session: runner-a holds the lease and the agent has spoken.
     wait_for_item(&*store, &key, "runner-a to claim", |i| {
-        i.lease.as_ref().is_some_and(|lease| lease.owner == "runner-a")
+        i.lease
+            .as_ref()
+            .is_some_and(|lease| lease.owner == "runner-a")
     })
     .await;
     let runs = wait_for_runs(&*store, &key, 1).await;
     let deadline = Instant::now() + WAIT;
-    while !events(&*store, &runs[0]).await.iter().any(|e| e.kind == "message") {
+    while !events(&*store, &runs[0])
+        .await
+        .iter()
+        .any(|e| e.kind == "message")
+    {
         assert!(Instant::now() < deadline, "the agent never spoke");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     first.kill();
 
     let second = RunnerProcess::start("runner-b", &workflow_file, &settings);
-    let item = wait_for_item(&*store, &key, "runner-b to finish", |i| i.status == WorkItemStatus::Succeeded).await;
+    let item = wait_for_item(&*store, &key, "runner-b to finish", |i| {
+        i.status == WorkItemStatus::Succeeded
+    })
+    .await;
     assert!(item.lease.is_none());
-    assert_eq!(item.attempt, 1, "a takeover is the same attempt, not a retry");
+    assert_eq!(
+        item.attempt, 1,
+        "a takeover is the same attempt, not a retry"
+    );
 
     let runs = wait_for_runs(&*store, &key, 2).await;
     let summary: Vec<_> = runs.iter().map(|r| (r.runner.as_str(), r.status)).collect();
     assert_eq!(
         summary,
-        [("runner-a", RunStatus::Abandoned), ("runner-b", RunStatus::Succeeded)],
+        [
+            ("runner-a", RunStatus::Abandoned),
+            ("runner-b", RunStatus::Succeeded)
+        ],
         "{runs:#?}"
     );
-    assert_eq!(runs[0].error.as_ref().map(|e| e.code.as_str()), Some("lease_expired"));
+    assert_eq!(
+        runs[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("lease_expired")
+    );
     // Never two at once: runner-b started after runner-a's lease had run out.
-    assert!(runs[1].claimed_at >= runs[0].ended_at.expect("ended"), "{runs:#?}");
+    assert!(
+        runs[1].claimed_at >= runs[0].ended_at.expect("ended"),
+        "{runs:#?}"
+    );
     second.terminate();
 }

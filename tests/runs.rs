@@ -17,11 +17,25 @@ on_both_backends!(
     unlabelling_a_running_issue_stops_its_session
 );
 
-async fn post_issue_event(app: &common::TestApp, action: &str, number: u64, labels: &[&str]) -> WorkItemKey {
-    let body = github_issue(action, number, labels, json!({ "label": { "name": "baton" } }));
+async fn post_issue_event(
+    app: &common::TestApp,
+    action: &str,
+    number: u64,
+    labels: &[&str],
+) -> WorkItemKey {
+    let body = github_issue(
+        action,
+        number,
+        labels,
+        json!({ "label": { "name": "baton" } }),
+    );
     let delivery = uuid::Uuid::new_v4().to_string();
     let (status, answer) = app
-        .post("github", &signing::github(GITHUB_SECRET, "issues", &delivery, &body), body)
+        .post(
+            "github",
+            &signing::github(GITHUB_SECRET, "issues", &delivery, &body),
+            body,
+        )
         .await;
     assert_eq!(status, 202, "{answer}");
     WorkItemKey::parse(answer["work_item"].as_str().expect("work_item")).expect("key")
@@ -32,7 +46,10 @@ async fn a_labelled_issue_ends_in_a_finished_recorded_session(backend: Backend) 
     let store = &*plane.app.store;
     let key = post_issue_event(&plane.app, "labeled", 1, &["baton"]).await;
 
-    let item = wait_for_item(store, &key, "a succeeded run", |i| i.status == WorkItemStatus::Succeeded).await;
+    let item = wait_for_item(store, &key, "a succeeded run", |i| {
+        i.status == WorkItemStatus::Succeeded
+    })
+    .await;
     let runs = wait_for_runs(store, &key, 1).await;
     assert_eq!(runs.len(), 1, "exactly one run: {runs:#?}");
     let run = &runs[0];
@@ -45,9 +62,24 @@ async fn a_labelled_issue_ends_in_a_finished_recorded_session(backend: Backend) 
     assert!(received <= run.queued_at && run.queued_at <= run.claimed_at);
     assert!(run.claimed_at <= started && started <= ended);
     assert_eq!(run.tokens.total_tokens, 1500);
-    let kinds: Vec<String> = events(store, run).await.into_iter().map(|e| e.kind).collect();
-    for expected in ["claimed", "workspace_ready", "session_started", "message", "file_change", "turn_ended", "run_ended"] {
-        assert!(kinds.iter().any(|k| k == expected), "missing {expected}: {kinds:?}");
+    let kinds: Vec<String> = events(store, run)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for expected in [
+        "claimed",
+        "workspace_ready",
+        "session_started",
+        "message",
+        "file_change",
+        "turn_ended",
+        "run_ended",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "missing {expected}: {kinds:?}"
+        );
     }
     plane.stop().await;
 }
@@ -57,10 +89,17 @@ async fn unlabelling_a_running_issue_stops_its_session(backend: Backend) {
     let plane = spawn_control_plane(backend, "stall").await;
     let store = &*plane.app.store;
     let key = post_issue_event(&plane.app, "labeled", 2, &["baton"]).await;
-    wait_for_item(store, &key, "the session to run", |i| i.status == WorkItemStatus::Running).await;
+    wait_for_item(store, &key, "the session to run", |i| {
+        i.status == WorkItemStatus::Running
+    })
+    .await;
     let runs = wait_for_runs(store, &key, 1).await;
     let deadline = Instant::now() + common::control_plane::WAIT;
-    while !events(store, &runs[0]).await.iter().any(|e| e.kind == "message") {
+    while !events(store, &runs[0])
+        .await
+        .iter()
+        .any(|e| e.kind == "message")
+    {
         assert!(Instant::now() < deadline, "the agent never spoke");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -68,9 +107,15 @@ async fn unlabelling_a_running_issue_stops_its_session(backend: Backend) {
     let unlabelled = Instant::now();
     let same = post_issue_event(&plane.app, "unlabeled", 2, &[]).await;
     assert_eq!(same, key);
-    let item = wait_for_item(store, &key, "the cancel", |i| i.status == WorkItemStatus::Cancelled).await;
+    let item = wait_for_item(store, &key, "the cancel", |i| {
+        i.status == WorkItemStatus::Cancelled
+    })
+    .await;
     let took = unlabelled.elapsed();
-    assert!(took < Duration::from_secs(5), "the session stopped {took:?} after the unlabel");
+    assert!(
+        took < Duration::from_secs(5),
+        "the session stopped {took:?} after the unlabel"
+    );
     assert!(item.lease.is_none());
     let runs = wait_for_runs(store, &key, 1).await;
     assert_eq!(runs.len(), 1);

@@ -2,10 +2,13 @@
 //!
 //! The domain (`domain`, `workflow`, `routing`, `webhooks`) never touches AWS; storage and
 //! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
-//! adapters in the `baton-aws` crate.
+//! adapters in the `baton-aws` crate. `ingress` serves webhooks and `api` the read API;
+//! both are axum routers that merge into one.
 
+pub mod api;
 pub mod clock;
 pub mod domain;
+mod http_error;
 pub mod ingress;
 pub mod memory;
 pub mod ports;

@@ -90,7 +90,14 @@ pub async fn spawn_control_plane(backend: Backend, scenario: &str) -> ControlPla
     );
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(runner.run(shutdown.clone()));
-    let app = spawn_with(&workflow, all_secrets(), store, queue, IngressSettings::default()).await;
+    let app = spawn_with(
+        &workflow,
+        all_secrets(),
+        store,
+        queue,
+        IngressSettings::default(),
+    )
+    .await;
     ControlPlane {
         app,
         scratch,
@@ -142,5 +149,8 @@ pub async fn wait_for_runs(store: &dyn Store, key: &WorkItemKey, count: usize) -
 }
 
 pub async fn events(store: &dyn Store, run: &Run) -> Vec<RunEvent> {
-    store.list_events(&run.run_id, 0, 10_000).await.expect("list events")
+    store
+        .list_events(&run.run_id, 0, 10_000)
+        .await
+        .expect("list events")
 }

@@ -27,6 +27,14 @@ impl Queue for FailingSends {
         self.inner.send(job).await
     }
 
+    async fn send_delayed(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        self.inner.send_delayed(job, delay).await
+    }
+
+    async fn dead_letter(&self, job: &Job) -> Result<(), QueueError> {
+        self.inner.dead_letter(job).await
+    }
+
     async fn receive(
         &self,
         max: usize,

@@ -78,7 +78,9 @@ pub fn unique_aws_settings() -> baton_aws::Settings {
 }
 
 /// The table and queues named by `settings` on the emulator, created.
-pub async fn aws_backends_named(settings: &baton_aws::Settings) -> (Arc<dyn Store>, Arc<dyn Queue>) {
+pub async fn aws_backends_named(
+    settings: &baton_aws::Settings,
+) -> (Arc<dyn Store>, Arc<dyn Queue>) {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "AWS_ENDPOINT_URL is not set: run the tests with `scripts/test`, which starts the emulator"

@@ -1,16 +1,11 @@
 //! The HTTP answers trackers and users see.
 
 use super::{Accepted, IngressError};
-use axum::http::{header, HeaderValue, StatusCode};
+use crate::http_error::{error, retry_later};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-
-/// `{"error":{"code","message"}}` with a status.
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "error": { "code": code, "message": message.into() } });
-    (status, Json(body)).into_response()
-}
 
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
@@ -60,11 +55,4 @@ impl IntoResponse for IngressError {
             )),
         }
     }
-}
-
-fn retry_later(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    response
 }

@@ -1,0 +1,118 @@
+//! `GET /api/v1/issues/{key}`: one work item, its runs and their timelines.
+
+use super::error::ApiError;
+use super::Api;
+use crate::domain::{
+    JobId, JobReason, Run, RunError, RunEvent, RunId, RunStatus, TokenTotals, WorkItem, WorkItemKey,
+};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The most events returned per run; a run with more says `events_truncated: true`.
+pub const EVENTS_PER_RUN: usize = 500;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssueResponse {
+    /// The work item as stored.
+    pub work_item: WorkItem,
+    /// Its runs, oldest first.
+    pub runs: Vec<RunView>,
+}
+
+/// A run with its timeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunView {
+    pub run_id: RunId,
+    pub job_id: JobId,
+    /// Why the run was requested.
+    pub reason: JobReason,
+    pub attempt: u32,
+    /// The runner that claimed it.
+    pub runner: String,
+    pub status: RunStatus,
+    /// When the webhook that requested the run arrived.
+    pub received_at: Option<DateTime<Utc>>,
+    pub queued_at: DateTime<Utc>,
+    pub claimed_at: DateTime<Utc>,
+    pub agent_started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `{code, message}` when the run failed.
+    pub error: Option<RunError>,
+    pub tokens: TokenTotals,
+    pub turns: u32,
+    pub session_id: Option<String>,
+    pub workspace: Option<String>,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    /// How many events the run recorded (old ones may have expired from `events`).
+    pub event_count: u32,
+    /// The timeline, oldest first, at most [`EVENTS_PER_RUN`].
+    pub events: Vec<RunEvent>,
+    /// The timeline holds more events than `events`.
+    pub events_truncated: bool,
+}
+
+impl RunView {
+    fn new(run: Run, events: Vec<RunEvent>, events_truncated: bool) -> Self {
+        Self {
+            run_id: run.run_id,
+            job_id: run.job_id,
+            reason: run.reason,
+            attempt: run.attempt,
+            runner: run.runner,
+            status: run.status,
+            received_at: run.received_at,
+            queued_at: run.queued_at,
+            claimed_at: run.claimed_at,
+            agent_started_at: run.agent_started_at,
+            ended_at: run.ended_at,
+            error: run.error,
+            tokens: run.tokens,
+            turns: run.turns,
+            session_id: run.session_id,
+            workspace: run.workspace,
+            branch: run.branch,
+            commit: run.commit,
+            event_count: run.events,
+            events,
+            events_truncated,
+        }
+    }
+}
+
+pub(super) async fn get_issue(
+    State(api): State<Api>,
+    key: Result<Path<String>, PathRejection>,
+) -> Result<Json<IssueResponse>, ApiError> {
+    // The path segment is percent-decoded already; a rejection means it was not UTF-8.
+    let Path(key) = key.map_err(|rejection| ApiError::InvalidKey(rejection.body_text()))?;
+    let key = WorkItemKey::parse(&key).map_err(ApiError::InvalidKey)?;
+    let store = api.store.as_ref();
+    let work_item = store
+        .get_work_item(&key)
+        .await
+        .map_err(ApiError::store("reading a work item"))?
+        .ok_or(ApiError::IssueNotFound(key))?;
+    let runs = store
+        .list_runs(&work_item.key)
+        .await
+        .map_err(ApiError::store("listing runs"))?;
+    let mut views = Vec::with_capacity(runs.len());
+    for run in runs {
+        // One more than the bound tells whether there are more.
+        let mut events = store
+            .list_events(&run.run_id, 0, EVENTS_PER_RUN + 1)
+            .await
+            .map_err(ApiError::store("listing run events"))?;
+        let events_truncated = events.len() > EVENTS_PER_RUN;
+        events.truncate(EVENTS_PER_RUN);
+        views.push(RunView::new(run, events, events_truncated));
+    }
+    Ok(Json(IssueResponse {
+        work_item,
+        runs: views,
+    }))
+}

@@ -1,0 +1,206 @@
+//! `GET /api/v1/state`: the work items by status, in the shape of Symphony's state endpoint.
+
+use super::error::ApiError;
+use super::Api;
+use crate::domain::{RunId, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus};
+use crate::ports::Store;
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many work items of each status are read, counted and listed.
+pub const STATE_LIST_LIMIT: usize = 100;
+
+/// The snapshot.
+///
+/// Each status is read up to [`STATE_LIST_LIMIT`] items (most recently updated first), so a
+/// count is exact below the cap; a status with more items than that is named in `capped`,
+/// and its count stops at the cap.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateResponse {
+    /// When the snapshot was taken (RFC 3339).
+    pub generated_at: DateTime<Utc>,
+    pub counts: Counts,
+    /// The most items counted (and listed) per status: [`STATE_LIST_LIMIT`].
+    pub counts_capped_at: usize,
+    /// The statuses that have more items than `counts_capped_at`; their counts are lower
+    /// bounds. Empty when every count is exact.
+    pub capped: Vec<WorkItemStatus>,
+    /// A runner holds the lease.
+    pub running: Vec<StateEntry>,
+    /// Failed, with a retry scheduled.
+    pub retrying: Vec<StateEntry>,
+    /// A job is on the queue.
+    pub queued: Vec<StateEntry>,
+    pub failed: Vec<StateEntry>,
+    pub dead_lettered: Vec<StateEntry>,
+    /// The tokens of every item counted in `counts` (succeeded and cancelled ones included),
+    /// summed.
+    pub token_totals: TokenTotals,
+    /// Always `null`: kept for Symphony compatibility; nothing records rate limits yet.
+    pub rate_limits: Option<serde_json::Value>,
+}
+
+/// Work items per status (see [`StateResponse::capped`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub queued: usize,
+    pub running: usize,
+    pub retrying: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    pub dead_lettered: usize,
+}
+
+/// One work item in a list. Fields that do not apply are `null`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateEntry {
+    /// The work item key, as `GET /api/v1/issues/{key}` takes it (percent-encoded).
+    pub work_item: WorkItemKey,
+    /// The tracker's human identifier: `acme/app#12`, `ENG-42`.
+    pub identifier: String,
+    pub title: String,
+    pub url: Option<String>,
+    /// The issue's state in the tracker (`open`, `In Progress`).
+    pub state: String,
+    /// baton's status of the work item.
+    pub status: WorkItemStatus,
+    /// Attempts made for the current request.
+    pub attempt: u32,
+    /// The newest run, running or ended.
+    pub run_id: Option<RunId>,
+    /// The runner holding the lease, and until when (a running item whose lease has passed
+    /// has a stalled runner).
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When the scheduled retry is due.
+    pub next_retry_at: Option<DateTime<Utc>>,
+    /// The last run's error, while retrying, failed or dead-lettered.
+    pub last_error: Option<String>,
+    /// The issue was closed, unlabelled or stopped; the runner is winding down.
+    pub cancel_requested: bool,
+    pub updated_at: DateTime<Utc>,
+    /// Tokens used by all the item's runs.
+    pub tokens: TokenTotals,
+}
+
+impl From<WorkItem> for StateEntry {
+    fn from(item: WorkItem) -> Self {
+        let (lease_owner, lease_expires_at) = match item.lease {
+            Some(lease) => (Some(lease.owner), Some(lease.expires_at)),
+            None => (None, None),
+        };
+        Self {
+            work_item: item.key,
+            identifier: item.issue.identifier,
+            title: item.issue.title,
+            url: item.issue.url,
+            state: item.issue.state,
+            status: item.status,
+            attempt: item.attempt,
+            run_id: item.last_run,
+            lease_owner,
+            lease_expires_at,
+            next_retry_at: item.next_retry_at,
+            last_error: item.last_error,
+            cancel_requested: item.cancel_requested,
+            updated_at: item.updated_at,
+            tokens: item.tokens,
+        }
+    }
+}
+
+/// The items of one status, at most [`STATE_LIST_LIMIT`].
+struct Listed {
+    status: WorkItemStatus,
+    items: Vec<WorkItem>,
+    /// There were more.
+    capped: bool,
+}
+
+impl Listed {
+    fn entries(self) -> Vec<StateEntry> {
+        self.items.into_iter().map(StateEntry::from).collect()
+    }
+}
+
+async fn list(store: &dyn Store, status: WorkItemStatus) -> Result<Listed, ApiError> {
+    // One more than the cap tells whether the cap was reached.
+    let mut items = store
+        .list_work_items(status, STATE_LIST_LIMIT + 1)
+        .await
+        .map_err(ApiError::store("listing work items"))?;
+    let capped = items.len() > STATE_LIST_LIMIT;
+    items.truncate(STATE_LIST_LIMIT);
+    Ok(Listed {
+        status,
+        items,
+        capped,
+    })
+}
+
+pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateResponse>, ApiError> {
+    use WorkItemStatus as S;
+    let generated_at = api.clock.now();
+    let store = api.store.as_ref();
+    let (queued, running, retrying, succeeded, failed, cancelled, dead_lettered) = tokio::try_join!(
+        list(store, S::Queued),
+        list(store, S::Running),
+        list(store, S::Retrying),
+        list(store, S::Succeeded),
+        list(store, S::Failed),
+        list(store, S::Cancelled),
+        list(store, S::DeadLettered),
+    )?;
+    let all = [
+        &queued,
+        &running,
+        &retrying,
+        &succeeded,
+        &failed,
+        &cancelled,
+        &dead_lettered,
+    ];
+    let capped = all
+        .iter()
+        .filter(|listed| listed.capped)
+        .map(|listed| listed.status)
+        .collect();
+    let token_totals = all
+        .iter()
+        .flat_map(|listed| &listed.items)
+        .fold(TokenTotals::default(), |sum, item| add(sum, item.tokens));
+    let counts = Counts {
+        queued: queued.items.len(),
+        running: running.items.len(),
+        retrying: retrying.items.len(),
+        succeeded: succeeded.items.len(),
+        failed: failed.items.len(),
+        cancelled: cancelled.items.len(),
+        dead_lettered: dead_lettered.items.len(),
+    };
+    Ok(Json(StateResponse {
+        generated_at,
+        counts,
+        counts_capped_at: STATE_LIST_LIMIT,
+        capped,
+        running: running.entries(),
+        retrying: retrying.entries(),
+        queued: queued.entries(),
+        failed: failed.entries(),
+        dead_lettered: dead_lettered.entries(),
+        token_totals,
+        rate_limits: None,
+    }))
+}
+
+/// Sums without overflowing on whatever the store holds.
+fn add(sum: TokenTotals, tokens: TokenTotals) -> TokenTotals {
+    TokenTotals {
+        input_tokens: sum.input_tokens.saturating_add(tokens.input_tokens),
+        output_tokens: sum.output_tokens.saturating_add(tokens.output_tokens),
+        total_tokens: sum.total_tokens.saturating_add(tokens.total_tokens),
+    }
+}
