@@ -13,6 +13,7 @@ use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::ports::Store;
 use baton_core::secret::Secret;
 use baton_core::workflow::Workflow;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -84,8 +85,9 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     println!("  repository  {} (branch main)", repo.display());
 
     let started = Instant::now();
+    let started_at = Utc::now();
     let key = deliver_webhook(ingress, &secret_value).await?;
-    let outcome = follow(&*backends.store, &key, started).await;
+    let outcome = follow(&*backends.store, &key, started, started_at).await;
     shutdown.cancel();
     let _ = runner_task.await;
     let (status, workspace) = outcome?;
@@ -200,6 +202,7 @@ async fn follow(
     store: &dyn Store,
     key: &WorkItemKey,
     started: Instant,
+    started_at: DateTime<Utc>,
 ) -> anyhow::Result<(WorkItemStatus, PathBuf)> {
     let mut printed: BTreeMap<String, u32> = BTreeMap::new();
     let mut workspace = PathBuf::new();
@@ -224,11 +227,8 @@ async fn follow(
                 {
                     workspace = PathBuf::from(path);
                 }
-                println!(
-                    "  +{:>6} ms  {}",
-                    started.elapsed().as_millis(),
-                    describe(&event)
-                );
+                let offset = (event.at - started_at).num_milliseconds();
+                println!("  +{offset:>5} ms  {}", describe(&event));
             }
             run_over &= run.status != RunStatus::Running && run.events <= *after;
         }
@@ -255,6 +255,9 @@ fn describe(event: &RunEvent) -> String {
     };
     let detail = match event.kind.as_str() {
         "claimed" => format!("runner {} (attempt {})", text("runner"), data["attempt"]),
+        "prompt_rendered" => format!("{} characters", data["chars"]),
+        "rate_limit" => data["details"].to_string(),
+        "process_exited" => format!("exit code {}", data["code"]),
         "workspace_ready" => format!("{} on {}", text("path"), text("branch")),
         "session_started" => format!("session {}", text("session_id")),
         "turn_started" => format!("turn {}", data["turn"]),

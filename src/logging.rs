@@ -3,8 +3,10 @@
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// `default_level` applies unless `RUST_LOG` says otherwise.
+pub fn init(default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let json = match std::env::var("BATON_LOG_FORMAT") {
         Ok(format) => format.eq_ignore_ascii_case("json"),
         Err(_) => !std::io::stderr().is_terminal(),

@@ -18,7 +18,12 @@ async fn main() -> ExitCode {
         let code = baton_runner::mock_agent::run(&args.scenario).await;
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    logging::init();
+    // The demo prints its own story on stdout; its logs only say what went wrong.
+    let level = match cli.command {
+        cli::Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    logging::init(level);
     let result = match cli.command {
         cli::Command::Dev(args) => dev::run(args).await,
         cli::Command::Setup(args) => backend::setup(args).await,

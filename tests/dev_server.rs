@@ -80,6 +80,46 @@ impl DevServer {
         (status, response.json().await.expect("json answer"))
     }
 
+    async fn get(&self, path: &str) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Polls `GET /api/v1/issues/{key}` until `done` holds.
+    async fn wait_for_issue(
+        &self,
+        encoded_key: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        let mut last = serde_json::Value::Null;
+        while Instant::now() < deadline {
+            let response = client
+                .get(format!("{}/api/v1/issues/{encoded_key}", self.base_url))
+                .send()
+                .await
+                .expect("get issue");
+            if response.status().is_success() {
+                last = response.json().await.expect("json");
+                if done(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for the issue; last answer: {last}");
+    }
+
     /// Sends SIGTERM and expects a clean exit.
     fn stop(mut self) {
         let pid = self.child.id() as i32;
@@ -104,7 +144,7 @@ impl Drop for DevServer {
 }
 
 #[tokio::test]
-async fn baton_dev_embedded_queues_a_labelled_issue_and_stops_cleanly() {
+async fn baton_dev_embedded_runs_a_labelled_issue_to_a_finished_session() {
     let server = DevServer::start(&[], &[]).await;
     let delivery = uuid::Uuid::new_v4().to_string();
 
@@ -114,7 +154,63 @@ async fn baton_dev_embedded_queues_a_labelled_issue_and_stops_cleanly() {
     let (status, answer) = server.post_labeled_issue(1, &delivery).await;
     assert_eq!((status, answer), (200, json!({ "status": "duplicate" })));
 
+    // The runner in the same process ran the mock agent; the read API shows the result.
+    let issue = server
+        .wait_for_issue("github%3Aacme%2Fapp%231", |issue| {
+            issue["work_item"]["status"] == "succeeded"
+        })
+        .await;
+    let runs = issue["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{issue}");
+    assert_eq!(runs[0]["status"], "succeeded");
+    for field in [
+        "received_at",
+        "queued_at",
+        "claimed_at",
+        "agent_started_at",
+        "ended_at",
+    ] {
+        assert!(runs[0][field].is_string(), "{field} missing: {}", runs[0]);
+    }
+    let kinds: Vec<&str> = runs[0]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|event| event["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"file_change") && kinds.contains(&"run_ended"),
+        "{kinds:?}"
+    );
+    let state = server.get("/api/v1/state").await;
+    assert_eq!(state["counts"]["succeeded"], 1, "{state}");
+    assert_eq!(state["token_totals"]["total_tokens"], 1500, "{state}");
+
     server.stop();
+}
+
+#[tokio::test]
+async fn baton_demo_completes_the_loop_with_nothing_installed() {
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("demo")
+        .output()
+        .expect("run baton demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "baton demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "claimed",
+        "session_started",
+        "file_change",
+        "committed",
+        "✓ committed on baton/",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+    assert!(stdout.contains("src/lib.rs | 2 +-"), "{stdout}");
 }
 
 #[tokio::test]
@@ -143,7 +239,8 @@ async fn baton_setup_then_dev_with_aws_uses_the_emulator() {
         );
     }
 
-    let server = DevServer::start(&["--aws"], &names).await;
+    // Ingress only: the job stays on the queue for a separate runner.
+    let server = DevServer::start(&["--aws", "--no-runner"], &names).await;
     let delivery = uuid::Uuid::new_v4().to_string();
     let (status, answer) = server.post_labeled_issue(2, &delivery).await;
     assert_eq!(status, 202, "{answer}");
@@ -165,4 +262,47 @@ async fn baton_setup_then_dev_with_aws_uses_the_emulator() {
     assert_eq!(received.len(), 1);
     let job = received[0].job.as_ref().expect("well-formed job");
     assert_eq!(job.work_item.as_str(), "github:acme/app#2");
+}
+
+#[tokio::test]
+async fn baton_dev_and_demo_with_aws_run_sessions_on_the_emulator() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the tests with `scripts/test`, which starts the emulator"
+    );
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let names = [
+        ("BATON_TABLE", format!("run-table-{suffix}")),
+        ("BATON_QUEUE", format!("run-jobs-{suffix}")),
+        ("BATON_DLQ", format!("run-dlq-{suffix}")),
+    ];
+    // `baton demo --aws` creates what it needs, then runs the loop on the emulator.
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["demo", "--aws"])
+        .envs(names.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run baton demo --aws");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "baton demo --aws failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("✓ committed on baton/"), "{stdout}");
+
+    // `baton dev --aws` on the same table and queues runs a webhook's session too.
+    let server = DevServer::start(&["--aws"], &names).await;
+    let delivery = uuid::Uuid::new_v4().to_string();
+    let (status, answer) = server.post_labeled_issue(3, &delivery).await;
+    assert_eq!(status, 202, "{answer}");
+    let issue = server
+        .wait_for_issue("github%3Aacme%2Fapp%233", |issue| {
+            issue["work_item"]["status"] == "succeeded"
+                && issue["runs"]
+                    .as_array()
+                    .is_some_and(|runs| !runs.is_empty())
+        })
+        .await;
+    assert_eq!(issue["runs"][0]["status"], "succeeded", "{issue}");
+    server.stop();
 }
