@@ -45,6 +45,16 @@ impl Default for AgentLimits {
     }
 }
 
+/// The keys whose values are counts or milliseconds.
+const NUMERIC_KEYS: &[&str] = &[
+    "max_concurrent_agents",
+    "max_turns",
+    "max_retry_backoff_ms",
+    "max_tokens_per_run",
+    "max_attempts",
+    "max_continuations",
+];
+
 /// A retry waits `min(10000 · 2^(attempt−1), max_retry_backoff_ms)` after failed `attempt`.
 pub const RETRY_BASE: Duration = Duration::from_secs(10);
 /// A continuation starts this long after a clean run.
@@ -57,6 +67,20 @@ impl AgentLimits {
         };
         if agent.is_null() {
             return Ok(Self::default());
+        }
+        if let Some(map) = agent.as_mapping() {
+            // serde's message would not say which key is wrong.
+            for (key, value) in map {
+                let name = key.as_str().unwrap_or_default();
+                let numeric = NUMERIC_KEYS.contains(&name);
+                if numeric && !(value.is_u64() || (name == "max_tokens_per_run" && value.is_null()))
+                {
+                    return Err(LimitsError(format!(
+                        "`agent.{name}` must be a whole number, not {}",
+                        serde_yaml::to_string(value).unwrap_or_default().trim()
+                    )));
+                }
+            }
         }
         let mut limits: Self =
             serde_yaml::from_value(agent.clone()).map_err(|e| LimitsError(e.to_string()))?;
