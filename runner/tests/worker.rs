@@ -597,3 +597,26 @@ async fn secrets_never_reach_the_timeline_or_the_agent() {
     }
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_over_its_token_budget_fails() {
+    let mut harness = Harness::new();
+    // The happy path reports 1500 tokens.
+    let workflow = harness.workflow(
+        "happy_path",
+        "agent: {max_tokens_per_run: 1000, max_attempts: 1}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(9).await;
+    let item = harness
+        .wait_for(&key, "the failure", |i| !i.status.is_active())
+        .await;
+    assert_eq!(item.status, WorkItemStatus::DeadLettered);
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    assert_eq!(
+        runs[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("token_budget_exceeded")
+    );
+    harness.stop().await;
+}

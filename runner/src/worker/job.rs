@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// How long a job is hidden when the store cannot be read to decide about it.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(5);
@@ -66,21 +67,32 @@ impl Runner {
                 return;
             }
         };
-        let span = tracing::info_span!("job", work_item = %job.work_item, job_id = %job.job_id, attempt = job.attempt);
-        let _entered = span.enter();
-        drop(_entered);
+        // Every log line of this job carries its work item, job and delivery.
+        let span = tracing::info_span!("job", work_item = %job.work_item, job_id = %job.job_id,
+            delivery_id = job.delivery_id.as_deref().unwrap_or(""), attempt = job.attempt);
+        self.handle_job(job, received, shutdown)
+            .instrument(span)
+            .await;
+    }
+
+    async fn handle_job(
+        self: Arc<Self>,
+        job: Job,
+        received: ReceivedJob,
+        shutdown: CancellationToken,
+    ) {
         match self.triage(&job, &received).await {
             Triage::Run { item } => self.run_claimed(job, received, *item, shutdown).await,
             Triage::Ack(reason) => {
-                tracing::info!(work_item = %job.work_item, job_id = %job.job_id, %reason, "job acknowledged without a run");
+                tracing::info!(%reason, "job acknowledged without a run");
                 self.ack(&received.receipt).await;
             }
             Triage::Later(delay, reason) => {
-                tracing::info!(work_item = %job.work_item, job_id = %job.job_id, %reason, delay_s = delay.as_secs(), "job postponed");
+                tracing::info!(%reason, delay_s = delay.as_secs(), "job postponed");
                 self.postpone(&job, &received.receipt, delay).await;
             }
             Triage::Hide(delay, reason) => {
-                tracing::info!(work_item = %job.work_item, job_id = %job.job_id, %reason, "job left on the queue");
+                tracing::info!(%reason, "job left on the queue");
                 self.hide(&received.receipt, delay).await;
             }
             Triage::DeadLetter(reason) => self.give_up(&job, &received.receipt, reason).await,
@@ -385,6 +397,7 @@ impl Runner {
         keeper.finish().await;
         timeline.step("run_ended", end_summary(&end, &self.redactor));
         let mut run = recorder.finish(run).await;
+        stop.finish();
         self.conclude(&job, &received, &mut run, end).await;
         slots::release(&*self.store, &held).await;
     }

@@ -45,6 +45,11 @@ impl Stop {
         self.token.cancel();
     }
 
+    /// Ends the stop's life without a reason: the run is over (frees what watches it).
+    pub fn finish(&self) {
+        self.token.cancel();
+    }
+
     pub fn reason(&self) -> Option<StopReason> {
         self.reason.get().copied()
     }
