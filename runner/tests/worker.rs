@@ -75,11 +75,19 @@ impl Harness {
                 scenario(scenario_name)
             )
         };
+        // ... and another workspace root.
+        let workspace = if extra.contains("workspace:") {
+            String::new()
+        } else {
+            format!(
+                "workspace: {{root: \"{}\"}}\n",
+                self.dir.path().join("workspaces").display()
+            )
+        };
         let text = format!(
-            "---\ntracker: {{kind: github}}\n{agent}workspace: {{root: \"{}\"}}\n\
+            "---\ntracker: {{kind: github}}\n{agent}{workspace}\
              codex: {{read_timeout_ms: 10000, stall_timeout_ms: 20000}}\n{extra}\n---\n\
              Fix {{{{ issue.identifier }}}}",
-            self.dir.path().join("workspaces").display(),
         );
         Workflow::parse(&text).expect("workflow")
     }
@@ -619,4 +627,59 @@ async fn a_session_over_its_token_budget_fails() {
         Some("token_budget_exceeded")
     );
     harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_environments_end_in_recorded_readable_failures() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let not_a_directory = scratch.path().join("a-file");
+    std::fs::write(&not_a_directory, "").expect("write");
+    let cases = [
+        // A hook that hangs is killed after hooks.timeout_ms.
+        (
+            "happy_path",
+            "hooks: {before_run: 'sleep 30', timeout_ms: 300}".to_owned(),
+            "hook_timed_out",
+        ),
+        // A workspace root that cannot be created.
+        (
+            "happy_path",
+            format!(
+                "workspace: {{root: \"{}/workspaces\"}}",
+                not_a_directory.display()
+            ),
+            "workspace_create_failed",
+        ),
+        // An agent that dies mid-turn.
+        ("crash", String::new(), "agent_crashed"),
+    ];
+    for (number, (scenario_name, extra, code)) in cases.iter().enumerate() {
+        let mut harness = Harness::new();
+        let workflow = harness.workflow(
+            scenario_name,
+            &format!("agent: {{max_attempts: 1}}\n{extra}"),
+        );
+        harness.start("runner-a", &workflow, Redactor::default());
+        let (key, _) = harness.request(10 + number as u32).await;
+        let item = harness
+            .wait_for(&key, code, |i| !i.status.is_active())
+            .await;
+        assert_eq!(
+            item.status,
+            WorkItemStatus::DeadLettered,
+            "{code}: {item:?}"
+        );
+        let runs = harness.runs(&key).await;
+        let error = runs[0].error.as_ref().expect("error");
+        assert_eq!(error.code, *code, "{error:?}");
+        assert!(!error.message.is_empty());
+        assert!(
+            item.last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(code)),
+            "{item:?}"
+        );
+        assert!(item.lease.is_none());
+        harness.stop().await;
+    }
 }
