@@ -312,3 +312,109 @@ fn string_list(key: &str, value: &Value) -> Result<Vec<String>, AgentSetupError>
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(front_matter: &str) -> Result<AgentSetup, AgentSetupError> {
+        let workflow =
+            Workflow::parse(&format!("---\n{front_matter}\n---\nprompt")).expect("workflow");
+        AgentSetup::from_workflow(&workflow, Some(&MockAgentCommand(vec!["mock-bin".into()])))
+    }
+
+    #[test]
+    fn a_symphony_workflow_runs_codex_through_a_shell_with_its_timeouts() {
+        let agent = setup(
+            "tracker: {kind: linear, api_key: $LINEAR_API_KEY, project_slug: acme}\n\
+             polling: {interval_ms: 30000}\n\
+             agent: {max_concurrent_agents: 4, max_turns: 8}\n\
+             codex:\n  command: codex --model o3 app-server\n  approval_policy: never\n  \
+             thread_sandbox: workspace-write\n  turn_sandbox_policy: {type: workspaceWrite}\n  \
+             turn_timeout_ms: 600000\n  read_timeout_ms: 2000\n  stall_timeout_ms: 0",
+        )
+        .expect("a Symphony file works unchanged");
+        assert_eq!(agent.kind, "codex");
+        assert_eq!(
+            agent.command_argv,
+            ["sh", "-lc", "codex --model o3 app-server"]
+        );
+        assert_eq!(agent.timeouts.turn, Duration::from_secs(600));
+        assert_eq!(agent.timeouts.read, Duration::from_secs(2));
+        assert_eq!(agent.timeouts.stall, None, "0 disables stall detection");
+        assert_eq!(agent.options["sandbox"], "workspace-write");
+        assert_eq!(agent.options["sandbox_policy"]["type"], "workspaceWrite");
+        assert_eq!(agent.options["approval_policy"], "never");
+    }
+
+    #[test]
+    fn maestro_options_choose_the_argv_and_the_passed_variables() {
+        let agent = setup(
+            "tracker: {kind: github}\nagent_provider:\n  kind: claude_code\n  options:\n    \
+             command_argv: [claude, -p]\n    env: [MY_PROXY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, BATON_TABLE]\n    \
+             model: sonnet",
+        )
+        .expect("setup");
+        assert_eq!(agent.kind, "claude_code");
+        assert_eq!(agent.command_argv, ["claude", "-p"]);
+        assert!(agent.env_names.contains(&"MY_PROXY".to_owned()));
+        assert!(agent.env_names.contains(&"ANTHROPIC_API_KEY".to_owned()));
+        for platform in ["GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "BATON_TABLE"] {
+            assert!(
+                !agent.env_names.contains(&platform.to_owned()),
+                "{platform} is a platform secret"
+            );
+        }
+        // baton's own keys are not passed to the provider.
+        assert!(agent.options.contains_key("model"));
+        assert!(!agent.options.contains_key("env") && !agent.options.contains_key("command_argv"));
+        let env = agent.environment(|name| (name == "MY_PROXY").then(|| "http://proxy".to_owned()));
+        assert_eq!(env, [("MY_PROXY".to_owned(), "http://proxy".to_owned())]);
+    }
+
+    #[test]
+    fn the_mock_plays_a_built_in_scenario_or_a_file_next_to_the_workflow() {
+        let agent = setup("tracker: {kind: github}\nagent_provider: {kind: mock}").expect("setup");
+        assert_eq!(agent.provider.kind(), "mock");
+        let workflow = Workflow::parse(
+            "---\ntracker: {kind: github}\nagent_provider: {kind: mock, options: {scenario: mine.jsonl}}\n---\nx",
+        )
+        .expect("workflow");
+        let Err(without_mock) = AgentSetup::from_workflow(&workflow, None) else {
+            panic!("the mock needs a command");
+        };
+        assert!(
+            without_mock.to_string().contains("mock agent"),
+            "{without_mock}"
+        );
+        assert!(resolve_scenario("happy_path", None) == "happy_path");
+        assert!(
+            resolve_scenario("mine.jsonl", Some(Path::new("/etc/baton/WORKFLOW.md")))
+                .ends_with("/etc/baton/mine.jsonl")
+        );
+    }
+
+    #[test]
+    fn bad_agent_configuration_is_refused_with_the_key() {
+        for (yaml, needle) in [
+            (
+                "agent_provider: {kind: gpt-pilot}",
+                "unknown `agent_provider.kind`",
+            ),
+            (
+                "agent_provider: {kind: codex, options: [a]}",
+                "agent_provider.options",
+            ),
+            (
+                "agent_provider: {options: {command_argv: codex}}",
+                "command_argv",
+            ),
+            ("codex: {turn_timeout_ms: soon}", "codex.turn_timeout_ms"),
+            ("codex: {read_timeout_ms: -5}", "codex.read_timeout_ms"),
+        ] {
+            let error = setup(&format!("tracker: {{kind: github}}\n{yaml}")).err();
+            let error = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains(needle), "{yaml}: {error}");
+        }
+    }
+}
