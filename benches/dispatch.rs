@@ -7,7 +7,7 @@
 //! `cargo bench --bench dispatch` (with `scripts/moto.sh` for the emulator figures). Under
 //! `cargo test` it runs a few samples only, as a smoke test.
 
-#[allow(unused_macros, dead_code)]
+#[allow(unused_macros)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

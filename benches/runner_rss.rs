@@ -5,7 +5,7 @@
 //! `cargo bench --bench runner_rss` (N = 100). Under `cargo test` it runs N = 5 as a smoke
 //! test. Linux only: it reads `/proc/<pid>/status`.
 
-#[allow(unused_macros, dead_code)]
+#[allow(unused_macros)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

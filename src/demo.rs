@@ -217,7 +217,10 @@ async fn follow(
         let mut run_over = true;
         for run in store.list_runs(key).await? {
             let after = printed.entry(run.run_id.to_string()).or_insert(0);
-            for event in store.list_events(&run.run_id, *after, 500).await? {
+            let events = store.list_events(&run.run_id, *after, 500).await?;
+            // An ended run's timeline is complete: once a look finds nothing new, it is over.
+            run_over &= run.status != RunStatus::Running && events.is_empty();
+            for event in events {
                 *after = event.seq;
                 if let Some(path) = event
                     .data
@@ -230,7 +233,6 @@ async fn follow(
                 let offset = (event.at - started_at).num_milliseconds();
                 println!("  +{offset:>5} ms  {}", describe(&event));
             }
-            run_over &= run.status != RunStatus::Running && run.events <= *after;
         }
         if !item.status.is_active() && run_over {
             println!(

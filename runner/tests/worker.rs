@@ -610,22 +610,22 @@ async fn secrets_never_reach_the_timeline_or_the_agent() {
 async fn a_session_over_its_token_budget_fails() {
     let mut harness = Harness::new();
     // The happy path reports 1500 tokens.
-    let workflow = harness.workflow(
-        "happy_path",
-        "agent: {max_tokens_per_run: 1000, max_attempts: 1}",
-    );
+    let workflow = harness.workflow("happy_path", "agent: {max_tokens_per_run: 1000}");
     harness.start("runner-a", &workflow, Redactor::default());
     let (key, _) = harness.request(9).await;
     let item = harness
         .wait_for(&key, "the failure", |i| !i.status.is_active())
         .await;
-    assert_eq!(item.status, WorkItemStatus::DeadLettered);
+    // Another attempt would only spend the budget again: no retry, no dead letter.
+    assert_eq!(item.status, WorkItemStatus::Failed);
     let runs = harness.runs(&key).await;
+    assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Failed);
     assert_eq!(
         runs[0].error.as_ref().map(|e| e.code.as_str()),
         Some("token_budget_exceeded")
     );
+    assert!(harness.queue.dead_letters().is_empty());
     harness.stop().await;
 }
 
@@ -682,4 +682,116 @@ async fn broken_environments_end_in_recorded_readable_failures() {
         assert!(item.lease.is_none());
         harness.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_while_a_run_goes_on_runs_after_it() {
+    let mut harness = Harness::new();
+    // About five seconds of work, longer than the 3 s lease: the lease is renewed meanwhile.
+    let workflow = harness.workflow(
+        "slow_happy_path",
+        "agent: {max_turns: 1, max_continuations: 0}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    harness.start("runner-b", &workflow, Redactor::default());
+    let (key, first) = harness.request(20).await;
+    harness
+        .wait_for(&key, "the first run", |i| {
+            i.status == WorkItemStatus::Running
+        })
+        .await;
+
+    // What the ingress does for `/baton run` while the item runs.
+    let second = Job {
+        job_id: JobId::generate(),
+        reason: JobReason::CommentRun,
+        ..first.clone()
+    };
+    let mut item = harness
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("get")
+        .expect("item");
+    let expected = item.version;
+    item.pending_job = Some(second.job_id.clone());
+    item.version += 1;
+    harness
+        .store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("request");
+    harness.queue.send(&second).await.expect("send");
+
+    let deadline = Instant::now() + WAIT;
+    let runs = loop {
+        let runs = harness.runs(&key).await;
+        if runs.len() == 2 && runs.iter().all(|r| r.status != RunStatus::Running) {
+            break runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second request never ran: {runs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        runs.iter().map(|r| &r.job_id).collect::<Vec<_>>(),
+        [&first.job_id, &second.job_id]
+    );
+    assert!(
+        runs.iter().all(|r| r.status == RunStatus::Succeeded),
+        "{runs:#?}"
+    );
+    assert!(
+        runs[1].claimed_at >= runs[0].ended_at.expect("ended"),
+        "never two at once"
+    );
+    let item = harness
+        .wait_for(&key, "success", |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    assert!(item.pending_job.is_none());
+    assert!(harness.queue.dead_letters().is_empty());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_made_while_the_runner_was_dead_is_settled() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow("happy_path", "");
+    let (key, _) = harness.request(21).await;
+    // A runner claimed it and died; then the issue was closed (the ingress sets the flag and
+    // clears the pending job, leaving the status to the runner that is gone).
+    let mut item = harness
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("get")
+        .expect("item");
+    let expected = item.version;
+    let dead_run = baton_core::domain::RunId::generate();
+    item.status = WorkItemStatus::Running;
+    item.lease = Some(baton_core::domain::Lease {
+        owner: "dead-runner".into(),
+        run_id: dead_run.clone(),
+        expires_at: Utc::now() - chrono::Duration::seconds(1),
+    });
+    item.cancel_requested = true;
+    item.pending_job = None;
+    item.version += 1;
+    harness
+        .store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+    harness.start("runner-a", &workflow, Redactor::default());
+
+    let item = harness
+        .wait_for(&key, "the cancel to be settled", |i| {
+            i.status == WorkItemStatus::Cancelled
+        })
+        .await;
+    assert!(item.lease.is_none());
+    assert!(harness.runs(&key).await.is_empty(), "nothing ran");
+    harness.stop().await;
 }

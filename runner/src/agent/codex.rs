@@ -354,7 +354,14 @@ impl CodexSession {
             // A dropped receiver only means nobody listens any more.
             Ok(()) | Err(mpsc::error::SendTimeoutError::Closed(_)) => {}
             Err(mpsc::error::SendTimeoutError::Timeout(event)) => {
-                tracing::warn!(?event, "agent event dropped: the event channel stayed full");
+                // Only the kind: the event itself may carry secrets, and logs are not redacted.
+                let kind = serde_json::to_value(&event)
+                    .ok()
+                    .and_then(|v| v["type"].as_str().map(str::to_owned));
+                tracing::warn!(
+                    kind = kind.as_deref().unwrap_or("unknown"),
+                    "agent event dropped: the event channel stayed full"
+                );
             }
         }
     }

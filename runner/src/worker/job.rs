@@ -7,8 +7,8 @@ use super::item::{edit, Edit};
 use super::keeper::{self, Kept};
 use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
 use super::slots::{self, HeldSlots, GLOBAL_SCOPE};
-use super::stop::{Stop, StopReason};
-use super::Runner;
+use super::stop::{Shutdown, Stop, StopReason};
+use super::{later, Runner};
 use baton_core::domain::{
     Job, JobId, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
     JOB_SCHEMA_VERSION,
@@ -34,15 +34,8 @@ enum Triage {
     Ack(String),
     /// Not yet: send a copy that shows up after the delay, and acknowledge this one.
     Later(Duration, String),
-    /// Leave it on the queue, hidden for a while (another runner holds the item, or the
-    /// store could not be read).
-    Hide(Duration, String),
     /// Give up on it: the dead-letter queue, and the work item says so.
     DeadLetter(String),
-}
-
-fn to_chrono(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 fn until(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
@@ -51,11 +44,7 @@ fn until(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
 
 impl Runner {
     /// Handles one received message to the end. Never panics on its content.
-    pub(super) async fn handle(
-        self: Arc<Self>,
-        received: ReceivedJob,
-        shutdown: CancellationToken,
-    ) {
+    pub(super) async fn handle(self: Arc<Self>, received: ReceivedJob, shutdown: Shutdown) {
         let job = match &received.job {
             Ok(job) => job.clone(),
             Err(reason) => {
@@ -75,12 +64,7 @@ impl Runner {
             .await;
     }
 
-    async fn handle_job(
-        self: Arc<Self>,
-        job: Job,
-        received: ReceivedJob,
-        shutdown: CancellationToken,
-    ) {
+    async fn handle_job(self: Arc<Self>, job: Job, received: ReceivedJob, shutdown: Shutdown) {
         match self.triage(&job, &received).await {
             Triage::Run { item } => self.run_claimed(job, received, *item, shutdown).await,
             Triage::Ack(reason) => {
@@ -90,10 +74,6 @@ impl Runner {
             Triage::Later(delay, reason) => {
                 tracing::info!(%reason, delay_s = delay.as_secs(), "job postponed");
                 self.postpone(&job, &received.receipt, delay).await;
-            }
-            Triage::Hide(delay, reason) => {
-                tracing::info!(%reason, "job left on the queue");
-                self.hide(&received.receipt, delay).await;
             }
             Triage::DeadLetter(reason) => self.give_up(&job, &received.receipt, reason).await,
         }
@@ -107,11 +87,16 @@ impl Runner {
                 return Triage::DeadLetter(format!("job for unknown work item {}", job.work_item))
             }
             Err(error) => {
-                tracing::warn!(work_item = %job.work_item, %error, "cannot read the work item; the job waits");
-                return Triage::Hide(STORE_DOWN_RETRY, "store unavailable".into());
+                tracing::warn!(%error, "cannot read the work item; the job waits");
+                return Triage::Later(STORE_DOWN_RETRY, "store unavailable".into());
             }
         };
+        let lease_live = item.lease.as_ref().is_some_and(|lease| lease.is_live(now));
         if item.pending_job.as_ref() != Some(&job.job_id) {
+            if item.cancel_requested && item.status == WorkItemStatus::Running && !lease_live {
+                // Cancelled while its runner was dead: nobody else will settle it.
+                self.settle_orphaned_cancel(&item).await;
+            }
             return Triage::Ack(match &item.pending_job {
                 Some(newer) => format!("superseded by job {newer}"),
                 None if item.cancel_requested => "the work item was cancelled".into(),
@@ -121,27 +106,14 @@ impl Runner {
                 ),
             });
         }
-        if let Some(lease) = item.lease.as_ref().filter(|lease| lease.is_live(now)) {
-            // Its pending job is this one, so the holder is running this very job: a duplicate
-            // delivery, or the holder's message came back before its lease ran out. Look again
-            // once the lease would have expired (a crashed holder's work is taken over then);
-            // but never let the queue dead-letter it for receives spent waiting: near the end
-            // of its receives it is acknowledged, and the holder's lease expiry is what brings
-            // the work back should the holder die (the reconciler requeues expired leases).
-            if received.receive_count + 1 >= MAX_RECEIVE_COUNT {
-                return Triage::Ack(format!(
-                    "duplicate delivery: runner {} is running this job",
-                    lease.owner
-                ));
-            }
-            return Triage::Hide(
+        if let Some(lease) = item.lease.as_ref().filter(|_| lease_live) {
+            // Another run holds the item: this job (a newer request, or a duplicate of the
+            // running one) waits until that run ends or its lease expires. A fresh copy
+            // waits rather than this message, so waiting never spends its receives.
+            return Triage::Later(
                 until(now, lease.expires_at) + Duration::from_secs(1),
                 format!("runner {} holds the work item", lease.owner),
             );
-        }
-        if item.cancel_requested {
-            self.finish_cancelled(job).await;
-            return Triage::Ack("the work item was cancelled".into());
         }
         if let Some(due) = item
             .next_retry_at
@@ -149,9 +121,13 @@ impl Runner {
         {
             return Triage::Later(until(now, due), "the retry is not due yet".into());
         }
+        // Every "not now" above sends a fresh copy, so only deliveries whose runner died
+        // holding them count here. Both queues deliver a message at most
+        // MAX_RECEIVE_COUNT times; the last delivery is spent on recording the give-up, since
+        // a crash during it would let the queue dead-letter the job without a word.
         if received.receive_count >= MAX_RECEIVE_COUNT {
             return Triage::DeadLetter(format!(
-                "the job was received {} times without finishing (its runners crashed or lost their lease)",
+                "the job was received {} times without finishing (its runners crashed)",
                 received.receive_count
             ));
         }
@@ -160,27 +136,29 @@ impl Runner {
         }
     }
 
-    /// A queued item whose cancel flag is set (its runner died before it saw the flag).
-    async fn finish_cancelled(&self, job: &Job) {
-        let result = edit(
+    /// An item cancelled while its runner was gone: marks it cancelled and its run abandoned.
+    async fn settle_orphaned_cancel(&self, seen: &WorkItem) {
+        let settled = edit(
             &*self.store,
-            &job.work_item,
+            &seen.key,
             || self.clock.now(),
             |item| {
-                if item.pending_job.as_ref() != Some(&job.job_id)
-                    || item.status == WorkItemStatus::Cancelled
-                {
-                    return Edit::Keep(());
+                let now = self.clock.now();
+                let orphaned = item.cancel_requested
+                    && item.status == WorkItemStatus::Running
+                    && item.lease.as_ref().is_none_or(|lease| !lease.is_live(now));
+                if !orphaned {
+                    return Edit::Keep(None);
                 }
                 item.status = WorkItemStatus::Cancelled;
-                item.pending_job = None;
-                item.lease = None;
-                Edit::Write(())
+                Edit::Write(item.lease.take())
             },
         )
         .await;
-        if let Err(error) = result {
-            tracing::warn!(work_item = %job.work_item, %error, "cannot mark the work item cancelled");
+        match settled {
+            Ok(Some(Some(lease))) => self.abandon_previous(&lease).await,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot mark the work item cancelled"),
         }
     }
 
@@ -198,8 +176,13 @@ impl Runner {
         job: Job,
         received: ReceivedJob,
         item: WorkItem,
-        shutdown: CancellationToken,
+        shutdown: Shutdown,
     ) {
+        if shutdown.stop_claiming.is_cancelled() {
+            // Shutting down: another runner should take it, now.
+            self.postpone(&job, &received.receipt, Duration::ZERO).await;
+            return;
+        }
         let run_id = RunId::generate();
         let now = self.clock.now();
         let held = match slots::acquire(
@@ -219,8 +202,9 @@ impl Runner {
                 return;
             }
             Err(error) => {
-                tracing::warn!(work_item = %job.work_item, %error, "cannot take a concurrency slot; the job waits");
-                self.hide(&received.receipt, STORE_DOWN_RETRY).await;
+                tracing::warn!(%error, "cannot take a concurrency slot; the job waits");
+                self.postpone(&job, &received.receipt, STORE_DOWN_RETRY)
+                    .await;
                 return;
             }
         };
@@ -228,14 +212,16 @@ impl Runner {
             Ok(Some(claimed)) => claimed,
             Ok(None) => {
                 slots::release(&*self.store, &held).await;
-                // Someone changed the item in between: decide again on the next receive.
-                self.hide(&received.receipt, Duration::from_secs(1)).await;
+                // Someone changed the item in between: decide again shortly.
+                self.postpone(&job, &received.receipt, Duration::from_secs(1))
+                    .await;
                 return;
             }
             Err(error) => {
                 slots::release(&*self.store, &held).await;
-                tracing::warn!(work_item = %job.work_item, %error, "cannot claim the work item; the job waits");
-                self.hide(&received.receipt, STORE_DOWN_RETRY).await;
+                tracing::warn!(%error, "cannot claim the work item; the job waits");
+                self.postpone(&job, &received.receipt, STORE_DOWN_RETRY)
+                    .await;
                 return;
             }
         };
@@ -244,7 +230,7 @@ impl Runner {
             self.abandon_previous(&previous).await;
         }
         tracing::info!(work_item = %job.work_item, run_id = %run_id, attempt = job.attempt, "claimed");
-        self.run_and_conclude(job, received, item, run_id, held, shutdown)
+        self.run_and_conclude(job, received, item, run_id, held, shutdown.stop_sessions)
             .await;
     }
 
@@ -271,7 +257,7 @@ impl Runner {
                 item.lease = Some(Lease {
                     owner: settings.runner_id.clone(),
                     run_id: run_id.clone(),
-                    expires_at: now + to_chrono(settings.lease),
+                    expires_at: later(now, settings.lease),
                 });
                 item.status = WorkItemStatus::Running;
                 item.attempt = job.attempt;
@@ -353,7 +339,7 @@ impl Runner {
         if let Err(error) = self.store.put_run(&run, None).await {
             tracing::warn!(run_id = %run_id, %error, "cannot create the run record");
         }
-        let stop = Stop::child_of(&shutdown, StopReason::Shutdown);
+        let stop = Stop::child_of(&shutdown);
         let keeper = keeper::spawn(
             Arc::clone(&self),
             Kept {
@@ -397,7 +383,6 @@ impl Runner {
         keeper.finish().await;
         timeline.step("run_ended", end_summary(&end, &self.redactor));
         let mut run = recorder.finish(run).await;
-        stop.finish();
         self.conclude(&job, &received, &mut run, end).await;
         slots::release(&*self.store, &held).await;
     }
@@ -406,145 +391,142 @@ impl Runner {
     /// acknowledges the message (or returns it, when the run was abandoned).
     async fn conclude(&self, job: &Job, received: &ReceivedJob, run: &mut Run, end: AttemptEnd) {
         let now = self.clock.now();
-        let plan = self.plan();
         run.ended_at = Some(now);
-        let (status, error) = match &end {
-            AttemptEnd::Succeeded { commit, .. } => {
-                run.commit.clone_from(commit);
-                (RunStatus::Succeeded, None)
-            }
-            AttemptEnd::Failed(error) => (RunStatus::Failed, Some(redacted(error, &self.redactor))),
-            AttemptEnd::Cancelled => (RunStatus::Cancelled, None),
-            AttemptEnd::Abandoned(reason) => (
-                RunStatus::Abandoned,
-                Some(RunError {
-                    code: match reason {
-                        StopReason::LeaseLost => "lease_lost",
-                        _ => "runner_shutdown",
-                    }
-                    .into(),
-                    message: match reason {
-                        StopReason::LeaseLost => "another runner took the work item over".into(),
-                        _ => "the runner shut down before the run ended; another run takes over"
-                            .into(),
-                    },
-                }),
-            ),
-        };
+        let (status, error) = run_outcome(&end, &self.redactor);
+        if let AttemptEnd::Succeeded { commit, .. } = &end {
+            run.commit.clone_from(commit);
+        }
         run.status = status;
         run.error = error.clone();
         self.write_run(run).await;
-        tracing::info!(work_item = %job.work_item, run_id = %run.run_id, status = status.as_str(),
+        tracing::info!(run_id = %run.run_id, status = status.as_str(),
             error = error.as_ref().map(|e| e.code.as_str()), "run ended");
 
         if let AttemptEnd::Abandoned(StopReason::LeaseLost) = end {
             // The item is someone else's now; the message comes back and is judged then.
             return;
         }
-        // What comes next, as a job to send (before the item says so).
-        let next = match &end {
-            AttemptEnd::Failed(_) if job.attempt < plan.limits.max_attempts => Some((
-                self.follow_up(job, JobReason::Retry, job.attempt + 1, 0),
-                plan.limits.retry_backoff(job.attempt),
-            )),
-            AttemptEnd::Succeeded {
-                issue_active: true, ..
-            } if job.continuation < plan.limits.max_continuations => Some((
-                self.follow_up(job, JobReason::Continuation, 1, job.continuation + 1),
-                super::limits::CONTINUATION_DELAY,
-            )),
-            _ => None,
-        };
-        let dead_letter = matches!(end, AttemptEnd::Failed(_)) && next.is_none();
+        let next = self.next_job(job, &end);
         if let Some((next_job, delay)) = &next {
             if let Err(error) = self
                 .queue
                 .send_delayed(next_job, (*delay).min(MAX_SEND_DELAY))
                 .await
             {
-                tracing::error!(work_item = %job.work_item, %error, "cannot queue the follow-up job; this job will be retried instead");
+                tracing::error!(%error, "cannot queue the follow-up job; this job will be retried instead");
                 self.release_lease(job, run).await;
                 self.hide(&received.receipt, STORE_DOWN_RETRY).await;
                 return;
             }
         }
-        if dead_letter {
-            if let Err(error) = self.queue.dead_letter(job).await {
-                tracing::error!(work_item = %job.work_item, %error, "cannot move the job to the dead-letter queue; it will be retried");
-                self.release_lease(job, run).await;
-                self.hide(&received.receipt, STORE_DOWN_RETRY).await;
-                return;
-            }
-        }
-        let run_id = run.run_id.clone();
-        let tokens = run.tokens;
         let error_text = error.as_ref().map(|e| format!("{}: {}", e.code, e.message));
+        let written = self
+            .record_end(job, run, &end, next.as_ref(), error_text)
+            .await;
+        let status = match written {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                // Another runner holds the item: it owns the message now.
+                tracing::warn!(run_id = %run.run_id, "the lease was lost before the end could be recorded");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot record the run's end on the work item; the job will be looked at again");
+                self.hide(&received.receipt, STORE_DOWN_RETRY).await;
+                return;
+            }
+        };
+        if status == WorkItemStatus::DeadLettered {
+            if let Err(error) = self.queue.dead_letter(job).await {
+                tracing::error!(%error, "cannot copy the job to the dead-letter queue; the work item says dead_lettered");
+            }
+        }
+        if let AttemptEnd::Abandoned(_) = end {
+            // Back on the queue at once, for another runner.
+            self.postpone(job, &received.receipt, Duration::ZERO).await;
+        } else {
+            self.ack(&received.receipt).await;
+        }
+    }
+
+    /// The follow-up job and its delay: a retry after a retryable failure, a continuation
+    /// after a clean run with the issue still active.
+    fn next_job(&self, job: &Job, end: &AttemptEnd) -> Option<(Job, Duration)> {
+        let limits = &self.plan().limits;
+        match end {
+            AttemptEnd::Failed(error)
+                if job.attempt < limits.max_attempts && is_retryable(&error.code) =>
+            {
+                Some((
+                    self.follow_up(job, JobReason::Retry, job.attempt + 1, 0),
+                    limits.retry_backoff(job.attempt),
+                ))
+            }
+            AttemptEnd::Succeeded {
+                issue_active: true, ..
+            } if job.continuation < limits.max_continuations => Some((
+                self.follow_up(job, JobReason::Continuation, 1, job.continuation + 1),
+                super::limits::CONTINUATION_DELAY,
+            )),
+            _ => None,
+        }
+    }
+
+    /// Writes the end on the work item if this run still holds it; returns the item's new
+    /// status, or `None` when another runner holds it.
+    async fn record_end(
+        &self,
+        job: &Job,
+        run: &Run,
+        end: &AttemptEnd,
+        next: Option<&(Job, Duration)>,
+        error_text: Option<String>,
+    ) -> Result<Option<WorkItemStatus>, StoreError> {
+        let now = self.clock.now();
         let written = edit(
             &*self.store,
             &job.work_item,
             || self.clock.now(),
             |item| {
-                let ours = item
-                    .lease
-                    .as_ref()
-                    .is_some_and(|l| l.run_id == run_id && l.owner == self.settings.runner_id);
+                let ours = item.lease.as_ref().is_some_and(|lease| {
+                    lease.run_id == run.run_id && lease.owner == self.settings.runner_id
+                });
                 if !ours {
-                    return Edit::Keep(false);
+                    return Edit::Keep(None);
                 }
                 item.lease = None;
-                item.tokens.add(tokens);
-                if item.pending_job.as_ref() != Some(&job.job_id) {
+                item.tokens.add(run.tokens);
+                item.status = if item.pending_job.as_ref() != Some(&job.job_id) {
                     // A newer request arrived while this ran (or a cancel cleared it): that one
                     // decides what happens now.
-                    item.status = if item.pending_job.is_some() {
-                        WorkItemStatus::Queued
-                    } else if item.cancel_requested {
-                        WorkItemStatus::Cancelled
+                    match (&item.pending_job, item.cancel_requested) {
+                        (Some(_), _) => WorkItemStatus::Queued,
+                        (None, true) => WorkItemStatus::Cancelled,
+                        (None, false) => final_status(end),
+                    }
+                } else if let AttemptEnd::Abandoned(_) = end {
+                    WorkItemStatus::Queued
+                } else if let Some((next_job, delay)) = next {
+                    item.pending_job = Some(next_job.job_id.clone());
+                    item.attempt = next_job.attempt;
+                    item.next_retry_at = Some(later(now, *delay));
+                    item.last_error.clone_from(&error_text);
+                    if next_job.reason == JobReason::Retry {
+                        WorkItemStatus::Retrying
                     } else {
-                        outcome_status(&end, dead_letter)
-                    };
-                    return Edit::Write(true);
-                }
-                match (&end, &next) {
-                    (AttemptEnd::Abandoned(_), _) => {
-                        item.status = WorkItemStatus::Queued;
+                        WorkItemStatus::Queued
                     }
-                    (_, Some((next_job, delay))) => {
-                        item.status = if next_job.reason == JobReason::Retry {
-                            WorkItemStatus::Retrying
-                        } else {
-                            WorkItemStatus::Queued
-                        };
-                        item.pending_job = Some(next_job.job_id.clone());
-                        item.attempt = next_job.attempt;
-                        item.next_retry_at = Some(now + to_chrono(*delay));
-                        item.last_error.clone_from(&error_text);
-                    }
-                    (_, None) => {
-                        item.status = outcome_status(&end, dead_letter);
-                        item.pending_job = None;
-                        item.next_retry_at = None;
-                        item.last_error.clone_from(&error_text);
-                    }
-                }
-                Edit::Write(true)
+                } else {
+                    item.pending_job = None;
+                    item.next_retry_at = None;
+                    item.last_error.clone_from(&error_text);
+                    final_status(end)
+                };
+                Edit::Write(Some(item.status))
             },
         )
-        .await;
-        match written {
-            Ok(_) => {}
-            Err(error) => {
-                tracing::error!(work_item = %job.work_item, %error, "cannot record the run's end on the work item; the job will be looked at again");
-                self.hide(&received.receipt, STORE_DOWN_RETRY).await;
-                return;
-            }
-        }
-        if let AttemptEnd::Abandoned(_) = end {
-            // Back on the queue at once, for another runner.
-            self.hide(&received.receipt, Duration::ZERO).await;
-        } else {
-            self.ack(&received.receipt).await;
-        }
+        .await?;
+        Ok(written.flatten())
     }
 
     fn follow_up(&self, job: &Job, reason: JobReason, attempt: u32, continuation: u32) -> Job {
@@ -647,13 +629,56 @@ impl Runner {
     }
 }
 
-fn outcome_status(end: &AttemptEnd, dead_letter: bool) -> WorkItemStatus {
+/// Failures that another attempt cannot fix: the run ends `failed` without retries.
+const NOT_RETRYABLE: &[&str] = &[
+    "token_budget_exceeded",
+    "input_required",
+    "agent_invalid_options",
+    "template_parse_error",
+    "template_render_error",
+];
+
+fn is_retryable(code: &str) -> bool {
+    !NOT_RETRYABLE.contains(&code)
+}
+
+/// The item's status when no follow-up job is scheduled: a retryable failure that ran out
+/// of attempts goes to the dead-letter queue; one that cannot be fixed by retrying fails.
+fn final_status(end: &AttemptEnd) -> WorkItemStatus {
     match end {
         AttemptEnd::Succeeded { .. } => WorkItemStatus::Succeeded,
         AttemptEnd::Cancelled => WorkItemStatus::Cancelled,
-        AttemptEnd::Failed(_) if dead_letter => WorkItemStatus::DeadLettered,
+        AttemptEnd::Failed(error) if is_retryable(&error.code) => WorkItemStatus::DeadLettered,
         AttemptEnd::Failed(_) => WorkItemStatus::Failed,
         AttemptEnd::Abandoned(_) => WorkItemStatus::Queued,
+    }
+}
+
+/// The run's status and error for how the attempt ended.
+fn run_outcome(
+    end: &AttemptEnd,
+    redactor: &crate::redact::Redactor,
+) -> (RunStatus, Option<RunError>) {
+    match end {
+        AttemptEnd::Succeeded { .. } => (RunStatus::Succeeded, None),
+        AttemptEnd::Failed(error) => (RunStatus::Failed, Some(redacted(error, redactor))),
+        AttemptEnd::Cancelled => (RunStatus::Cancelled, None),
+        AttemptEnd::Abandoned(reason) => {
+            let (code, message) = match reason {
+                StopReason::LeaseLost => ("lease_lost", "another runner took the work item over"),
+                _ => (
+                    "runner_shutdown",
+                    "the runner shut down before the run ended; another run takes over",
+                ),
+            };
+            (
+                RunStatus::Abandoned,
+                Some(RunError {
+                    code: code.into(),
+                    message: message.into(),
+                }),
+            )
+        }
     }
 }
 

@@ -4,21 +4,33 @@
 use super::item::{edit, Edit};
 use super::slots::{self, HeldSlots};
 use super::stop::{Stop, StopReason};
-use super::Runner;
+use super::{later, Runner};
 use baton_core::domain::{RunId, WorkItemKey};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The keeper of one run. Dropping it stops the keeping (even if the run panicked), so a
+/// lease is never renewed for a run that is gone.
 pub struct Keeper {
     done: CancellationToken,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Keeper {
-    pub async fn finish(self) {
+    pub async fn finish(mut self) {
         self.done.cancel();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 
@@ -32,7 +44,10 @@ pub struct Kept {
 pub fn spawn(runner: Arc<Runner>, kept: Kept, stop: Stop) -> Keeper {
     let done = CancellationToken::new();
     let task = tokio::spawn(keep(runner, kept, stop, done.clone()));
-    Keeper { done, task }
+    Keeper {
+        done,
+        task: Some(task),
+    }
 }
 
 async fn keep(runner: Arc<Runner>, kept: Kept, stop: Stop, done: CancellationToken) {
@@ -77,6 +92,14 @@ async fn keep(runner: Arc<Runner>, kept: Kept, stop: Stop, done: CancellationTok
                 tracing::warn!(work_item = %kept.key, %error, "cannot read the work item to watch it");
             }
         }
+        if last_renewal.elapsed() >= settings.lease {
+            // Unrenewed for a whole lease (the store is out of reach): another runner may
+            // take the item over now, so this one stops rather than run it twice.
+            tracing::warn!(work_item = %kept.key, run_id = %kept.run_id,
+                "the lease could not be renewed in time; stopping this run");
+            stop.stop(StopReason::LeaseLost);
+            return;
+        }
         if last_renewal.elapsed() >= settings.heartbeat && renew(&runner, &kept).await {
             last_renewal = tokio::time::Instant::now();
         }
@@ -87,8 +110,7 @@ async fn keep(runner: Arc<Runner>, kept: Kept, stop: Stop, done: CancellationTok
 async fn renew(runner: &Runner, kept: &Kept) -> bool {
     let settings = &runner.settings;
     let now = runner.clock.now();
-    let expires_at =
-        now + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::MAX);
+    let expires_at = later(now, settings.lease);
     let renewed = edit(
         &*runner.store,
         &kept.key,

@@ -29,7 +29,8 @@ use crate::workspace::{WorkspaceConfig, WorkspaceConfigError, WorkspaceManager};
 use baton_core::clock::Clock;
 use baton_core::ports::{Queue, Store};
 use baton_core::workflow::{StateRules, Workflow};
-use std::sync::{Arc, RwLock};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -79,8 +80,28 @@ pub struct Runner {
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     settings: RunnerSettings,
-    plan: RwLock<Arc<RunPlan>>,
+    plan: Arc<RunPlan>,
     redactor: Redactor,
+}
+
+/// `now + duration`, saturating instead of overflowing on absurd configured durations.
+pub(crate) fn later(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|delta| now.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// After the grace period, how long stopped sessions get to wind down.
+const STOP_PATIENCE: Duration = Duration::from_secs(15);
+
+/// Waits for every task, logging the ones that panicked.
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(%error, "a job task failed");
+        }
+    }
 }
 
 /// How long the loop waits after the queue failed before it polls again.
@@ -100,7 +121,7 @@ impl Runner {
             queue,
             clock,
             settings,
-            plan: RwLock::new(Arc::new(plan)),
+            plan: Arc::new(plan),
             redactor,
         })
     }
@@ -109,12 +130,9 @@ impl Runner {
         &self.settings
     }
 
-    /// The current plan; a run keeps the one it started with.
-    pub fn plan(&self) -> Arc<RunPlan> {
-        match self.plan.read() {
-            Ok(plan) => Arc::clone(&plan),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+    /// What the workflow says, resolved at start-up.
+    pub fn plan(&self) -> &RunPlan {
+        &self.plan
     }
 
     /// Runs until `shutdown` fires: then claims nothing more, gives running sessions
@@ -128,7 +146,11 @@ impl Runner {
         tracing::info!(runner = %self.settings.runner_id, sessions = capacity,
             lease_s = self.settings.lease.as_secs(), "runner started");
         loop {
-            while tasks.try_join_next().is_some() {}
+            while let Some(joined) = tasks.try_join_next() {
+                if let Err(error) = joined {
+                    tracing::error!(%error, "a job task failed");
+                }
+            }
             let first = tokio::select! {
                 () = shutdown.cancelled() => break,
                 permit = Arc::clone(&sessions).acquire_owned() => match permit {
@@ -166,9 +188,12 @@ impl Runner {
                     },
                 };
                 let runner = Arc::clone(&self);
-                let stop = stop_sessions.clone();
+                let signals = stop::Shutdown {
+                    stop_claiming: shutdown.clone(),
+                    stop_sessions: stop_sessions.clone(),
+                };
                 tasks.spawn(async move {
-                    runner.handle(message, stop).await;
+                    runner.handle(message, signals).await;
                     drop(permit);
                 });
             }
@@ -179,14 +204,21 @@ impl Runner {
             grace_s = self.settings.shutdown_grace.as_secs(),
             "runner stopping: no new jobs; waiting for running sessions"
         );
-        let drained = tokio::time::timeout(self.settings.shutdown_grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(self.settings.shutdown_grace, join_all(&mut tasks)).await;
         if drained.is_err() {
             tracing::warn!(running = tasks.len(), "grace period over: stopping the remaining sessions and returning their jobs to the queue");
             stop_sessions.cancel();
-            while tasks.join_next().await.is_some() {}
+            // Stopping a session takes seconds (interrupt, then kill); do not hang on one.
+            if tokio::time::timeout(STOP_PATIENCE, join_all(&mut tasks))
+                .await
+                .is_err()
+            {
+                tracing::error!(
+                    running = tasks.len(),
+                    "sessions did not stop in time; their leases run out by themselves"
+                );
+            }
         }
         tracing::info!(runner = %self.settings.runner_id, "runner stopped");
     }

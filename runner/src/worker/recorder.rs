@@ -112,13 +112,21 @@ async fn record(
     let mut agent_open = true;
     loop {
         tokio::select! {
+            // Agent events first, so the timeline keeps the order things happened in.
+            biased;
             event = events.recv(), if agent_open => match event {
                 Some(event) => recorder.agent_event(event),
                 None => agent_open = false,
             },
-            note = notes.recv() => match note {
-                Some(Note::Step { kind, data }) => recorder.push(&kind, data),
-                Some(Note::Close) | None => break,
+            note = notes.recv() => {
+                // What the agent sent before this step happened before it.
+                while let Ok(event) = events.try_recv() {
+                    recorder.agent_event(event);
+                }
+                match note {
+                    Some(Note::Step { kind, data }) => recorder.push(&kind, data),
+                    Some(Note::Close) | None => break,
+                }
             },
             _ = flush.tick() => recorder.flush().await,
         }
@@ -174,8 +182,9 @@ impl Recorder {
     }
 
     fn push(&mut self, kind: &str, data: Value) {
-        if self.run.events >= self.context.max_events.saturating_sub(1) {
-            // One place is kept for the `timeline_truncated` note.
+        // The run's end is always recorded; other entries stop at the limit.
+        if kind != "run_ended" && self.run.events >= self.context.max_events.saturating_sub(2) {
+            // Two places are kept: the `timeline_truncated` note and `run_ended`.
             self.dropped += 1;
             return;
         }
@@ -183,8 +192,9 @@ impl Recorder {
     }
 
     fn force_push(&mut self, kind: &str, mut data: Value) {
-        truncate_strings(&mut data);
+        // Redacted before it is cut, so no part of a secret survives at the cut.
         self.context.redactor.redact_json(&mut data);
+        truncate_strings(&mut data);
         self.run.events += 1;
         self.pending.push(RunEvent {
             run_id: self.run.run_id.clone(),

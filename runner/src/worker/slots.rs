@@ -27,7 +27,7 @@ pub struct HeldSlots {
 }
 
 fn expiry(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+    super::later(now, lease)
 }
 
 /// Changes one pool with a versioned write; `change` returns whether to write.

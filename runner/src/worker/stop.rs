@@ -16,28 +16,19 @@ pub enum StopReason {
 }
 
 /// A cancellation token that remembers its first reason.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Stop {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
 }
 
 impl Stop {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A stop that also fires when `parent` is cancelled (with `on_parent` as its reason).
-    pub fn child_of(parent: &CancellationToken, on_parent: StopReason) -> Self {
-        let stop = Self::new();
-        let (watched, this) = (parent.clone(), stop.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = watched.cancelled() => this.stop(on_parent),
-                () = this.token.cancelled() => {}
-            }
-        });
-        stop
+    /// A stop that also fires when `parent` is cancelled, for the runner's shutdown.
+    pub fn child_of(parent: &CancellationToken) -> Self {
+        Self {
+            token: parent.child_token(),
+            reason: Arc::default(),
+        }
     }
 
     pub fn stop(&self, reason: StopReason) {
@@ -45,16 +36,25 @@ impl Stop {
         self.token.cancel();
     }
 
-    /// Ends the stop's life without a reason: the run is over (frees what watches it).
-    pub fn finish(&self) {
-        self.token.cancel();
-    }
-
+    /// Why it stopped: the first reason given, else [`StopReason::Shutdown`] when the
+    /// parent was cancelled; `None` while it runs.
     pub fn reason(&self) -> Option<StopReason> {
-        self.reason.get().copied()
+        self.reason
+            .get()
+            .copied()
+            .or_else(|| self.token.is_cancelled().then_some(StopReason::Shutdown))
     }
 
     pub fn token(&self) -> &CancellationToken {
         &self.token
     }
+}
+
+/// The runner's two shutdown phases, as seen by a job.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    /// SIGTERM: claim nothing more.
+    pub stop_claiming: CancellationToken,
+    /// The grace period is over: stop running sessions and return their jobs.
+    pub stop_sessions: CancellationToken,
 }
