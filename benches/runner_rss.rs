@@ -70,6 +70,7 @@ fn main() {
         .arg(&workflow)
         .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
         .env("BATON_RUNNER_SESSIONS", sessions.to_string())
+        .env("BATON_SHUTDOWN_GRACE_SECS", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -63,6 +63,7 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     let backends = backend::open(&args.backend).await?;
     let clock = Arc::new(SystemClock);
     let runner = crate::runner::build(
+        crate::runner::settings_from_env(Some(Duration::from_secs(1)))?,
         &workflow,
         &secrets,
         Arc::clone(&backends.store),

@@ -11,6 +11,7 @@ use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -26,6 +27,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         None
     } else {
         Some(runner::build(
+            // A short long poll: Ctrl-C waits for it.
+            runner::settings_from_env(Some(Duration::from_secs(2)))?,
             &workflow,
             &secrets,
             Arc::clone(&backends.store),

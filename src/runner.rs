@@ -13,6 +13,7 @@ use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The mock agent is this very binary (`baton mock-agent`), so it is always at hand.
@@ -27,13 +28,13 @@ pub fn mock_agent_command() -> Option<MockAgentCommand> {
 /// Builds a runner for `workflow`: checks the workflow's agent, limits, workspace and prompt
 /// up front, and knows every secret it must keep out of the record.
 pub fn build(
+    settings: RunnerSettings,
     workflow: &Workflow,
     webhook_secrets: &BTreeMap<baton_core::domain::SourceKind, Secret>,
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Runner>> {
-    let settings = RunnerSettings::from_lookup(|name| std::env::var(name).ok())?;
     let plan = RunPlan::from_workflow(workflow, mock_agent_command().as_ref())
         .with_context(|| format!("workflow {}", workflow.describe()))?;
     let passed = plan.agent.passed_secret_names();
@@ -49,6 +50,16 @@ pub fn build(
     Ok(Runner::new(store, queue, clock, settings, plan, redactor))
 }
 
+/// The runner's settings from the environment. `poll_wait`, when given, is the default long
+/// poll: in-process runners use a short one so the process stops quickly.
+pub fn settings_from_env(poll_wait: Option<Duration>) -> anyhow::Result<RunnerSettings> {
+    let mut settings = RunnerSettings::from_lookup(|name| std::env::var(name).ok())?;
+    if let Some(wait) = poll_wait.filter(|_| std::env::var_os("BATON_POLL_WAIT_SECS").is_none()) {
+        settings.poll_wait = wait;
+    }
+    Ok(settings)
+}
+
 /// `baton runner`: the runner loop alone, against shared (AWS) backends.
 pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
     if args.backend.kind()? != BackendKind::Aws {
@@ -61,6 +72,7 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
     let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
     let backends = backend::open(&args.backend).await?;
     let runner = build(
+        settings_from_env(None)?,
         &workflow,
         &secrets,
         backends.store,

@@ -159,6 +159,23 @@ impl Harness {
         (key, job)
     }
 
+    /// Changes the stored item as another writer (the ingress) would: a versioned write.
+    async fn change_item(&self, key: &WorkItemKey, change: impl FnOnce(&mut WorkItem)) {
+        let mut item = self
+            .store
+            .get_work_item(key)
+            .await
+            .expect("get")
+            .expect("item");
+        let expected = item.version;
+        change(&mut item);
+        item.version += 1;
+        self.store
+            .put_work_item(&item, Some(expected))
+            .await
+            .expect("versioned write");
+    }
+
     async fn wait_for(
         &self,
         key: &WorkItemKey,
@@ -315,6 +332,13 @@ async fn a_job_becomes_a_recorded_session_and_a_commit_on_the_work_branch() {
         "pub fn fixed() {}"
     );
     assert_eq!(Some(git(&workspace, &["rev-parse", "HEAD"])), run.commit);
+    assert_eq!(run.workspace.as_deref(), workspace.to_str());
+    assert!(
+        run.branch
+            .as_deref()
+            .is_some_and(|b| b.starts_with("baton/acme_app_1")),
+        "{run:?}"
+    );
     assert!(harness.queue.dead_letters().is_empty());
     harness.stop().await;
 }
@@ -407,21 +431,12 @@ async fn a_cancel_request_stops_the_session_within_seconds() {
     }
 
     // What the ingress does on `/baton stop` or an unlabel while the item runs.
-    let mut item = harness
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("get")
-        .expect("item");
-    let expected = item.version;
-    item.cancel_requested = true;
-    item.pending_job = None;
-    item.version += 1;
     harness
-        .store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("cancel");
+        .change_item(&key, |item| {
+            item.cancel_requested = true;
+            item.pending_job = None;
+        })
+        .await;
     let asked = Instant::now();
 
     let cancelled = harness
@@ -456,20 +471,11 @@ async fn superseded_and_orphan_jobs_do_not_run() {
     let workflow = harness.workflow("happy_path", "agent: {max_turns: 1, max_continuations: 0}");
     // A job whose item has a newer pending job: acknowledged without a run.
     let (key, stale) = harness.request(4).await;
-    let mut item = harness
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("get")
-        .expect("item");
-    let expected = item.version;
-    item.pending_job = Some(JobId::generate());
-    item.version += 1;
     harness
-        .store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("supersede");
+        .change_item(&key, |item| {
+            item.pending_job = Some(JobId::generate());
+        })
+        .await;
     // A job for a work item that does not exist: dead-lettered, since nothing can run it.
     let orphan = Job {
         work_item: WorkItemKey::new(SourceKind::Github, "acme/app#404"),
@@ -707,20 +713,11 @@ async fn a_request_made_while_a_run_goes_on_runs_after_it() {
         reason: JobReason::CommentRun,
         ..first.clone()
     };
-    let mut item = harness
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("get")
-        .expect("item");
-    let expected = item.version;
-    item.pending_job = Some(second.job_id.clone());
-    item.version += 1;
     harness
-        .store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("request");
+        .change_item(&key, |item| {
+            item.pending_job = Some(second.job_id.clone());
+        })
+        .await;
     harness.queue.send(&second).await.expect("send");
 
     let deadline = Instant::now() + WAIT;
@@ -762,28 +759,18 @@ async fn a_cancel_made_while_the_runner_was_dead_is_settled() {
     let (key, _) = harness.request(21).await;
     // A runner claimed it and died; then the issue was closed (the ingress sets the flag and
     // clears the pending job, leaving the status to the runner that is gone).
-    let mut item = harness
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("get")
-        .expect("item");
-    let expected = item.version;
-    let dead_run = baton_core::domain::RunId::generate();
-    item.status = WorkItemStatus::Running;
-    item.lease = Some(baton_core::domain::Lease {
-        owner: "dead-runner".into(),
-        run_id: dead_run.clone(),
-        expires_at: Utc::now() - chrono::Duration::seconds(1),
-    });
-    item.cancel_requested = true;
-    item.pending_job = None;
-    item.version += 1;
     harness
-        .store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("write");
+        .change_item(&key, |item| {
+            item.status = WorkItemStatus::Running;
+            item.lease = Some(baton_core::domain::Lease {
+                owner: "dead-runner".into(),
+                run_id: baton_core::domain::RunId::generate(),
+                expires_at: Utc::now() - chrono::Duration::seconds(1),
+            });
+            item.cancel_requested = true;
+            item.pending_job = None;
+        })
+        .await;
     harness.start("runner-a", &workflow, Redactor::default());
 
     let item = harness

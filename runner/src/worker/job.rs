@@ -326,12 +326,7 @@ impl Runner {
             tokens: Default::default(),
             error: None,
             workspace: None,
-            branch: Some(
-                plan.workspaces
-                    .config()
-                    .repo
-                    .work_branch(&item.issue.identifier),
-            ),
+            branch: None,
             commit: None,
             events: 0,
             version: 1,

@@ -159,10 +159,19 @@ impl Runner {
                 },
             };
             let free = sessions.available_permits() + 1;
-            let received = tokio::select! {
-                () = shutdown.cancelled() => break,
-                received = self.queue.receive(free.min(10), self.settings.poll_wait, self.settings.lease) => received,
-            };
+            // A long poll is never abandoned: on SQS, messages handed to a poll whose caller
+            // went away stay invisible for their whole visibility timeout. Shutdown waits for
+            // it (at most `poll_wait`) and returns what it brought.
+            let received = self
+                .queue
+                .receive(free.min(10), self.settings.poll_wait, self.settings.lease)
+                .await;
+            if shutdown.is_cancelled() {
+                for message in received.unwrap_or_default() {
+                    self.hide_message(&message.receipt).await;
+                }
+                break;
+            }
             let messages = match received {
                 Ok(messages) => messages,
                 Err(error) => {

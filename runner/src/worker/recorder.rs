@@ -124,7 +124,7 @@ async fn record(
                     recorder.agent_event(event);
                 }
                 match note {
-                    Some(Note::Step { kind, data }) => recorder.push(&kind, data),
+                    Some(Note::Step { kind, data }) => recorder.step(&kind, data),
                     Some(Note::Close) | None => break,
                 }
             },
@@ -179,6 +179,17 @@ impl Recorder {
         }
         let (kind, data) = split_event(&event);
         self.push(&kind, data);
+    }
+
+    /// A runner step; the workspace's path and branch also go on the run record.
+    fn step(&mut self, kind: &str, data: Value) {
+        if kind == "workspace_ready" {
+            let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
+            self.run.workspace = text("path");
+            self.run.branch = text("branch");
+            self.run_dirty = true;
+        }
+        self.push(kind, data);
     }
 
     fn push(&mut self, kind: &str, data: Value) {
