@@ -101,8 +101,10 @@ pub struct WorkItem {
     /// Set when the issue was closed, unlabelled, moved to a terminal state or `/baton stop`ped.
     pub cancel_requested: bool,
     /// The newest job requested for this item. The contract for consumers: a job message
-    /// whose id is not this one is superseded and is acknowledged without running. (The
-    /// ingress undoes a request whose job could not be queued, so this job was sent.)
+    /// whose id is not this one is superseded and is acknowledged without running; the runner
+    /// claims the item only for this job, and a request made while a run holds the item runs
+    /// once that run ends. (The ingress undoes a request whose job could not be queued, and
+    /// the runner sends a follow-up job before it names it here, so this job was sent.)
     pub pending_job: Option<JobId>,
     pub last_delivery: Option<String>,
     pub created_at: DateTime<Utc>,
