@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// How long a job is hidden when the store cannot be read to decide about it.
+/// How long a job waits when the store cannot be read or written to decide about it.
 const STORE_DOWN_RETRY: Duration = Duration::from_secs(5);
 
 /// What to do with a job before any work.
