@@ -45,6 +45,12 @@ struct Fixture {
     config: SessionConfig,
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn fixture(transcript: &str, timeouts: Timeouts) -> Fixture {
     let dir = scratch();
     let env = vec![
@@ -267,7 +273,7 @@ async fn success_path_over_two_turns_in_one_process() {
 #[tokio::test]
 async fn error_during_execution_fails_the_turn() {
     let fx = fixture("claude_error_during_execution.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Build it.").await;
     assert_eq!(outcome.status, TurnStatus::Failed);
     let error = outcome.error.unwrap();
@@ -288,7 +294,7 @@ async fn error_during_execution_fails_the_turn() {
 #[tokio::test]
 async fn success_subtype_with_is_error_fails_the_turn() {
     let fx = fixture("claude_success_but_is_error.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Fix it.").await;
     assert_eq!(outcome.status, TurnStatus::Failed);
     let error = outcome.error.unwrap();
@@ -309,7 +315,7 @@ async fn success_subtype_with_is_error_fails_the_turn() {
 #[tokio::test]
 async fn max_turns_fails_the_turn_and_reports_denials() {
     let fx = fixture("claude_max_turns.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Ship it.").await;
     assert_eq!(
         outcome.status,
@@ -349,7 +355,7 @@ async fn max_turns_fails_the_turn_and_reports_denials() {
 #[tokio::test]
 async fn malformed_lines_become_notices() {
     let fx = fixture("claude_malformed.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Go.").await;
     assert_eq!(outcome.status, TurnStatus::Completed);
     assert_eq!(
@@ -377,7 +383,7 @@ async fn a_missing_binary_is_a_spawn_error() {
     let mut fx = fixture("claude_success.jsonl", generous());
     fx.config.command_argv = vec!["/nonexistent/bin/claude".into(), "-p".into()];
     let (tx, _rx) = mpsc::channel(16);
-    match ClaudeCodeProvider::new().start(fx.config, tx).await {
+    match ClaudeCodeProvider::new().start(fx.config.clone(), tx).await {
         Err(AgentError::Spawn { program, .. }) => assert_eq!(program, "/nonexistent/bin/claude"),
         Err(other) => panic!("expected a spawn error, got {other}"),
         Ok(_) => panic!("expected a spawn error"),
@@ -392,7 +398,7 @@ async fn unknown_options_are_refused() {
         .insert("sandbox".into(), serde_json::json!("workspace-write"));
     let (tx, _rx) = mpsc::channel(16);
     assert!(matches!(
-        ClaudeCodeProvider::new().start(fx.config, tx).await,
+        ClaudeCodeProvider::new().start(fx.config.clone(), tx).await,
         Err(AgentError::InvalidOptions(_))
     ));
 }
@@ -407,7 +413,7 @@ async fn silence_is_a_stall_and_kills_the_process() {
             stall: Some(Duration::from_secs(1)),
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Run everything.").await;
     assert_eq!(outcome.status, TurnStatus::Stalled);
     let events = drain(&mut rx);
@@ -432,7 +438,7 @@ async fn a_long_turn_times_out() {
             stall: None,
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Run everything.").await;
     assert_eq!(outcome.status, TurnStatus::TimedOut);
     assert!(outcome.error.unwrap().contains("timed out"));
@@ -453,7 +459,7 @@ async fn cancel_interrupts_within_five_seconds() {
             stall: None,
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let cancel = CancellationToken::new();
     let (cancelled_tx, cancelled_rx) = tokio::sync::oneshot::channel();
     let trigger = cancel.clone();
@@ -482,7 +488,7 @@ async fn cancel_interrupts_within_five_seconds() {
 #[tokio::test]
 async fn exiting_mid_turn_is_a_crash() {
     let fx = fixture("claude_crash.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Go.").await;
     assert_eq!(outcome.status, TurnStatus::Crashed);
     let error = outcome.error.unwrap();
@@ -511,7 +517,7 @@ async fn the_environment_is_exactly_the_configured_one() {
         .push(("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9".into()));
     let expected = fx.config.env.clone();
     // The test process's own environment (HOME, CARGO_*, ...) must not leak into it.
-    let (mut session, _rx) = start(fx.config).await;
+    let (mut session, _rx) = start(fx.config.clone()).await;
     turn(&mut session, "Go.").await;
     session.stop().await;
 

@@ -44,6 +44,12 @@ struct Fixture {
     config: SessionConfig,
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn fixture(transcript: &str, timeouts: Timeouts) -> Fixture {
     let dir = scratch();
     let out = |name: &str| dir.join(name).display().to_string();
@@ -256,7 +262,7 @@ async fn success_path_and_session_continuation() {
 async fn an_error_event_fails_the_turn() {
     let mut fx = fixture("opencode_error.jsonl", generous());
     fx.env("REPLAY_EXIT", "1");
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Fix it.").await;
     assert_eq!(outcome.status, TurnStatus::Failed);
     assert_eq!(
@@ -280,7 +286,7 @@ async fn an_error_event_fails_the_turn() {
 async fn a_nonzero_exit_without_an_error_event_fails_the_turn() {
     let mut fx = fixture("opencode_success.jsonl", generous());
     fx.env("REPLAY_EXIT", "2");
-    let (mut session, _rx) = start(fx.config).await;
+    let (mut session, _rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Fix it.").await;
     assert_eq!(outcome.status, TurnStatus::Failed);
     assert!(outcome.error.unwrap().contains("exit code 2"));
@@ -289,7 +295,7 @@ async fn a_nonzero_exit_without_an_error_event_fails_the_turn() {
 #[tokio::test]
 async fn malformed_lines_become_notices() {
     let fx = fixture("opencode_malformed.jsonl", generous());
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Go.").await;
     assert_eq!(outcome.status, TurnStatus::Completed);
     assert_eq!(
@@ -316,7 +322,7 @@ async fn a_missing_binary_is_a_spawn_error() {
         let mut fx = fixture("opencode_success.jsonl", generous());
         fx.config.command_argv = vec![program.into(), "run".into()];
         let (tx, _rx) = mpsc::channel(16);
-        match OpenCodeProvider::new().start(fx.config, tx).await {
+        match OpenCodeProvider::new().start(fx.config.clone(), tx).await {
             Err(AgentError::Spawn { program: p, .. }) => assert_eq!(p, program),
             Err(other) => panic!("expected a spawn error, got {other}"),
             Ok(_) => panic!("expected a spawn error for {program}"),
@@ -334,7 +340,7 @@ async fn silence_is_a_stall() {
             stall: Some(Duration::from_secs(1)),
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Think.").await;
     assert_eq!(outcome.status, TurnStatus::Stalled);
     let events = drain(&mut rx);
@@ -354,7 +360,7 @@ async fn a_long_turn_times_out_and_the_session_goes_on() {
             stall: None,
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let outcome = turn(&mut session, "Think.").await;
     assert_eq!(outcome.status, TurnStatus::TimedOut);
     assert_eq!(ended(&drain(&mut rx)), vec![TurnStatus::TimedOut]);
@@ -375,7 +381,7 @@ async fn cancel_interrupts_within_five_seconds() {
             stall: None,
         },
     );
-    let (mut session, mut rx) = start(fx.config).await;
+    let (mut session, mut rx) = start(fx.config.clone()).await;
     let cancel = CancellationToken::new();
     let (cancelled_tx, cancelled_rx) = tokio::sync::oneshot::channel();
     let trigger = cancel.clone();
@@ -403,7 +409,7 @@ async fn the_environment_is_exactly_the_configured_one() {
     fx.env("REPLAY_ENV_OUT", &env_out.display().to_string());
     fx.env("OPENCODE_CONFIG_CONTENT", "{}");
     let expected = fx.config.env.clone();
-    let (mut session, _rx) = start(fx.config).await;
+    let (mut session, _rx) = start(fx.config.clone()).await;
     turn(&mut session, "Go.").await;
 
     let seen = std::fs::read_to_string(&env_out).unwrap();
