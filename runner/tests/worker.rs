@@ -782,3 +782,66 @@ async fn a_cancel_made_while_the_runner_was_dead_is_settled() {
     assert!(harness.runs(&key).await.is_empty(), "nothing ran");
     harness.stop().await;
 }
+
+/// Whether a process whose command line contains `needle` is running.
+fn process_running(needle: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| {
+            String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_hanging_hook_stops_it_and_its_processes() {
+    let mut harness = Harness::new();
+    // An odd duration, so the check below finds this hook's `sleep` and nothing else.
+    let workflow = harness.workflow(
+        "happy_path",
+        "hooks: {before_run: 'sleep 47.125', timeout_ms: 120000}",
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(30).await;
+    harness
+        .wait_for(&key, "the claim", |i| i.status == WorkItemStatus::Running)
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while !process_running("sleep 47.125") {
+        assert!(Instant::now() < deadline, "the hook never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    harness
+        .change_item(&key, |item| {
+            item.cancel_requested = true;
+            item.pending_job = None;
+        })
+        .await;
+    let asked = Instant::now();
+    harness
+        .wait_for(&key, "the cancel", |i| {
+            i.status == WorkItemStatus::Cancelled
+        })
+        .await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        asked.elapsed()
+    );
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs[0].status, RunStatus::Cancelled);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_running("sleep 47.125") {
+        assert!(
+            Instant::now() < deadline,
+            "the hook's process outlived the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.stop().await;
+}

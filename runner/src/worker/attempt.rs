@@ -79,7 +79,12 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
 
-    let workspace = match plan.workspaces.prepare(&item.issue, attempt).await {
+    // A cancel or shutdown during a long clone or hook stops it (its processes are killed).
+    let prepared = tokio::select! {
+        prepared = plan.workspaces.prepare(&item.issue, attempt) => prepared,
+        () = stop.token().cancelled() => return stopped(stop.reason().unwrap_or(StopReason::Shutdown)),
+    };
+    let workspace = match prepared {
         Ok(workspace) => workspace,
         Err(error) => return failure(error.code(), error.to_string()),
     };

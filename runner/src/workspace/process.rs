@@ -93,6 +93,22 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
+/// Kills the child's process group if the run is abandoned (its future dropped, e.g. the
+/// attempt was cancelled mid-hook), so nothing the command started outlives it.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
 /// Runs `command` (stdin closed, stdout and stderr captured) for at most `timeout`.
 /// A spawn failure is returned as `Err`; everything else is an outcome.
 pub(crate) async fn run(
@@ -108,6 +124,7 @@ pub(crate) async fn run(
         .kill_on_drop(true);
     let mut child = command.spawn()?;
     let pid = child.id();
+    let guard = GroupGuard(pid);
     let tail = Arc::new(Mutex::new(Tail::default()));
     let mut readers = Vec::with_capacity(2);
     if let Some(stdout) = child.stdout.take() {
@@ -148,6 +165,7 @@ pub(crate) async fn run(
         }
     }
 
+    guard.disarm();
     let output = tail.lock().unwrap_or_else(|e| e.into_inner()).render();
     Ok(ProcessOutcome {
         status,
