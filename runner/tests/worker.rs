@@ -800,10 +800,11 @@ fn process_running(needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_during_a_hanging_hook_stops_it_and_its_processes() {
     let mut harness = Harness::new();
-    // An odd duration, so the check below finds this hook's `sleep` and nothing else.
+    // A duration of its own, so the check below finds this hook's `sleep` and nothing else.
+    let sleep = format!("sleep 47.{}", std::process::id());
     let workflow = harness.workflow(
         "happy_path",
-        "hooks: {before_run: 'sleep 47.125', timeout_ms: 120000}",
+        &format!("hooks: {{before_run: '{sleep}', timeout_ms: 120000}}"),
     );
     harness.start("runner-a", &workflow, Redactor::default());
     let (key, _) = harness.request(30).await;
@@ -811,7 +812,7 @@ async fn a_cancel_during_a_hanging_hook_stops_it_and_its_processes() {
         .wait_for(&key, "the claim", |i| i.status == WorkItemStatus::Running)
         .await;
     let deadline = Instant::now() + WAIT;
-    while !process_running("sleep 47.125") {
+    while !process_running(&sleep) {
         assert!(Instant::now() < deadline, "the hook never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -836,7 +837,7 @@ async fn a_cancel_during_a_hanging_hook_stops_it_and_its_processes() {
     let runs = harness.runs(&key).await;
     assert_eq!(runs[0].status, RunStatus::Cancelled);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while process_running("sleep 47.125") {
+    while process_running(&sleep) {
         assert!(
             Instant::now() < deadline,
             "the hook's process outlived the cancel"
