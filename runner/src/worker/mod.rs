@@ -17,6 +17,7 @@ mod recorder;
 pub mod settings;
 pub mod slots;
 mod stop;
+mod writer;
 
 pub use attempt::CONTINUATION_NOTE;
 pub use limits::AgentLimits;
