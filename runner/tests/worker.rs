@@ -93,13 +93,22 @@ impl Harness {
     }
 
     fn start(&mut self, id: &str, workflow: &Workflow, redactor: Redactor) -> Arc<Runner> {
+        self.start_with(settings(id), workflow, redactor)
+    }
+
+    fn start_with(
+        &mut self,
+        settings: RunnerSettings,
+        workflow: &Workflow,
+        redactor: Redactor,
+    ) -> Arc<Runner> {
         let plan = RunPlan::from_workflow(workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
             .expect("plan");
         let runner = Runner::new(
             self.store.clone(),
             self.queue.clone(),
             Arc::new(SystemClock),
-            settings(id),
+            settings,
             plan,
             redactor,
         );
@@ -844,5 +853,77 @@ async fn a_cancel_during_a_hanging_hook_stops_it_and_its_processes() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_shutting_down_returns_unfinished_work_at_once() {
+    let mut harness = Harness::new();
+    // `stall` never finishes by itself; the lease is long, so a takeover by expiry would be slow.
+    let workflow = harness.workflow("stall", "");
+    let long_lease = |id: &str| RunnerSettings {
+        lease: Duration::from_secs(60),
+        heartbeat: Duration::from_secs(20),
+        shutdown_grace: Duration::from_millis(500),
+        ..settings(id)
+    };
+    harness.start_with(long_lease("runner-a"), &workflow, Redactor::default());
+    let (key, _) = harness.request(40).await;
+    harness
+        .wait_for(&key, "runner-a to run it", |i| {
+            i.lease.as_ref().is_some_and(|l| l.owner == "runner-a")
+        })
+        .await;
+    let runs = harness.runs(&key).await;
+    let deadline = Instant::now() + WAIT;
+    while !harness
+        .events(&runs[0])
+        .await
+        .iter()
+        .any(|e| e.kind == "message")
+    {
+        assert!(Instant::now() < deadline, "the agent never spoke");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // SIGTERM: the grace period passes, the session is stopped and the job returned.
+    let (shutdown, task) = harness.runners.remove(0);
+    let stopping = Instant::now();
+    shutdown.cancel();
+    task.await.expect("runner-a stops");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        stopping.elapsed()
+    );
+    let item = harness
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(item.status, WorkItemStatus::Queued, "{item:?}");
+    assert!(item.lease.is_none(), "the lease is given back");
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs[0].status, RunStatus::Abandoned);
+    assert_eq!(
+        runs[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("runner_shutdown")
+    );
+
+    // Another runner takes it at once, not after the 60 s lease.
+    let restarted = Instant::now();
+    harness.start_with(long_lease("runner-b"), &workflow, Redactor::default());
+    harness
+        .wait_for(&key, "runner-b to take it", |i| {
+            i.lease.as_ref().is_some_and(|l| l.owner == "runner-b")
+        })
+        .await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        restarted.elapsed()
+    );
+    assert_eq!(harness.runs(&key).await.len(), 2);
     harness.stop().await;
 }
