@@ -7,7 +7,9 @@ mod common;
 use baton_core::domain::{RunStatus, WorkItemKey, WorkItemStatus};
 use baton_core::ingress::IngressSettings;
 use baton_core::workflow::Workflow;
-use common::control_plane::{events, wait_for_item, wait_for_runs, workflow_text, Scratch, WAIT};
+use common::control_plane::{
+    wait_for_item, wait_for_message, wait_for_runs, workflow_text, Scratch,
+};
 use common::signing::{self, github_issue};
 use common::{all_secrets, aws_backends_named, spawn_with, unique_aws_settings, GITHUB_SECRET};
 use serde_json::json;
@@ -112,15 +114,7 @@ async fn a_killed_runner_s_work_is_finished_once_by_another() {
     })
     .await;
     let runs = wait_for_runs(&*store, &key, 1).await;
-    let deadline = Instant::now() + WAIT;
-    while !events(&*store, &runs[0])
-        .await
-        .iter()
-        .any(|e| e.kind == "message")
-    {
-        assert!(Instant::now() < deadline, "the agent never spoke");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_message(&*store, &runs[0]).await;
     first.kill();
 
     let second = RunnerProcess::start("runner-b", &workflow_file, &settings);

@@ -6,7 +6,9 @@
 mod common;
 
 use baton_core::domain::{RunStatus, WorkItemKey, WorkItemStatus};
-use common::control_plane::{events, spawn_control_plane, wait_for_item, wait_for_runs};
+use common::control_plane::{
+    events, spawn_control_plane, wait_for_item, wait_for_message, wait_for_runs,
+};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
 use serde_json::json;
@@ -95,15 +97,7 @@ async fn unlabelling_a_running_issue_stops_its_session(backend: Backend) {
     })
     .await;
     let runs = wait_for_runs(store, &key, 1).await;
-    let deadline = Instant::now() + common::control_plane::WAIT;
-    while !events(store, &runs[0])
-        .await
-        .iter()
-        .any(|e| e.kind == "message")
-    {
-        assert!(Instant::now() < deadline, "the agent never spoke");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_message(store, &runs[0]).await;
 
     let unlabelled = Instant::now();
     let same = post_issue_event(&plane.app, "unlabeled", 2, &[]).await;

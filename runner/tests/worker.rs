@@ -217,6 +217,15 @@ impl Harness {
             .expect("events")
     }
 
+    /// Waits until the run's agent has said something: its session is under way.
+    async fn wait_for_message(&self, run: &Run) {
+        let deadline = Instant::now() + WAIT;
+        while !self.events(run).await.iter().any(|e| e.kind == "message") {
+            assert!(Instant::now() < deadline, "the agent never spoke");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn stop(mut self) {
         for (shutdown, task) in self.runners.drain(..) {
             shutdown.cancel();
@@ -428,16 +437,7 @@ async fn a_cancel_request_stops_the_session_within_seconds() {
         })
         .await;
     let runs = harness.runs(&key).await;
-    let deadline = Instant::now() + WAIT;
-    while harness
-        .events(&runs[0])
-        .await
-        .iter()
-        .all(|e| e.kind != "message")
-    {
-        assert!(Instant::now() < deadline, "the agent never spoke");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.wait_for_message(&runs[0]).await;
 
     // What the ingress does on `/baton stop` or an unlabel while the item runs.
     harness
@@ -875,16 +875,7 @@ async fn a_runner_shutting_down_returns_unfinished_work_at_once() {
         })
         .await;
     let runs = harness.runs(&key).await;
-    let deadline = Instant::now() + WAIT;
-    while !harness
-        .events(&runs[0])
-        .await
-        .iter()
-        .any(|e| e.kind == "message")
-    {
-        assert!(Instant::now() < deadline, "the agent never spoke");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.wait_for_message(&runs[0]).await;
 
     // SIGTERM: the grace period passes, the session is stopped and the job returned.
     let (shutdown, task) = harness.runners.remove(0);

@@ -154,3 +154,12 @@ pub async fn events(store: &dyn Store, run: &Run) -> Vec<RunEvent> {
         .await
         .expect("list events")
 }
+
+/// Waits until the run's agent has said something: its session is under way.
+pub async fn wait_for_message(store: &dyn Store, run: &Run) {
+    let deadline = Instant::now() + WAIT;
+    while !events(store, run).await.iter().any(|e| e.kind == "message") {
+        assert!(Instant::now() < deadline, "the agent never spoke");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -267,10 +267,8 @@ impl Runner {
             },
         )
         .await?;
-        Ok(claimed.flatten().map(|(mut item, previous)| {
-            item.version += 1;
-            (item, previous)
-        }))
+        // The snapshot taken for the claim: the run reads its issue, not its version.
+        Ok(claimed.flatten())
     }
 
     /// The run of a runner that stopped renewing its lease is marked abandoned.
@@ -602,7 +600,8 @@ impl Runner {
         }
     }
 
-    async fn hide(&self, receipt: &str, delay: Duration) {
+    /// Leaves a message on the queue, visible again after `delay`.
+    pub(super) async fn hide(&self, receipt: &str, delay: Duration) {
         if let Err(error) = self.queue.change_visibility(receipt, delay).await {
             tracing::warn!(%error, "cannot change a job message's visibility");
         }

@@ -169,7 +169,7 @@ impl Runner {
                 .await;
             if shutdown.is_cancelled() {
                 for message in received.unwrap_or_default() {
-                    self.hide_message(&message.receipt).await;
+                    self.hide(&message.receipt, Duration::ZERO).await;
                 }
                 break;
             }
@@ -192,7 +192,7 @@ impl Runner {
                     None => match Arc::clone(&sessions).try_acquire_owned() {
                         Ok(permit) => permit,
                         Err(_) => {
-                            self.hide_message(&message.receipt).await;
+                            self.hide(&message.receipt, Duration::ZERO).await;
                             continue;
                         }
                     },
@@ -231,11 +231,5 @@ impl Runner {
             }
         }
         tracing::info!(runner = %self.settings.runner_id, "runner stopped");
-    }
-
-    async fn hide_message(&self, receipt: &str) {
-        if let Err(error) = self.queue.change_visibility(receipt, Duration::ZERO).await {
-            tracing::warn!(%error, "cannot return a job message to the queue");
-        }
     }
 }
