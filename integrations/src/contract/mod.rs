@@ -1,0 +1,3 @@
+//! Contract suites: one behaviour, every adapter.
+
+pub mod tracker;

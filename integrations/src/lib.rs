@@ -1,0 +1,18 @@
+//! baton's adapters to the systems its users run.
+//!
+//! - [`http`]: the one HTTP client: base URL, credential header, bounded retries.
+//! - [`tracker`]: issue trackers behind one trait (GitHub, Linear, Jira, GitLab, TAPD, memory).
+//! - [`repo`]: code platforms behind one trait (GitHub, GitLab, CNB, memory), and git.
+//!
+//! With the `contract-tests` feature: the contract suites every adapter passes, and the fake
+//! API server the suites run against.
+
+pub mod config;
+pub mod http;
+pub mod repo;
+pub mod tracker;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod test_support;
