@@ -5,7 +5,10 @@
 //! by anyone who can comment, so they are checked against the workflow's allowed
 //! associations and authors before anything is queued.
 
-use crate::domain::{EventAction, JobReason, NormalizedEvent};
+use crate::domain::{
+    EventAction, JobReason, NormalizedEvent, ReviewState, SourceKind, WorkItemKey,
+};
+use crate::workflow::profile::RouteAction;
 use crate::workflow::StateRules;
 
 /// The answer to one event.
@@ -17,6 +20,29 @@ pub enum Decision {
     Cancel { reason: String },
     /// Nothing to do; the reason is returned to the sender.
     Ignore { reason: String },
+    /// A run is wanted but `gates.approval_required` holds it until a person approves.
+    AwaitApproval { reason: JobReason },
+    /// `/baton approve` by an allowed approver: release the run.
+    Approve { by: String },
+    /// An event on the pull request a run delivered for `work_item`.
+    PullRequest {
+        work_item: WorkItemKey,
+        branch: String,
+        follow_up: FollowUp,
+    },
+}
+
+/// What an event on a delivered pull request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    /// A reviewer requested changes: a rework run on the same branch.
+    Rework,
+    /// A reviewer approved and `gates.merge.auto` is on: check the merge gates, merge.
+    Merge,
+    /// Merged: move the issue to its done state.
+    Merged,
+    /// Closed without merging: stop the work.
+    Closed,
 }
 
 fn ignore(reason: impl Into<String>) -> Decision {
@@ -37,6 +63,7 @@ pub enum Command {
     Run,
     Stop,
     Retry,
+    Approve,
 }
 
 /// `/baton run` → `Run`. The command must be the whole first line (extra words after it are
@@ -52,13 +79,27 @@ pub fn parse_command(prefix: &str, comment: &str) -> Option<Result<Command, Stri
         "run" => Ok(Command::Run),
         "stop" => Ok(Command::Stop),
         "retry" => Ok(Command::Retry),
+        "approve" => Ok(Command::Approve),
         other => Err(format!(
-            "unknown command `{prefix} {other}` (use `{prefix} run`, `{prefix} stop` or `{prefix} retry`)"
+            "unknown command `{prefix} {other}` (use `{prefix} run`, `{prefix} stop`, `{prefix} retry` or `{prefix} approve`)"
         )),
     })
 }
 
 pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
+    let decision = route_ungated(event, rules);
+    match decision {
+        Decision::Run { reason }
+            if rules.gates.approval_required
+                && !rules.gates.is_approved_by_label(&event.issue.labels) =>
+        {
+            Decision::AwaitApproval { reason }
+        }
+        other => other,
+    }
+}
+
+fn route_ungated(event: &NormalizedEvent, rules: &StateRules) -> Decision {
     if event.actor.is_bot {
         return ignore(format!(
             "events from bots ({}) do not trigger runs",
@@ -76,6 +117,20 @@ pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
                 }
             } else {
                 ignore("issue is not eligible (trigger label, required labels or state)")
+            }
+        }
+        EventAction::Labeled { label }
+            if rules.gates.approval_required
+                && rules
+                    .gates
+                    .is_approved_by_label(std::slice::from_ref(label)) =>
+        {
+            if eligible() {
+                Decision::Run {
+                    reason: JobReason::Approved,
+                }
+            } else {
+                ignore("approved, but the issue is not eligible (trigger label, required labels or state)")
             }
         }
         EventAction::Labeled { label } => {
@@ -101,26 +156,75 @@ pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
             }
         }
         EventAction::Closed => cancel("issue was closed"),
-        EventAction::StateChanged { to, .. } => {
-            if rules.is_terminal(source, to) {
-                cancel(format!("issue moved to terminal state `{to}`"))
-            } else if !rules.is_active(source, to) {
-                cancel(format!("issue moved out of the active states, to `{to}`"))
-            } else if rules.on_active_state && eligible() {
-                Decision::Run {
-                    reason: JobReason::StateChanged,
-                }
-            } else {
-                ignore(format!("state `{to}` does not trigger runs"))
-            }
-        }
+        EventAction::StateChanged { to, .. } => match rules.profile.route_of(to) {
+            Some((route, RouteAction::Wait)) => ignore(format!(
+                "state `{to}` is the `{route}` route of the {} profile: it waits",
+                rules.profile.kind().as_str()
+            )),
+            _ => route_state_change(rules, source, to, eligible()),
+        },
         EventAction::Edited => ignore("edits do not trigger runs"),
         EventAction::Commented => route_comment(event, rules),
-        // Linking a pull request back to its work item is the repo provider's job; until a
-        // branch is known to belong to a work item these are acknowledged only.
-        EventAction::PullRequestClosed { branch, .. }
-        | EventAction::ReviewSubmitted { branch, .. } => ignore(format!(
-            "pull request on branch `{branch}` is not linked to a work item"
+        EventAction::PullRequestClosed { branch, merged } => {
+            let follow_up = if *merged {
+                FollowUp::Merged
+            } else {
+                FollowUp::Closed
+            };
+            route_pull_request(event, branch, follow_up)
+        }
+        EventAction::ReviewSubmitted { branch, state } => match state {
+            ReviewState::ChangesRequested => {
+                if rules.may_command(&event.actor.login, event.actor.association) {
+                    route_pull_request(event, branch, FollowUp::Rework)
+                } else {
+                    ignore(format!(
+                        "`{}` may not request rework; see triggers.allowed_associations and triggers.allowed_authors",
+                        event.actor.login
+                    ))
+                }
+            }
+            ReviewState::Approved if rules.gates.merge.auto => {
+                route_pull_request(event, branch, FollowUp::Merge)
+            }
+            ReviewState::Approved => {
+                ignore("review approved; `gates.merge.auto` is off, so a person merges")
+            }
+            ReviewState::Commented => ignore("review comments alone do not start rework"),
+        },
+    }
+}
+
+fn route_state_change(
+    rules: &StateRules,
+    source: SourceKind,
+    to: &str,
+    eligible: bool,
+) -> Decision {
+    if rules.is_terminal(source, to) {
+        cancel(format!("issue moved to terminal state `{to}`"))
+    } else if !rules.is_active(source, to) {
+        cancel(format!("issue moved out of the active states, to `{to}`"))
+    } else if rules.on_active_state && eligible {
+        Decision::Run {
+            reason: JobReason::StateChanged,
+        }
+    } else {
+        ignore(format!("state `{to}` does not trigger runs"))
+    }
+}
+
+/// Links a pull request event to its work item through the marker baton wrote in the body;
+/// the ingress then checks the branch against the item's recorded pull request.
+fn route_pull_request(event: &NormalizedEvent, branch: &str, follow_up: FollowUp) -> Decision {
+    match WorkItemKey::from_marker(&event.issue.body) {
+        Some(work_item) => Decision::PullRequest {
+            work_item,
+            branch: branch.to_owned(),
+            follow_up,
+        },
+        None => ignore(format!(
+            "pull request on branch `{branch}` was not opened by baton (no work item marker)"
         )),
     }
 }
@@ -135,7 +239,23 @@ fn route_comment(event: &NormalizedEvent, rules: &StateRules) -> Decision {
         Some(Ok(command)) => command,
     };
     let actor = &event.actor;
-    if !rules.may_command(&actor.login, actor.association) {
+    let may_command = rules.may_command(&actor.login, actor.association);
+    if command == Command::Approve {
+        // `gates.approvers`, when set, decides alone who approves.
+        return if !rules.gates.approval_required {
+            ignore("no approval is required (`gates.approval_required` is off)")
+        } else if rules.gates.may_approve(&actor.login, may_command) {
+            Decision::Approve {
+                by: actor.login.clone(),
+            }
+        } else {
+            ignore(format!(
+                "`{}` may not approve; see gates.approvers",
+                actor.login
+            ))
+        };
+    }
+    if !may_command {
         return ignore(format!(
             "`{}` ({:?}) may not run commands; see triggers.allowed_associations and triggers.allowed_authors",
             actor.login, actor.association
@@ -158,6 +278,7 @@ fn route_comment(event: &NormalizedEvent, rules: &StateRules) -> Decision {
         Command::Run => Decision::Run {
             reason: JobReason::CommentRun,
         },
+        Command::Approve => ignore("approvals are handled above"),
         Command::Retry => Decision::Run {
             reason: JobReason::CommentRetry,
         },

@@ -90,6 +90,9 @@ fn item(key: WorkItemKey, status: WorkItemStatus, updated_minutes_ago: i64, n: u
         next_retry_at: None,
         last_error: None,
         tokens: tokens(n),
+        approved_by: None,
+        pull_request: None,
+        status_comment: None,
         version: 1,
     }
 }

@@ -480,6 +480,13 @@ fn work_item() -> WorkItem {
             output_tokens: 20,
             total_tokens: 30,
         },
+        approved_by: Some("alice".into()),
+        pull_request: Some(crate::domain::PullRequestLink {
+            number: 34,
+            url: "https://github.com/acme/app/pull/34".into(),
+            branch: "baton/acme_app_12".into(),
+        }),
+        status_comment: Some("IC_kwDO123".into()),
         version: 7,
     }
 }

@@ -39,6 +39,10 @@ pub enum DeliveryOutcome {
     CancelRequested {
         work_item: WorkItemKey,
     },
+    /// Recorded, and held at the dispatch gate until a person approves.
+    AwaitingApproval {
+        work_item: WorkItemKey,
+    },
     Ignored {
         reason: String,
     },

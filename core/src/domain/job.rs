@@ -53,9 +53,22 @@ pub enum JobReason {
     Retry,
     /// The issue is still active after a clean run.
     Continuation,
+    /// `/baton approve` (or the approval label) released a run held at the dispatch gate.
+    Approved,
+    /// A reviewer approved the run's pull request: check the merge gates and merge.
+    ReviewApproved,
+    /// The run's pull request was merged: move the issue to its done state.
+    PullRequestMerged,
+    /// Requeued by the reconciler.
+    Reconciled,
 }
 
 impl JobReason {
+    /// Jobs that finish delivered work instead of starting an agent session.
+    pub fn is_follow_up(self) -> bool {
+        matches!(self, Self::ReviewApproved | Self::PullRequestMerged)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Opened => "opened",
@@ -66,6 +79,10 @@ impl JobReason {
             Self::ReviewChangesRequested => "review_changes_requested",
             Self::Retry => "retry",
             Self::Continuation => "continuation",
+            Self::Approved => "approved",
+            Self::ReviewApproved => "review_approved",
+            Self::PullRequestMerged => "pull_request_merged",
+            Self::Reconciled => "reconciled",
         }
     }
 }

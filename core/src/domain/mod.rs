@@ -12,4 +12,6 @@ pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent,
 pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
 pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
 pub use source::{SourceKind, UnknownSource};
-pub use work_item::{Lease, WorkItem, WorkItemKey, WorkItemStatus};
+pub use work_item::{
+    Lease, PullRequestLink, WorkItem, WorkItemKey, WorkItemStatus, WORK_ITEM_MARKER,
+};

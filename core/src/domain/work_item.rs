@@ -52,6 +52,8 @@ pub enum WorkItemStatus {
     Cancelled,
     /// The job kept failing and went to the dead-letter queue.
     DeadLettered,
+    /// Held at the dispatch gate until a person approves (`gates.approval_required`).
+    AwaitingApproval,
 }
 
 impl WorkItemStatus {
@@ -64,6 +66,7 @@ impl WorkItemStatus {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::DeadLettered => "dead_lettered",
+            Self::AwaitingApproval => "awaiting_approval",
         }
     }
 
@@ -126,6 +129,42 @@ pub struct WorkItem {
     /// Tokens used by all its runs.
     #[serde(default)]
     pub tokens: TokenTotals,
+    /// Who approved the work at the dispatch gate, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// The pull request a run opened for this item; review and merge webhooks find the item
+    /// through the marker in its body and are checked against this branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestLink>,
+    /// The one living status comment on the issue, updated in place run after run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_comment: Option<String>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
+}
+
+/// The pull request delivered for a work item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestLink {
+    pub number: u64,
+    pub url: String,
+    pub branch: String,
+}
+
+/// The line baton writes in a pull request's body to link it to its work item.
+pub const WORK_ITEM_MARKER: &str = "baton-work-item:";
+
+impl WorkItemKey {
+    /// The marker for a pull request body: an HTML comment, invisible when rendered.
+    pub fn marker(&self) -> String {
+        format!("<!-- {WORK_ITEM_MARKER} {} -->", self.0)
+    }
+
+    /// Finds the marker in a pull request body.
+    pub fn from_marker(body: &str) -> Option<Self> {
+        let start = body.find(WORK_ITEM_MARKER)? + WORK_ITEM_MARKER.len();
+        let rest = &body[start..];
+        let end = rest.find("-->").unwrap_or(rest.len());
+        Self::parse(rest[..end].trim()).ok()
+    }
 }

@@ -20,6 +20,11 @@ impl IntoResponse for Accepted {
                 Json(json!({ "status": "cancel_requested", "work_item": work_item })),
             )
                 .into_response(),
+            Accepted::AwaitingApproval { work_item } => (
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "awaiting_approval", "work_item": work_item })),
+            )
+                .into_response(),
             Accepted::Ignored { reason } => (
                 StatusCode::OK,
                 Json(json!({ "status": "ignored", "reason": reason })),

@@ -45,6 +45,9 @@ pub enum Accepted {
     CancelRequested {
         work_item: WorkItemKey,
     },
+    AwaitingApproval {
+        work_item: WorkItemKey,
+    },
     Ignored {
         reason: String,
     },
@@ -189,6 +192,9 @@ impl Ingress {
                     }
                     DeliveryOutcome::CancelRequested { work_item } => {
                         Accepted::CancelRequested { work_item }
+                    }
+                    DeliveryOutcome::AwaitingApproval { work_item } => {
+                        Accepted::AwaitingApproval { work_item }
                     }
                     DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
                 })

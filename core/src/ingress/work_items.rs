@@ -4,11 +4,11 @@
 use super::IngressError;
 use crate::clock::Clock;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, NormalizedEvent,
-    WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, JobReason,
+    NormalizedEvent, SourceKind, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, Store, StoreError};
-use crate::routing::Decision;
+use crate::routing::{Decision, FollowUp};
 
 /// Conditional writes that lose to a concurrent writer are retried this many times.
 const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -24,39 +24,240 @@ pub(super) async fn apply(
     delivery: &DeliveryKey,
 ) -> Result<DeliveryOutcome, IngressError> {
     let key = WorkItemKey::new(event.source, &event.issue.identifier);
+    let request = |reason, approved_by: Option<String>| RunRequest {
+        key: key.clone(),
+        source: event.source,
+        snapshot: Some((&event.issue, &event.action)),
+        reason,
+        approved_by,
+    };
     match decision {
         Decision::Run { reason } => {
-            let job_id = JobId::generate();
-            let written = request_run(store, clock, event, &key, &job_id, delivery).await?;
-            let job = Job {
-                v: JOB_SCHEMA_VERSION,
-                job_id: job_id.clone(),
-                work_item: key.clone(),
-                reason,
-                attempt: 1,
-                queued_at: clock.now(),
-                delivery_id: Some(delivery.id.clone()),
-                continuation: 0,
-            };
-            if let Err(error) = queue.send(&job).await {
-                // Nothing half-done: the item goes back to what it was, so a sender that does
-                // not retry leaves no item waiting for a job that was never queued.
-                undo_request(store, &key, written).await;
-                return Err(IngressError::Backend(error.to_string()));
+            queue_run(store, queue, clock, request(reason, None), delivery).await
+        }
+        Decision::AwaitApproval { reason } => {
+            // An approval given earlier (`/baton approve` before the trigger) still counts.
+            let approved = store
+                .get_work_item(&key)
+                .await?
+                .is_some_and(|item| item.approved_by.is_some());
+            if approved {
+                queue_run(store, queue, clock, request(reason, None), delivery).await
+            } else {
+                hold_for_approval(store, clock, event, &key, delivery).await
             }
-            tracing::info!(work_item = %key, job_id = %job_id, reason = reason.as_str(),
-                delivery_id = %delivery.id, "run queued");
-            Ok(DeliveryOutcome::Queued {
-                work_item: key,
-                job_id,
-            })
+        }
+        Decision::Approve { by } => {
+            let held = store
+                .get_work_item(&key)
+                .await?
+                .is_some_and(|item| item.status == WorkItemStatus::AwaitingApproval);
+            if held {
+                queue_run(
+                    store,
+                    queue,
+                    clock,
+                    request(JobReason::Approved, Some(by)),
+                    delivery,
+                )
+                .await
+            } else {
+                record_approval(store, clock, event, &key, &by, delivery).await
+            }
+        }
+        Decision::PullRequest {
+            work_item,
+            branch,
+            follow_up,
+        } => {
+            pull_request_follow_up(
+                store, queue, clock, &work_item, &branch, follow_up, delivery,
+            )
+            .await
         }
         Decision::Cancel { reason } => {
-            let outcome = request_cancel(store, clock, event, &key, delivery).await?;
+            let outcome = request_cancel(store, clock, Some(event), &key, delivery).await?;
             tracing::info!(work_item = %key, %reason, delivery_id = %delivery.id, ?outcome, "cancel");
             Ok(outcome)
         }
         Decision::Ignore { reason } => Ok(DeliveryOutcome::Ignored { reason }),
+    }
+}
+
+/// What a run request writes on the work item.
+struct RunRequest<'a> {
+    key: WorkItemKey,
+    source: SourceKind,
+    /// The event's view of the issue, folded into the item; `None` for pull request events,
+    /// whose payload describes the pull request, not the issue.
+    snapshot: Option<(&'a IssueSnapshot, &'a EventAction)>,
+    reason: JobReason,
+    approved_by: Option<String>,
+}
+
+/// Marks the item queued and sends the job; undoes the mark if the job cannot be sent.
+async fn queue_run(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+    request: RunRequest<'_>,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    let job_id = JobId::generate();
+    let written = request_run(store, clock, &request, &job_id, delivery).await?;
+    let key = request.key;
+    let job = Job {
+        v: JOB_SCHEMA_VERSION,
+        job_id: job_id.clone(),
+        work_item: key.clone(),
+        reason: request.reason,
+        attempt: 1,
+        queued_at: clock.now(),
+        delivery_id: Some(delivery.id.clone()),
+        continuation: 0,
+    };
+    if let Err(error) = queue.send(&job).await {
+        // Nothing half-done: the item goes back to what it was, so a sender that does
+        // not retry leaves no item waiting for a job that was never queued.
+        undo_request(store, &key, written).await;
+        return Err(IngressError::Backend(error.to_string()));
+    }
+    tracing::info!(work_item = %key, job_id = %job_id, reason = request.reason.as_str(),
+        delivery_id = %delivery.id, "run queued");
+    Ok(DeliveryOutcome::Queued {
+        work_item: key,
+        job_id,
+    })
+}
+
+/// Records the wanted run as held at the dispatch gate; nothing is queued.
+async fn hold_for_approval(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    event: &NormalizedEvent,
+    key: &WorkItemKey,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    edit_item(store, clock, event.source, key, |item| {
+        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        if !item.status.is_active() {
+            item.status = WorkItemStatus::AwaitingApproval;
+            item.cancel_requested = false;
+        }
+        item.last_delivery = Some(delivery.id.clone());
+    })
+    .await?;
+    tracing::info!(work_item = %key, delivery_id = %delivery.id, "run held for approval");
+    Ok(DeliveryOutcome::AwaitingApproval {
+        work_item: key.clone(),
+    })
+}
+
+/// Remembers an approval given before any run was requested.
+async fn record_approval(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    event: &NormalizedEvent,
+    key: &WorkItemKey,
+    by: &str,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    edit_item(store, clock, event.source, key, |item| {
+        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        item.approved_by = Some(by.to_owned());
+        item.last_delivery = Some(delivery.id.clone());
+    })
+    .await?;
+    Ok(DeliveryOutcome::Ignored {
+        reason: format!("approval by {by} recorded; the next run request starts at once"),
+    })
+}
+
+/// Review and merge events on a pull request baton opened.
+async fn pull_request_follow_up(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+    key: &WorkItemKey,
+    branch: &str,
+    follow_up: FollowUp,
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    let Some(item) = store.get_work_item(key).await? else {
+        return Ok(DeliveryOutcome::Ignored {
+            reason: format!("pull request names work item {key}, which does not exist"),
+        });
+    };
+    // The marker is text anyone with write access can edit: trust it only when the branch
+    // is the one the item's own run delivered.
+    if item.pull_request.as_ref().map(|pr| pr.branch.as_str()) != Some(branch) {
+        return Ok(DeliveryOutcome::Ignored {
+            reason: format!("branch `{branch}` is not the pull request baton delivered for {key}"),
+        });
+    }
+    let reason = match follow_up {
+        FollowUp::Rework => JobReason::ReviewChangesRequested,
+        FollowUp::Merge => JobReason::ReviewApproved,
+        FollowUp::Merged => JobReason::PullRequestMerged,
+        FollowUp::Closed => return request_cancel(store, clock, None, key, delivery).await,
+    };
+    let request = RunRequest {
+        key: key.clone(),
+        source: item.source,
+        snapshot: None,
+        reason,
+        approved_by: None,
+    };
+    queue_run(store, queue, clock, request, delivery).await
+}
+
+/// A versioned read-modify-write of an item that may not exist yet.
+async fn edit_item(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    source: SourceKind,
+    key: &WorkItemKey,
+    change: impl Fn(&mut WorkItem),
+) -> Result<WorkItem, IngressError> {
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let now = clock.now();
+        let current = store.get_work_item(key).await?;
+        let expected = current.as_ref().map(|item| item.version);
+        let mut item = current.unwrap_or_else(|| new_item(key, source, now));
+        change(&mut item);
+        item.updated_at = now;
+        item.version += 1;
+        match store.put_work_item(&item, expected).await {
+            Ok(()) => return Ok(item),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(contention(key))
+}
+
+fn new_item(key: &WorkItemKey, source: SourceKind, now: chrono::DateTime<chrono::Utc>) -> WorkItem {
+    WorkItem {
+        key: key.clone(),
+        source,
+        issue: IssueSnapshot::default(),
+        status: WorkItemStatus::Queued,
+        attempt: 0,
+        cancel_requested: false,
+        pending_job: None,
+        last_delivery: None,
+        created_at: now,
+        updated_at: now,
+        requested_at: None,
+        lease: None,
+        last_run: None,
+        next_retry_at: None,
+        last_error: None,
+        tokens: Default::default(),
+        approved_by: None,
+        pull_request: None,
+        status_comment: None,
+        version: 0,
     }
 }
 
@@ -86,36 +287,23 @@ async fn undo_request(store: &dyn Store, key: &WorkItemKey, written: WrittenRequ
 async fn request_run(
     store: &dyn Store,
     clock: &dyn Clock,
-    event: &NormalizedEvent,
-    key: &WorkItemKey,
+    request: &RunRequest<'_>,
     job_id: &JobId,
     delivery: &DeliveryKey,
 ) -> Result<WrittenRequest, IngressError> {
+    let key = &request.key;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let now = clock.now();
         let current = store.get_work_item(key).await?;
         let expected = current.as_ref().map(|item| item.version);
         let previous = current.clone();
-        let mut item = current.unwrap_or_else(|| WorkItem {
-            key: key.clone(),
-            source: event.source,
-            issue: IssueSnapshot::default(),
-            status: WorkItemStatus::Queued,
-            attempt: 0,
-            cancel_requested: false,
-            pending_job: None,
-            last_delivery: None,
-            created_at: now,
-            updated_at: now,
-            requested_at: None,
-            lease: None,
-            last_run: None,
-            next_retry_at: None,
-            last_error: None,
-            tokens: Default::default(),
-            version: 0,
-        });
-        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        let mut item = current.unwrap_or_else(|| new_item(key, request.source, now));
+        if let Some((snapshot, action)) = request.snapshot {
+            merge_snapshot(&mut item.issue, snapshot, action);
+        }
+        if request.approved_by.is_some() {
+            item.approved_by.clone_from(&request.approved_by);
+        }
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Queued;
             item.attempt = 1;
@@ -145,7 +333,7 @@ async fn request_run(
 async fn request_cancel(
     store: &dyn Store,
     clock: &dyn Clock,
-    event: &NormalizedEvent,
+    event: Option<&NormalizedEvent>,
     key: &WorkItemKey,
     delivery: &DeliveryKey,
 ) -> Result<DeliveryOutcome, IngressError> {
@@ -164,7 +352,9 @@ async fn request_cancel(
             });
         }
         let expected = Some(item.version);
-        merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        if let Some(event) = event {
+            merge_snapshot(&mut item.issue, &event.issue, &event.action);
+        }
         item.cancel_requested = true;
         // A run requested while this one was running is cancelled with it.
         item.pending_job = None;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{Actor, Association, IssueSnapshot, SourceKind};
+use crate::domain::{Actor, Association, IssueSnapshot, ReviewState, SourceKind, WorkItemKey};
 use crate::workflow::Workflow;
 
 fn rules(front_matter: &str) -> StateRules {
@@ -282,5 +282,183 @@ fn a_null_trigger_label_makes_every_eligible_issue_a_candidate() {
     assert!(is_run(
         &route(&event(EventAction::Opened, "open", &[]), &rules),
         JobReason::Opened
+    ));
+}
+
+fn pr_event(action: EventAction, body: &str, association: Association) -> NormalizedEvent {
+    let mut e = event(action, "open", &[]);
+    e.event_name = "pull_request_review".into();
+    e.issue.identifier = "acme/app#34".into();
+    e.issue.body = body.into();
+    e.actor.association = association;
+    e
+}
+
+fn review(state: ReviewState) -> EventAction {
+    EventAction::ReviewSubmitted {
+        state,
+        branch: "baton/acme_app_1".into(),
+    }
+}
+
+#[test]
+fn a_review_requesting_changes_on_a_baton_pull_request_asks_for_rework() {
+    let key = WorkItemKey::parse("github:acme/app#1").unwrap();
+    let body = format!("Fixes #1\n\n{}", key.marker());
+    let decision = route(
+        &pr_event(
+            review(ReviewState::ChangesRequested),
+            &body,
+            Association::Member,
+        ),
+        &github_rules(),
+    );
+    assert_eq!(
+        decision,
+        Decision::PullRequest {
+            work_item: key,
+            branch: "baton/acme_app_1".into(),
+            follow_up: FollowUp::Rework
+        }
+    );
+}
+
+#[test]
+fn pull_requests_without_the_marker_or_from_outsiders_are_ignored() {
+    let rules = github_rules();
+    let plain = pr_event(
+        review(ReviewState::ChangesRequested),
+        "Fixes #1",
+        Association::Member,
+    );
+    assert!(
+        matches!(route(&plain, &rules), Decision::Ignore { reason } if reason.contains("marker"))
+    );
+    let key = WorkItemKey::parse("github:acme/app#1").unwrap();
+    let outsider = pr_event(
+        review(ReviewState::ChangesRequested),
+        &key.marker(),
+        Association::None,
+    );
+    assert!(
+        matches!(route(&outsider, &rules), Decision::Ignore { reason } if reason.contains("may not request rework"))
+    );
+    let comment_only = pr_event(
+        review(ReviewState::Commented),
+        &key.marker(),
+        Association::Member,
+    );
+    assert!(matches!(
+        route(&comment_only, &rules),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn merged_and_closed_pull_requests_follow_up_and_approvals_merge_only_when_auto() {
+    let key = WorkItemKey::parse("github:acme/app#1").unwrap();
+    let closed = |merged| EventAction::PullRequestClosed {
+        merged,
+        branch: "baton/acme_app_1".into(),
+    };
+    let follow_up = |decision: Decision| match decision {
+        Decision::PullRequest { follow_up, .. } => Some(follow_up),
+        _ => None,
+    };
+    let github = github_rules();
+    assert_eq!(
+        follow_up(route(
+            &pr_event(closed(true), &key.marker(), Association::Member),
+            &github
+        )),
+        Some(FollowUp::Merged)
+    );
+    assert_eq!(
+        follow_up(route(
+            &pr_event(closed(false), &key.marker(), Association::Member),
+            &github
+        )),
+        Some(FollowUp::Closed)
+    );
+    let approved = pr_event(
+        review(ReviewState::Approved),
+        &key.marker(),
+        Association::Member,
+    );
+    assert_eq!(follow_up(route(&approved, &github)), None);
+    let auto = rules("tracker:\n  kind: github\ngates:\n  merge:\n    auto: true");
+    assert_eq!(follow_up(route(&approved, &auto)), Some(FollowUp::Merge));
+}
+
+#[test]
+fn the_dispatch_gate_holds_runs_until_approved() {
+    let gated =
+        rules("tracker:\n  kind: github\ngates:\n  approval_required: true\n  approvers: [carol]");
+    let labeled = event(
+        EventAction::Labeled {
+            label: "baton".into(),
+        },
+        "open",
+        &["baton"],
+    );
+    assert_eq!(
+        route(&labeled, &gated),
+        Decision::AwaitApproval {
+            reason: JobReason::Labeled
+        }
+    );
+    // The approval label releases it, as does `/baton approve` by an approver.
+    let approved = event(
+        EventAction::Labeled {
+            label: "baton:approved".into(),
+        },
+        "open",
+        &["baton", "baton:approved"],
+    );
+    assert!(is_run(&route(&approved, &gated), JobReason::Approved));
+    let mut by_carol = comment("/baton approve", Association::None);
+    by_carol.actor.login = "carol".into();
+    assert_eq!(
+        route(&by_carol, &gated),
+        Decision::Approve { by: "carol".into() }
+    );
+    let by_alice = comment("/baton approve", Association::Owner);
+    assert!(
+        matches!(route(&by_alice, &gated), Decision::Ignore { reason } if reason.contains("gates.approvers"))
+    );
+    // Without a gate there is nothing to approve.
+    assert!(matches!(
+        route(&by_alice, &github_rules()),
+        Decision::Ignore { .. }
+    ));
+}
+
+#[test]
+fn a_wait_route_neither_starts_nor_stops_work() {
+    let profiled = rules(
+        "tracker:\n  kind: linear\nworkflow:\n  profile:\n    kind: coding_pr_delivery\n    routes:\n      developing: [In Progress]\n      review: [In Review]\n      resolved: [Done]",
+    );
+    let moved = |to: &str| {
+        let mut e = event(
+            EventAction::StateChanged {
+                from: None,
+                to: to.into(),
+            },
+            to,
+            &["baton"],
+        );
+        e.source = SourceKind::Linear;
+        e
+    };
+    assert!(
+        matches!(route(&moved("In Review"), &profiled), Decision::Ignore { reason } if reason.contains("`review` route"))
+    );
+    assert!(is_run(
+        &route(&moved("In Progress"), &profiled),
+        JobReason::StateChanged
+    ));
+    assert!(matches!(
+        route(&moved("Done"), &profiled),
+        Decision::Cancel { .. }
     ));
 }

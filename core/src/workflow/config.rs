@@ -1,3 +1,5 @@
+use super::gates::GatesConfig;
+use super::profile::Profile;
 use super::WorkflowError;
 use crate::domain::{Association, SourceKind};
 use serde::Deserialize;
@@ -12,11 +14,22 @@ pub struct WorkflowConfig {
     pub triggers: TriggerConfig,
     #[serde(default)]
     pub webhooks: WebhookSecretConfig,
+    #[serde(default)]
+    pub gates: GatesConfig,
+    /// `workflow.profile`, read from the `workflow` key by [`WorkflowConfig::read_profile`].
+    #[serde(skip)]
+    pub profile: Profile,
     #[serde(flatten)]
     pub extra: serde_yaml::Mapping,
 }
 
 impl WorkflowConfig {
+    pub(super) fn read_profile(&mut self) -> Result<(), WorkflowError> {
+        self.profile = Profile::from_config(self.extra.get("workflow"))
+            .map_err(WorkflowError::WorkflowParseError)?;
+        Ok(())
+    }
+
     pub(super) fn validate(&self) -> Result<(), WorkflowError> {
         let invalid = |message: String| Err(WorkflowError::WorkflowParseError(message));
         if self.tracker.kind.trim().is_empty() {

@@ -4,9 +4,13 @@
 //! `triggers` (who and what starts a run) and `webhooks` (where each source's secret lives).
 
 mod config;
+pub mod gates;
+pub mod profile;
 mod states;
 
 pub use config::{TrackerConfig, TriggerConfig, WebhookSecretConfig, WorkflowConfig};
+pub use gates::{GatesConfig, MergeFacts, MergeGates};
+pub use profile::{Profile, ProfileKind};
 pub use states::StateRules;
 
 use crate::domain::SourceKind;
@@ -118,6 +122,8 @@ impl Workflow {
                 }
             }
         };
+        let mut config = config;
+        config.read_profile()?;
         config.validate()?;
         let body = body.trim();
         Ok(Self {

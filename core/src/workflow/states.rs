@@ -1,4 +1,4 @@
-use super::WorkflowConfig;
+use super::{GatesConfig, Profile, WorkflowConfig};
 use crate::domain::{Association, IssueSnapshot, SourceKind};
 use std::collections::HashSet;
 
@@ -14,6 +14,9 @@ pub struct StateRules {
     allowed_associations: HashSet<Association>,
     allowed_authors: HashSet<String>,
     pub on_active_state: bool,
+    /// Route keys of the workflow's profile, for state changes.
+    pub profile: Profile,
+    pub gates: GatesConfig,
 }
 
 fn lowercase_set<'a>(values: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
@@ -41,10 +44,24 @@ impl StateRules {
     pub fn new(config: &WorkflowConfig) -> Self {
         let tracker = &config.tracker;
         let triggers = &config.triggers;
+        let profile = &config.profile;
+        // A profile's dispatch routes are active states, its stop routes terminal ones.
+        let active = tracker
+            .active_states
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(profile.dispatch_states());
+        let terminal = tracker
+            .terminal_states
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(profile.stop_states());
         Self {
             tracker_source: tracker.kind.parse().ok(),
-            active: lowercase_set(tracker.active_states.iter().flatten().map(String::as_str)),
-            terminal: lowercase_set(tracker.terminal_states.iter().flatten().map(String::as_str)),
+            active: lowercase_set(active),
+            terminal: lowercase_set(terminal),
             required_labels: tracker
                 .required_labels
                 .iter()
@@ -63,6 +80,8 @@ impl StateRules {
                 .collect(),
             allowed_authors: lowercase_set(triggers.allowed_authors.iter().map(String::as_str)),
             on_active_state: triggers.on_active_state,
+            profile: config.profile.clone(),
+            gates: config.gates.clone(),
         }
     }
 
