@@ -158,6 +158,9 @@ impl Harness {
             next_retry_at: None,
             last_error: None,
             tokens: Default::default(),
+            approved_by: None,
+            pull_request: None,
+            status_comment: None,
             version: 1,
         };
         self.store

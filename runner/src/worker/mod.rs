@@ -9,6 +9,7 @@
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
 mod attempt;
+pub mod evidence;
 mod item;
 mod job;
 mod keeper;
