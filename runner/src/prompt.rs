@@ -18,7 +18,7 @@
 //!   `branch_name` (the work branch when known, else nil).
 //! - `attempt`: nil on the first run, the attempt number after.
 //! - `repo`: `url` (credentials redacted), `base_branch`, `work_branch` (each nil when unknown).
-//! - `workflow`: `profile` (nil for now).
+//! - `workflow`: `profile` (`kind`, `contract`, `deliverable`, `tools`, `routes`).
 
 use crate::workspace::RepoConfig;
 use baton_core::domain::IssueSnapshot;
@@ -64,10 +64,10 @@ impl RepoVars {
 }
 
 /// The `workflow` variable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WorkflowVars {
-    /// `workflow.profile.kind` once profiles exist; nil for now.
-    pub profile: Option<String>,
+    /// The workflow's profile and its contract (nil when the caller did not give one).
+    pub profile: Option<Value>,
 }
 
 /// Everything one render sees.
@@ -93,6 +93,11 @@ impl<'a> PromptInput<'a> {
 
     pub fn with_repo(mut self, repo: RepoVars) -> Self {
         self.repo = repo;
+        self
+    }
+
+    pub fn with_profile(mut self, profile: Value) -> Self {
+        self.workflow.profile = Some(profile);
         self
     }
 

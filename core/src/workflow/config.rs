@@ -74,6 +74,9 @@ pub struct TrackerConfig {
     pub required_labels: Vec<String>,
     pub active_states: Option<Vec<String>>,
     pub terminal_states: Option<Vec<String>>,
+    /// The adapter-owned options map (`repository`, `base_url`, `token: $VAR`, ...).
+    #[serde(default)]
+    pub provider: Option<serde_yaml::Value>,
 }
 
 impl Default for TrackerConfig {
@@ -83,6 +86,7 @@ impl Default for TrackerConfig {
             required_labels: Vec::new(),
             active_states: None,
             terminal_states: None,
+            provider: None,
         }
     }
 }

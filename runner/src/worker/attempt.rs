@@ -1,12 +1,15 @@
 //! One attempt at a work item, once claimed: prepare the workspace, render the prompt, drive
 //! the agent session turn by turn, commit what the agent changed.
 
+use super::delivery::{self, Finished};
+use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
 use super::stop::{Stop, StopReason};
 use super::Runner;
-use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
+use super::tools::TrackerTools;
+use crate::agent::{AgentError, AgentEvent, SessionConfig, TurnStatus};
 use crate::prompt::{PromptInput, RepoVars};
-use baton_core::domain::{Job, RunError, WorkItem};
+use baton_core::domain::{Job, JobReason, RunError, WorkItem};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -63,11 +66,45 @@ pub struct AttemptInput<'a> {
     pub item: &'a WorkItem,
     pub stop: &'a Stop,
     pub timeline: &'a Timeline,
-    /// Where the agent's events go (the recorder).
+    /// Where the agent's events go (the evidence tap, then the recorder).
     pub agent_events: mpsc::Sender<AgentEvent>,
+    pub evidence: &'a EvidenceHandle,
 }
 
-pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
+/// Runs the attempt; returns how it ended and what it delivered.
+pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> (AttemptEnd, Delivered) {
+    if input.job.reason.is_follow_up() {
+        return follow_up(runner, &input).await;
+    }
+    let mut delivered = Delivered::default();
+    let end = run_session(runner, input, &mut delivered).await;
+    (end, delivered)
+}
+
+/// Jobs about a delivered pull request: no agent, only platform and tracker work.
+async fn follow_up(runner: &Arc<Runner>, input: &AttemptInput<'_>) -> (AttemptEnd, Delivered) {
+    let plan = &runner.plan().delivery;
+    let done = AttemptEnd::Succeeded {
+        issue_active: false,
+        commit: None,
+    };
+    match input.job.reason {
+        JobReason::PullRequestMerged => {
+            let delivered = delivery::finish_merged(plan, input.item).await;
+            input.timeline.step("pull_request_merged", json!({ "moved_to": delivered.moved_to }));
+            (done, delivered)
+        }
+        _ => match delivery::merge_if_allowed(plan, input.item).await {
+            Ok(delivered) => {
+                input.timeline.step("merge_gates", json!({ "result": delivered.note }));
+                (done, delivered)
+            }
+            Err(error) => (AttemptEnd::Failed(error), Delivered::default()),
+        },
+    }
+}
+
+async fn run_session(runner: &Arc<Runner>, input: AttemptInput<'_>, delivered: &mut Delivered) -> AttemptEnd {
     let plan = runner.plan();
     let AttemptInput {
         job,
@@ -75,6 +112,7 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
         stop,
         timeline,
         agent_events,
+        evidence,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -102,13 +140,19 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
     }
 
     let repo = RepoVars::from_config(&plan.workspaces.config().repo, &item.issue.identifier);
-    let prompt = match plan
-        .prompt
-        .render(&PromptInput::new(&item.issue, attempt).with_repo(repo))
-    {
+    let input = PromptInput::new(&item.issue, attempt)
+        .with_repo(repo)
+        .with_profile(plan.delivery.profile.prompt_value());
+    let mut prompt = match plan.prompt.render(&input) {
         Ok(prompt) => prompt,
         Err(error) => return failure(error.code(), error.to_string()),
     };
+    if job.reason == JobReason::ReviewChangesRequested {
+        if let Some(feedback) = delivery::rework_feedback(&plan.delivery, item).await {
+            timeline.step("rework_feedback", json!({ "chars": feedback.chars().count() }));
+            prompt = format!("{prompt}\n\n{feedback}");
+        }
+    }
     timeline.step(
         "prompt_rendered",
         json!({ "chars": prompt.chars().count() }),
@@ -121,7 +165,11 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),
-        tools: Arc::new(NoTools),
+        tools: Arc::new(TrackerTools::new(
+            Arc::clone(&plan.delivery.tracker),
+            plan.delivery.issue_ref(&item.issue),
+            plan.delivery.profile.clone(),
+        )),
     };
     let mut session = match plan.agent.provider.start(config, agent_events).await {
         Ok(session) => session,
@@ -136,26 +184,56 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> AttemptEnd {
             json!({ "hook": run.hook.to_string(), "success": run.success, "exit_code": run.exit_code }),
         );
     }
-    match end {
-        AttemptEnd::Succeeded { issue_active, .. } => {
-            let message = format!("{}: {}", item.issue.identifier, item.issue.title);
-            match plan.workspaces.commit(&workspace, &message).await {
-                Ok(commit) => {
-                    if let Some(sha) = &commit {
-                        timeline.step(
-                            "committed",
-                            json!({ "commit": sha, "branch": workspace.work_branch }),
-                        );
-                    }
-                    AttemptEnd::Succeeded {
-                        issue_active,
-                        commit,
-                    }
-                }
-                Err(error) => failure("commit_failed", error.to_string()),
+    let AttemptEnd::Succeeded { issue_active, .. } = end else {
+        return end;
+    };
+    let result_file = delivery::take_result_file(&workspace.path).await;
+    let message = format!("{}: {}", item.issue.identifier, item.issue.title);
+    let commit = match plan.workspaces.commit(&workspace, &message).await {
+        Ok(commit) => commit,
+        Err(error) => return failure("commit_failed", error.to_string()),
+    };
+    if let Some(sha) = &commit {
+        timeline.step(
+            "committed",
+            json!({ "commit": sha, "branch": workspace.work_branch }),
+        );
+    }
+    let remote = plan.workspaces.config().repo.source.as_ref().map(|s| s.clone_source());
+    let evidence = evidence.snapshot();
+    let finished = Finished {
+        item,
+        workspace: &workspace.path,
+        branch: workspace.work_branch.as_deref(),
+        commit: commit.as_deref(),
+        evidence: &evidence,
+        result_file,
+        remote,
+    };
+    match delivery::deliver(&plan.delivery, finished).await {
+        Ok(done) => {
+            timeline.step(
+                "delivered",
+                json!({
+                    "pull_request": done.pull_request.as_ref().map(|(number, url)| json!({"number": number, "url": url})),
+                    "moved_to": done.moved_to,
+                    "note": done.note,
+                }),
+            );
+            // Delivered work is done until someone reacts to it (a review, a new request);
+            // continuations are for sessions that stopped short.
+            let moved_out = done
+                .moved_to
+                .as_deref()
+                .is_some_and(|state| !plan.rules.is_active(item.source, state));
+            let issue_active = issue_active && done.link.is_none() && !moved_out;
+            *delivered = done;
+            AttemptEnd::Succeeded {
+                issue_active,
+                commit,
             }
         }
-        other => other,
+        Err(error) => AttemptEnd::Failed(error),
     }
 }
 

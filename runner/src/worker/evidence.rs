@@ -134,6 +134,8 @@ pub fn tap(recorder: mpsc::Sender<AgentEvent>) -> (mpsc::Sender<AgentEvent>, Evi
 #[derive(Debug, Clone, Default)]
 pub struct Delivered {
     pub pull_request: Option<(u64, String)>,
+    /// The pull request to record on the work item, when this run opened or updated one.
+    pub link: Option<baton_core::domain::PullRequestLink>,
     /// Files, insertions, deletions.
     pub diff: Option<(usize, u64, u64)>,
     /// The deliverable's text (an analysis, acceptance criteria, a triage), if any.

@@ -3,6 +3,8 @@
 //! next (a retry, a continuation, the dead-letter queue, or nothing).
 
 use super::attempt::{self, AttemptEnd, AttemptInput};
+use super::delivery;
+use super::evidence::{self, Delivered, Evidence};
 use super::item::{edit, Edit};
 use super::keeper::{self, Kept};
 use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
@@ -343,7 +345,8 @@ impl Runner {
             },
             stop.clone(),
         );
-        let (agent_tx, agent_rx) = mpsc::channel(AGENT_EVENT_CAPACITY);
+        let (recorder_tx, agent_rx) = mpsc::channel(AGENT_EVENT_CAPACITY);
+        let (agent_tx, evidence) = evidence::tap(recorder_tx);
         let recorder = recorder::start(
             RecorderContext {
                 store: Arc::clone(&self.store),
@@ -362,7 +365,8 @@ impl Runner {
             "claimed",
             json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str() }),
         );
-        let end = attempt::run(
+        let comment = self.post_status(&item, None, &run, &Evidence::default(), &Delivered::default()).await;
+        let (end, delivered) = attempt::run(
             &self,
             AttemptInput {
                 job: &job,
@@ -370,19 +374,33 @@ impl Runner {
                 stop: &stop,
                 timeline: &timeline,
                 agent_events: agent_tx,
+                evidence: &evidence,
             },
         )
         .await;
         keeper.finish().await;
         timeline.step("run_ended", end_summary(&end, &self.redactor));
         let mut run = recorder.finish(run).await;
-        self.conclude(&job, &received, &mut run, end).await;
+        let report = Report {
+            status_comment: comment,
+            evidence: evidence.snapshot(),
+            delivered,
+        };
+        self.conclude(&job, &received, &mut run, end, &item, report).await;
         slots::release(&*self.store, &held).await;
     }
 
     /// Records the end on the run and the work item, schedules what comes next, and
     /// acknowledges the message (or returns it, when the run was abandoned).
-    async fn conclude(&self, job: &Job, received: &ReceivedJob, run: &mut Run, end: AttemptEnd) {
+    async fn conclude(
+        &self,
+        job: &Job,
+        received: &ReceivedJob,
+        run: &mut Run,
+        end: AttemptEnd,
+        item: &WorkItem,
+        mut report: Report,
+    ) {
         let now = self.clock.now();
         run.ended_at = Some(now);
         let (status, error) = run_outcome(&end, &self.redactor);
@@ -392,6 +410,11 @@ impl Runner {
         run.status = status;
         run.error = error.clone();
         self.write_run(run).await;
+        if !matches!(end, AttemptEnd::Abandoned(_)) {
+            report.status_comment = self
+                .post_status(item, report.status_comment.as_deref(), run, &report.evidence, &report.delivered)
+                .await;
+        }
         tracing::info!(run_id = %run.run_id, status = status.as_str(),
             error = error.as_ref().map(|e| e.code.as_str()), "run ended");
 
@@ -414,7 +437,7 @@ impl Runner {
         }
         let error_text = error.as_ref().map(|e| format!("{}: {}", e.code, e.message));
         let written = self
-            .record_end(job, run, &end, next.as_ref(), error_text)
+            .record_end(job, run, &end, next.as_ref(), error_text, &report)
             .await;
         let status = match written {
             Ok(Some(status)) => status,
@@ -474,6 +497,7 @@ impl Runner {
         end: &AttemptEnd,
         next: Option<&(Job, Duration)>,
         error_text: Option<String>,
+        report: &Report,
     ) -> Result<Option<WorkItemStatus>, StoreError> {
         let now = self.clock.now();
         let written = edit(
@@ -489,6 +513,12 @@ impl Runner {
                 }
                 item.lease = None;
                 item.tokens.add(run.tokens);
+                if report.status_comment.is_some() {
+                    item.status_comment.clone_from(&report.status_comment);
+                }
+                if let Some(link) = &report.delivered.link {
+                    item.pull_request = Some(link.clone());
+                }
                 item.status = if item.pending_job.as_ref() != Some(&job.job_id) {
                     // A newer request arrived while this ran (or a cancel cleared it): that one
                     // decides what happens now.
@@ -520,6 +550,22 @@ impl Runner {
         )
         .await?;
         Ok(written.flatten())
+    }
+
+    /// Writes the living status comment for `run`; returns its id (see
+    /// [`delivery::post_status`]). `existing` falls back to the one the item recorded.
+    async fn post_status(
+        &self,
+        item: &WorkItem,
+        existing: Option<&str>,
+        run: &Run,
+        evidence: &Evidence,
+        delivered: &Delivered,
+    ) -> Option<String> {
+        let plan = &self.plan().delivery;
+        let body = evidence::render(run, evidence, delivered, plan.run_link(&item.key).as_deref(), &self.redactor);
+        let existing = existing.or(item.status_comment.as_deref());
+        delivery::post_status(plan, item, existing, &body).await
     }
 
     fn follow_up(&self, job: &Job, reason: JobReason, attempt: u32, continuation: u32) -> Job {
@@ -631,6 +677,13 @@ const NOT_RETRYABLE: &[&str] = &[
     "template_parse_error",
     "template_render_error",
 ];
+
+/// What a run leaves for its conclusion besides how it ended.
+struct Report {
+    status_comment: Option<String>,
+    evidence: Evidence,
+    delivered: Delivered,
+}
 
 fn is_retryable(code: &str) -> bool {
     !NOT_RETRYABLE.contains(&code)

@@ -9,6 +9,7 @@
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
 mod attempt;
+pub mod delivery;
 pub mod evidence;
 mod item;
 mod job;
@@ -18,6 +19,7 @@ mod recorder;
 pub mod settings;
 pub mod slots;
 mod stop;
+mod tools;
 mod writer;
 
 pub use attempt::CONTINUATION_NOTE;
@@ -49,6 +51,8 @@ pub enum PlanError {
     Workspace(#[from] WorkspaceConfigError),
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    #[error("workflow_parse_error: {0}")]
+    Delivery(#[from] baton_integrations::config::ConfigError),
 }
 
 /// Everything the runner takes from one workflow, resolved and checked up front so a bad
@@ -59,6 +63,8 @@ pub struct RunPlan {
     pub agent: AgentSetup,
     pub workspaces: WorkspaceManager,
     pub prompt: PromptTemplate,
+    /// The tracker, platform and profile contract results are delivered with.
+    pub delivery: delivery::DeliveryPlan,
 }
 
 impl RunPlan {
@@ -66,11 +72,18 @@ impl RunPlan {
         workflow: &Workflow,
         mock: Option<&MockAgentCommand>,
     ) -> Result<Self, PlanError> {
+        let workspaces = WorkspaceConfig::from_workflow(workflow)?;
+        let env = |name: &str| std::env::var(name).ok();
         Ok(Self {
             rules: StateRules::new(&workflow.config),
             limits: AgentLimits::from_workflow(workflow)?,
             agent: AgentSetup::from_workflow(workflow, mock)?,
-            workspaces: WorkspaceManager::new(WorkspaceConfig::from_workflow(workflow)?),
+            delivery: delivery::DeliveryPlan::from_workflow(
+                workflow,
+                &workspaces.repo.base_branch,
+                &env,
+            )?,
+            workspaces: WorkspaceManager::new(workspaces),
             prompt: PromptTemplate::from_workflow(workflow)?,
         })
     }
