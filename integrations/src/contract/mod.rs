@@ -1,3 +1,4 @@
 //! Contract suites: one behaviour, every adapter.
 
+pub mod repo;
 pub mod tracker;

@@ -2,6 +2,21 @@
 //! comments, labels, reviews and checks on GitHub, GitLab, CNB and the memory platform.
 //! Git itself (clone, commit, push) goes through the `git` CLI with the credential passed as
 //! a header in git's environment, never in a URL or an argument.
+//!
+//! Build one with [`registry::build`].
+
+mod checks;
+pub mod cnb;
+pub mod git;
+pub mod github;
+pub mod github_app;
+mod github_json;
+pub mod gitlab;
+pub mod memory;
+mod pages;
+pub mod registry;
+
+pub use git::GitCredential;
 
 use crate::http::ApiError;
 use async_trait::async_trait;
@@ -151,4 +166,13 @@ pub trait RepoPlatform: Send + Sync {
 
     /// Merges if the head is still `expected_head_sha`.
     async fn merge(&self, number: u64, expected_head_sha: &str) -> Result<MergeOutcome, RepoError>;
+
+    /// Where git clones from and pushes to; never carries a credential.
+    fn clone_url(&self) -> String;
+
+    /// The credential git needs for [`RepoPlatform::clone_url`], valid for a while from now
+    /// (short-lived tokens are fetched or renewed here). `None`: git needs none.
+    async fn git_credential(&self) -> Result<Option<GitCredential>, RepoError> {
+        Ok(None)
+    }
 }
