@@ -5,7 +5,7 @@
 //! `Retry-After`, capped), 502/503/504, and connection errors before a request was sent.
 //! Everything else comes back as a typed [`ApiError`] the caller records.
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -265,8 +265,11 @@ impl ApiClient {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
-                .headers(self.headers.clone())
-                .header("accept", "application/json");
+                .headers(self.headers.clone());
+            // An API-specific media type (GitHub's) replaces the generic one, not joins it.
+            if !self.headers.contains_key(ACCEPT) {
+                request = request.header(ACCEPT, "application/json");
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
