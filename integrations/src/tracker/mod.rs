@@ -6,6 +6,8 @@
 //! through [`Tracker::tools`], never with the token itself.
 
 pub mod memory;
+pub mod open_closed_states;
+pub mod priority_labels;
 pub mod registry;
 
 use crate::http::ApiError;
