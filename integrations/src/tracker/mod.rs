@@ -6,6 +6,7 @@
 //! through [`Tracker::tools`], never with the token itself.
 
 pub mod github;
+pub mod gitlab;
 pub mod memory;
 pub mod open_closed_states;
 pub mod priority_labels;
