@@ -5,7 +5,11 @@
 //! base URL, and runs host-side with the tracker credential: the agent reaches the tracker only
 //! through [`Tracker::tools`], never with the token itself.
 
+pub mod github;
+pub mod gitlab;
 pub mod memory;
+pub mod open_closed_states;
+pub mod priority_labels;
 pub mod registry;
 
 use crate::http::ApiError;
