@@ -5,8 +5,11 @@
 //! base URL, and runs host-side with the tracker credential: the agent reaches the tracker only
 //! through [`Tracker::tools`], never with the token itself.
 
+pub mod jira;
+pub mod linear;
 pub mod memory;
 pub mod registry;
+pub mod tapd;
 
 use crate::http::ApiError;
 use async_trait::async_trait;
