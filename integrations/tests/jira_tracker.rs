@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
 use baton_integrations::contract::tracker::{run_all, SeedIssue, TrackerHarness};
 use baton_integrations::http::RetryPolicy;
-use baton_integrations::test_support::{Fault, FakeApi, RecordedRequest};
+use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::tracker::{registry, IssueRef, StateMove, Tracker, TrackerError};
 use jira_api::{JiraFake, API_TOKEN, EMAIL, PROJECT};
 use serde_json::{json, Value};
@@ -57,9 +57,12 @@ impl TrackerHarness for JiraHarness {
     }
 
     async fn seed(&self, issue: SeedIssue) -> IssueRef {
-        let (id, identifier) =
-            self.fake
-                .seed(&issue.title, &issue.description, &issue.state, &issue.labels);
+        let (id, identifier) = self.fake.seed(
+            &issue.title,
+            &issue.description,
+            &issue.state,
+            &issue.labels,
+        );
         IssueRef { id, identifier }
     }
 
@@ -152,7 +155,10 @@ async fn listings_send_quoted_jql_and_follow_page_tokens() {
     );
     assert_eq!(pages[0].get("nextPageToken"), None);
     assert_eq!(pages[1]["nextPageToken"], "CAEaAggC-2");
-    assert!(pages[0]["fields"].as_array().unwrap().contains(&json!("status")));
+    assert!(pages[0]["fields"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("status")));
 }
 
 #[tokio::test]
@@ -207,8 +213,7 @@ async fn comments_are_written_as_adf() {
             comment.id
         ))
     );
-    let sent: Value =
-        serde_json::from_str(&h.requests_to("POST", "/comment")[0].body).unwrap();
+    let sent: Value = serde_json::from_str(&h.requests_to("POST", "/comment")[0].body).unwrap();
     assert_eq!(sent["body"]["type"], "doc");
     assert_eq!(sent["body"]["content"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -245,8 +250,7 @@ async fn a_move_takes_the_transition_to_the_target() {
             to: "Done".into()
         }
     );
-    let sent: Value =
-        serde_json::from_str(&h.requests_to("POST", "/transitions")[0].body).unwrap();
+    let sent: Value = serde_json::from_str(&h.requests_to("POST", "/transitions")[0].body).unwrap();
     assert_eq!(sent, json!({ "transition": { "id": "31" } }));
     assert_eq!(h.fake.status(&issue.id), "Done");
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
 use baton_integrations::contract::tracker::{run_all, SeedIssue, TrackerHarness};
 use baton_integrations::http::RetryPolicy;
-use baton_integrations::test_support::{Fault, FakeApi, RecordedRequest};
+use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::tracker::{registry, IssueRef, StateMove, Tracker, TrackerError};
 use linear_api::{LinearFake, API_KEY, TEAM_KEY};
 use serde_json::{json, Value};
@@ -59,9 +59,12 @@ impl TrackerHarness for LinearHarness {
     }
 
     async fn seed(&self, issue: SeedIssue) -> IssueRef {
-        let (id, identifier) =
-            self.fake
-                .seed(&issue.title, &issue.description, &issue.state, &issue.labels);
+        let (id, identifier) = self.fake.seed(
+            &issue.title,
+            &issue.description,
+            &issue.state,
+            &issue.labels,
+        );
         IssueRef { id, identifier }
     }
 
@@ -140,7 +143,10 @@ async fn listings_filter_by_state_and_team_and_follow_cursors() {
     let pages = h.operations("BatonIssues");
     assert_eq!(pages.len(), 2, "three issues at two a page");
     let filter = &pages[0]["variables"]["filter"];
-    assert_eq!(filter["state"]["name"]["in"], json!(["Todo", "in progress"]));
+    assert_eq!(
+        filter["state"]["name"]["in"],
+        json!(["Todo", "in progress"])
+    );
     assert_eq!(filter["team"]["key"]["eq"], TEAM_KEY);
     assert_eq!(pages[0]["variables"]["after"], Value::Null);
     assert_eq!(
@@ -207,7 +213,10 @@ async fn a_move_resolves_the_target_among_the_team_states() {
         }
     );
     let update = &h.operations("BatonIssueUpdateState")[0];
-    assert_eq!(update["variables"]["stateId"], "5e1f0000-0000-4000-8000-000000000003");
+    assert_eq!(
+        update["variables"]["stateId"],
+        "5e1f0000-0000-4000-8000-000000000003"
+    );
     assert_eq!(h.fake.state(&issue.id), "In Progress");
 }
 
@@ -220,7 +229,10 @@ async fn graphql_rate_limits_are_retried_then_reported() {
     h.api.inject(Fault::body(limited));
     let before = h.api.requests().len();
     let found = h.tracker.fetch_issue(&issue).await;
-    assert!(matches!(found, Ok(Some(_))), "RATELIMITED then success: {found:?}");
+    assert!(
+        matches!(found, Ok(Some(_))),
+        "RATELIMITED then success: {found:?}"
+    );
     assert_eq!(h.api.requests().len() - before, 2);
 
     // Linear may also send it with a 400; it never stops being limited here.
@@ -254,7 +266,9 @@ async fn graphql_errors_become_clear_tracker_errors() {
         .unwrap_err();
     assert_eq!(error.code(), "tracker_invalid");
     assert!(
-        error.to_string().contains("body must be shorter (INVALID_INPUT)"),
+        error
+            .to_string()
+            .contains("body must be shorter (INVALID_INPUT)"),
         "{error}"
     );
 

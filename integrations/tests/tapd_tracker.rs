@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
 use baton_integrations::contract::tracker::{run_all, SeedIssue, TrackerHarness};
 use baton_integrations::http::RetryPolicy;
-use baton_integrations::test_support::{Fault, FakeApi, RecordedRequest};
+use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::tracker::{registry, IssueRef, StateMove, Tracker, TrackerError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -76,9 +76,12 @@ impl TrackerHarness for TapdHarness {
     }
 
     async fn seed(&self, issue: SeedIssue) -> IssueRef {
-        let id = self
-            .fake
-            .seed(&issue.title, &issue.description, &issue.state, &issue.labels);
+        let id = self.fake.seed(
+            &issue.title,
+            &issue.description,
+            &issue.state,
+            &issue.labels,
+        );
         IssueRef {
             identifier: format!("TAPD-{id}"),
             id,
@@ -272,8 +275,5 @@ async fn a_refusal_in_the_envelope_is_an_error_with_its_info() {
     ));
     let error = h.tracker.fetch_issue(&issue).await.unwrap_err();
     assert_eq!(error.code(), "api_error");
-    assert!(
-        error.to_string().contains("workspace_id error"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("workspace_id error"), "{error}");
 }

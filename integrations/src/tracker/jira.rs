@@ -14,6 +14,7 @@
 //! [`adf`].
 
 mod adf;
+mod model;
 
 use super::{
     same_state, BlockerRef, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue,
@@ -23,9 +24,11 @@ use crate::http::{ApiClient, ApiError};
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use model::{
+    parse_timestamp, priority_level, CreatedComment, JiraIssue, SearchPage, StatusOnly, Transitions,
+};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const SERVICE: &str = "jira";
 pub const DEFAULT_EMAIL_VARIABLE: &str = "JIRA_EMAIL";
@@ -75,8 +78,9 @@ impl JiraTracker {
         let token = config.secret("api_token", DEFAULT_API_TOKEN_VARIABLE)?;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"));
         let api = ApiClient::new(SERVICE, &site, config.policy)
-            .and_then(|api| api.with_header("authorization", &format!("Basic {basic}"), true))
-            .map_err(|e| ConfigError::new("jira.base_url", e.to_string()))?;
+            .map_err(|e| ConfigError::new("jira.base_url", e.to_string()))?
+            .with_header("authorization", &format!("Basic {basic}"), true)
+            .map_err(|e| ConfigError::new("jira.api_token", e.to_string()))?;
         Ok(Self {
             api,
             project: config.string("project"),
@@ -310,114 +314,6 @@ fn jql_string(value: &str) -> String {
     format!("\"{escaped}\"")
 }
 
-/// Jira's default priority scheme, on Symphony's 1 (urgent) .. 4 (low) scale.
-fn priority_level(name: &str) -> Option<u8> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "highest" => Some(1),
-        "high" => Some(2),
-        "medium" => Some(3),
-        "low" | "lowest" => Some(4),
-        _ => None,
-    }
-}
-
-/// Jira writes `2024-01-02T03:04:05.000+0000`: RFC 3339 but for the colon in the offset.
-fn parse_timestamp(value: &str, path: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(value))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::malformed(SERVICE, path, format!("timestamp `{value}`: {e}")))
-}
-
-#[derive(Debug, Deserialize)]
-struct JiraIssue {
-    id: String,
-    key: String,
-    fields: IssueFields,
-}
-
-#[derive(Debug, Deserialize)]
-struct IssueFields {
-    summary: String,
-    /// ADF, or `null` when empty.
-    #[serde(default)]
-    description: Value,
-    status: Named,
-    priority: Option<Named>,
-    /// Omitted when the field is not on the project's screens.
-    #[serde(default)]
-    labels: Vec<String>,
-    assignee: Option<User>,
-    reporter: Option<User>,
-    created: Option<String>,
-    updated: Option<String>,
-    #[serde(default)]
-    issuelinks: Vec<IssueLink>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Named {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct User {
-    account_id: Option<String>,
-    display_name: Option<String>,
-}
-
-/// A link as the issue sees it: `inwardIssue` is set when the other issue is on the inward
-/// side, which for `Blocks` means "this issue is blocked by it".
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IssueLink {
-    #[serde(rename = "type")]
-    kind: Named,
-    inward_issue: Option<LinkedIssue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LinkedIssue {
-    id: String,
-    key: String,
-    fields: StatusFields,
-}
-
-#[derive(Debug, Deserialize)]
-struct StatusFields {
-    status: Named,
-}
-
-#[derive(Debug, Deserialize)]
-struct StatusOnly {
-    fields: StatusFields,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchPage {
-    issues: Vec<JiraIssue>,
-    next_page_token: Option<String>,
-    is_last: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CreatedComment {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Transitions {
-    transitions: Vec<Transition>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Transition {
-    id: String,
-    to: Named,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,17 +363,5 @@ mod tests {
             listing_jql(&states, Some("PROJ")),
             r#"status in ("To Do", "Odd \"name\" \\ here") AND project = "PROJ" ORDER BY created ASC"#
         );
-    }
-
-    #[test]
-    fn priorities_and_timestamps_follow_jira_conventions() {
-        assert_eq!(priority_level("Highest"), Some(1));
-        assert_eq!(priority_level("high"), Some(2));
-        assert_eq!(priority_level("Medium"), Some(3));
-        assert_eq!(priority_level("Lowest"), Some(4));
-        assert_eq!(priority_level("P0 - Blocker"), None);
-        let parsed = parse_timestamp("2024-01-02T11:04:05.000+0800", "/p").unwrap();
-        assert_eq!(parsed.to_rfc3339(), "2024-01-02T03:04:05+00:00");
-        assert!(parse_timestamp("yesterday", "/p").is_err());
     }
 }

@@ -12,18 +12,16 @@
 //! because a state id only exists within its team.
 
 mod graphql;
+mod model;
 mod queries;
 
-use super::{
-    same_state, BlockerRef, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue,
-};
+use super::{same_state, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue};
 use crate::config::{AdapterConfig, ConfigError};
 use crate::http::{ApiClient, ApiError};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use graphql::GraphQlClient;
+use model::{CommentPayload, IssuePage, IssueStates, LinearIssue, SuccessPayload};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const SERVICE: &str = "linear";
@@ -47,8 +45,9 @@ impl LinearTracker {
         let endpoint = config.base_url(DEFAULT_ENDPOINT);
         let key = config.secret("api_key", DEFAULT_API_KEY_VARIABLE)?;
         let api = ApiClient::new(SERVICE, &endpoint, config.policy)
-            .and_then(|api| api.with_header("authorization", &key, true))
-            .map_err(|e| ConfigError::new("linear.base_url", e.to_string()))?;
+            .map_err(|e| ConfigError::new("linear.base_url", e.to_string()))?
+            .with_header("authorization", &key, true)
+            .map_err(|e| ConfigError::new("linear.api_key", e.to_string()))?;
         Ok(Self {
             graphql: GraphQlClient::new(api, config.policy),
             team: config.string("team"),
@@ -100,7 +99,10 @@ impl Tracker for LinearTracker {
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let variables = json!({ "filter": filter, "first": PAGE_SIZE, "after": cursor });
-            let data = self.graphql.run(queries::ISSUES, variables, "issues").await?;
+            let data = self
+                .graphql
+                .run(queries::ISSUES, variables, "issues")
+                .await?;
             let page: IssuePage = field(&data, "issues", queries::ISSUES.name)?;
             issues.extend(
                 page.nodes
@@ -179,12 +181,10 @@ impl Tracker for LinearTracker {
             .graphql
             .run(read, json!({ "id": issue.id }), &issue.identifier)
             .await?;
-        let current: IssueStates =
-            field::<Option<IssueStates>>(&data, "issue", read.name)?.ok_or_else(|| {
-                TrackerError::NotFound {
-                    tracker: SERVICE,
-                    identifier: issue.identifier.clone(),
-                }
+        let current: IssueStates = field::<Option<IssueStates>>(&data, "issue", read.name)?
+            .ok_or_else(|| TrackerError::NotFound {
+                tracker: SERVICE,
+                identifier: issue.identifier.clone(),
             })?;
         if same_state(&current.state.name, target) {
             return Ok(StateMove::AlreadyThere);
@@ -238,156 +238,6 @@ fn unsuccessful(operation: &str, identifier: &str) -> TrackerError {
         tracker: SERVICE,
         message: format!("{operation} on `{identifier}` answered `success: false`"),
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LinearIssue {
-    id: String,
-    identifier: String,
-    title: String,
-    description: Option<String>,
-    /// 0 = no priority, 1 = urgent .. 4 = low. A `Float` in Linear's schema.
-    priority: f64,
-    url: Option<String>,
-    branch_name: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    state: StateName,
-    assignee: Option<UserId>,
-    creator: Option<UserName>,
-    labels: Nodes<LabelName>,
-    inverse_relations: Nodes<Relation>,
-}
-
-impl LinearIssue {
-    fn normalize(self) -> TrackerIssue {
-        let priority = match self.priority.round() as i64 {
-            level @ 1..=4 => Some(level as u8),
-            _ => None,
-        };
-        TrackerIssue {
-            id: self.id,
-            identifier: self.identifier,
-            title: self.title,
-            description: self.description.unwrap_or_default(),
-            priority,
-            state: self.state.name,
-            branch_name: self.branch_name,
-            url: self.url,
-            assignee_id: self.assignee.map(|a| a.id),
-            labels: self
-                .labels
-                .nodes
-                .into_iter()
-                .map(|l| l.name.to_lowercase())
-                .collect(),
-            blocked_by: self
-                .inverse_relations
-                .nodes
-                .into_iter()
-                .filter(|r| r.kind == "blocks")
-                .map(|r| BlockerRef {
-                    id: r.issue.id,
-                    identifier: r.issue.identifier,
-                    state: r.issue.state.name,
-                })
-                .collect(),
-            created_at: Some(self.created_at),
-            updated_at: Some(self.updated_at),
-            repository: None,
-            author: self.creator.map(|c| c.name),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StateName {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UserId {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UserName {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct LabelName {
-    name: String,
-}
-
-/// An issue relation seen from its target: `issue` relates to this one as `kind`.
-#[derive(Debug, Deserialize)]
-struct Relation {
-    #[serde(rename = "type")]
-    kind: String,
-    issue: RelatedIssue,
-}
-
-#[derive(Debug, Deserialize)]
-struct RelatedIssue {
-    id: String,
-    identifier: String,
-    state: StateName,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IssuePage {
-    nodes: Vec<LinearIssue>,
-    page_info: PageInfo,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CommentPayload {
-    success: bool,
-    comment: Option<CreatedComment>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CreatedComment {
-    id: String,
-    url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SuccessPayload {
-    success: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct IssueStates {
-    id: String,
-    state: WorkflowState,
-    team: TeamStates,
-}
-
-#[derive(Debug, Deserialize)]
-struct TeamStates {
-    states: Nodes<WorkflowState>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WorkflowState {
-    id: String,
-    name: String,
 }
 
 #[cfg(test)]

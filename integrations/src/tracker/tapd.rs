@@ -22,15 +22,15 @@
 //! listing reads pages in creation order until one comes back short.
 
 mod html;
+mod model;
 
 use super::{same_state, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue};
 use crate::config::{AdapterConfig, ConfigError};
-use crate::http::{ApiClient, ApiError, ApiResponse};
+use crate::http::{ApiClient, ApiError};
 use async_trait::async_trait;
 use base64::Engine as _;
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use model::{data, parse_timestamp, priority_level, CommentRecord, Story, StoryRecord};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -43,8 +43,6 @@ const DEFAULT_COMMENT_AUTHOR: &str = "baton";
 const MAX_PAGE_SIZE: u64 = 200;
 /// A listing longer than this is a filter mistake, not a backlog: stop rather than loop.
 const MAX_PAGES: u32 = 200;
-/// TAPD's timestamps are Beijing time, without an offset.
-const TAPD_UTC_OFFSET_SECS: i32 = 8 * 3600;
 
 /// The TAPD tracker. Its `Debug` output shows the endpoint and workspace, never the password.
 #[derive(Debug, Clone)]
@@ -72,8 +70,9 @@ impl TapdTracker {
         let password = config.secret("api_password", DEFAULT_API_PASSWORD_VARIABLE)?;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         let api = ApiClient::new(SERVICE, &config.base_url(DEFAULT_BASE_URL), config.policy)
-            .and_then(|api| api.with_header("authorization", &format!("Basic {basic}"), true))
-            .map_err(|e| ConfigError::new("tapd.base_url", e.to_string()))?;
+            .map_err(|e| ConfigError::new("tapd.base_url", e.to_string()))?
+            .with_header("authorization", &format!("Basic {basic}"), true)
+            .map_err(|e| ConfigError::new("tapd.api_password", e.to_string()))?;
         Ok(Self {
             api,
             workspace_id,
@@ -127,9 +126,8 @@ impl TapdTracker {
         if statuses.as_array().is_some_and(Vec::is_empty) {
             return Ok(BTreeMap::new());
         }
-        serde_json::from_value(statuses).map_err(|e| {
-            ApiError::malformed(SERVICE, &path, format!("status map: {e}")).into()
-        })
+        serde_json::from_value(statuses)
+            .map_err(|e| ApiError::malformed(SERVICE, &path, format!("status map: {e}")).into())
     }
 
     fn normalize(&self, story: Story, path: &str) -> Result<TrackerIssue, ApiError> {
@@ -319,39 +317,6 @@ impl Tracker for TapdTracker {
     }
 }
 
-/// The `data` of a TAPD answer, after checking its `status`.
-fn data<T: DeserializeOwned>(
-    answer: &ApiResponse,
-    method: &str,
-    path: &str,
-) -> Result<T, ApiError> {
-    let envelope: Envelope = answer.parse(SERVICE, path)?;
-    let status = match &envelope.status {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    match status {
-        Some(1) => serde_json::from_value(envelope.data)
-            .map_err(|e| ApiError::malformed(SERVICE, path, format!("`data`: {e}"))),
-        Some(other) => Err(ApiError::Status {
-            service: SERVICE,
-            method: method.to_owned(),
-            path: path.to_owned(),
-            status: answer.status.as_u16(),
-            message: format!(
-                "status {other}: {}",
-                envelope.info.as_deref().unwrap_or("no info")
-            ),
-        }),
-        None => Err(ApiError::malformed(
-            SERVICE,
-            path,
-            "the answer has no `status`",
-        )),
-    }
-}
-
 fn page_size(config: &AdapterConfig<'_>) -> Result<u64, ConfigError> {
     let Some(value) = config.options.get("page_size") else {
         return Ok(MAX_PAGE_SIZE);
@@ -366,74 +331,6 @@ fn page_size(config: &AdapterConfig<'_>) -> Result<u64, ConfigError> {
                 format!("must be a number from 1 to {MAX_PAGE_SIZE}"),
             )
         })
-}
-
-/// TAPD's priority labels (English and Chinese), or the legacy numbers (4 = high .. 1 = nice
-/// to have), on Symphony's 1 (urgent) .. 4 (low) scale.
-fn priority_level(value: &str) -> Option<u8> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "high" | "高" | "4" => Some(1),
-        "middle" | "中" | "3" => Some(2),
-        "low" | "低" | "2" => Some(3),
-        "nice to have" | "无关紧要" | "1" => Some(4),
-        _ => None,
-    }
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in Beijing time.
-fn parse_timestamp(value: &str, path: &str) -> Result<DateTime<Utc>, ApiError> {
-    let beijing = FixedOffset::east_opt(TAPD_UTC_OFFSET_SECS)
-        .ok_or_else(|| ApiError::malformed(SERVICE, path, "invalid offset"))?;
-    NaiveDateTime::parse_from_str(value.trim(), "%Y-%m-%d %H:%M:%S")
-        .map_err(|e| ApiError::malformed(SERVICE, path, format!("timestamp `{value}`: {e}")))?
-        .and_local_timezone(beijing)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| ApiError::malformed(SERVICE, path, format!("timestamp `{value}`")))
-}
-
-/// TAPD's envelope. `status` is checked by hand: a record without one is not an answer.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    status: Value,
-    #[serde(default)]
-    data: Value,
-    info: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StoryRecord {
-    #[serde(rename = "Story")]
-    story: Story,
-}
-
-/// TAPD sends every field as a string, ids included.
-#[derive(Debug, Deserialize)]
-struct Story {
-    id: String,
-    name: String,
-    description: Option<String>,
-    status: String,
-    priority: Option<String>,
-    priority_label: Option<String>,
-    owner: Option<String>,
-    creator: Option<String>,
-    label: Option<String>,
-    created: Option<String>,
-    modified: Option<String>,
-    workitem_type_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CommentRecord {
-    #[serde(rename = "Comment")]
-    comment: Comment,
-}
-
-#[derive(Debug, Deserialize)]
-struct Comment {
-    id: String,
 }
 
 #[cfg(test)]
@@ -483,17 +380,5 @@ mod tests {
                 .page_size,
             2
         );
-    }
-
-    #[test]
-    fn priorities_and_beijing_timestamps() {
-        assert_eq!(priority_level("High"), Some(1));
-        assert_eq!(priority_level("Middle"), Some(2));
-        assert_eq!(priority_level("低"), Some(3));
-        assert_eq!(priority_level("Nice To Have"), Some(4));
-        assert_eq!(priority_level(""), None);
-        let parsed = parse_timestamp("2024-01-02 11:04:05", "/stories").unwrap();
-        assert_eq!(parsed.to_rfc3339(), "2024-01-02T03:04:05+00:00");
-        assert!(parse_timestamp("2024-01-02", "/stories").is_err());
     }
 }

@@ -376,7 +376,12 @@ async fn search(State(fake): State<JiraFake>, Json(request): Json<Value>) -> Res
     // The enhanced search returns ids only unless fields are named.
     let wanted: Vec<String> = request["fields"]
         .as_array()
-        .map(|f| f.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let board = fake.board();
     let matching: Vec<&FakeIssue> = board

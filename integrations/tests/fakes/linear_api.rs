@@ -244,8 +244,11 @@ async fn graphql(
             let Some(issue) = find(&board, &text("issueId")) else {
                 return entity_not_found("Issue");
             };
-            let (issue_id, identifier, title) =
-                (issue.id.clone(), issue.identifier.clone(), issue.title.clone());
+            let (issue_id, identifier, title) = (
+                issue.id.clone(),
+                issue.identifier.clone(),
+                issue.title.clone(),
+            );
             board.next += 1;
             let id = uuid(1_000_000 + board.next);
             board.comments.push(FakeComment {

@@ -185,13 +185,7 @@ fn classify(errors: &[GraphQlError]) -> Option<Failure> {
                 .is_some_and(|code| code.eq_ignore_ascii_case(wanted))
         })
     };
-    let message = bounded(
-        &errors
-            .iter()
-            .map(describe)
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
+    let message = bounded(&errors.iter().map(describe).collect::<Vec<_>>().join("; "));
     Some(if code_is("RATELIMITED") {
         Failure::RateLimited
     } else if errors
@@ -238,11 +232,17 @@ mod tests {
 
     #[test]
     fn error_codes_are_classified() {
-        let limited = errors(json!([{"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}]));
+        let limited = errors(
+            json!([{"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}]),
+        );
         assert!(matches!(classify(&limited), Some(Failure::RateLimited)));
-        let missing = errors(json!([{"message": "Entity not found: Issue", "extensions": {"code": "INVALID_INPUT"}}]));
+        let missing = errors(
+            json!([{"message": "Entity not found: Issue", "extensions": {"code": "INVALID_INPUT"}}]),
+        );
         assert!(matches!(classify(&missing), Some(Failure::NotFound)));
-        let denied = errors(json!([{"message": "Authentication required", "extensions": {"code": "AUTHENTICATION_ERROR", "userPresentableMessage": "You need to authenticate."}}]));
+        let denied = errors(
+            json!([{"message": "Authentication required", "extensions": {"code": "AUTHENTICATION_ERROR", "userPresentableMessage": "You need to authenticate."}}]),
+        );
         match classify(&denied) {
             Some(Failure::Unauthorized(message)) => {
                 assert_eq!(message, "You need to authenticate. (AUTHENTICATION_ERROR)")

@@ -178,7 +178,10 @@ mod tests {
         let html = "<div><p>Body of <b>it</b>.</p><p>Steps:<br/>1 &amp; 2 &lt;3&gt; &#x4e2d;</p>\
                     <script>alert(1)</script><ul><li>a</li><li>b</li></ul></div>";
         assert_eq!(to_text(html), "Body of it.\n\nSteps:\n1 & 2 <3> 中\n\na\nb");
-        assert_eq!(to_text("plain a < b &unknown; c"), "plain a < b &unknown; c");
+        assert_eq!(
+            to_text("plain a < b &unknown; c"),
+            "plain a < b &unknown; c"
+        );
         assert_eq!(to_text(""), "");
     }
 
