@@ -7,10 +7,13 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod jira;
+pub mod linear;
 pub mod memory;
 pub mod open_closed_states;
 pub mod priority_labels;
 pub mod registry;
+pub mod tapd;
 
 use crate::http::ApiError;
 use async_trait::async_trait;
