@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 pub const KINDS: &[&str] = &["memory", "github", "gitlab", "linear", "jira", "tapd"];
 
-
 pub fn build(config: &AdapterConfig<'_>) -> Result<Arc<dyn Tracker>, ConfigError> {
     match config.kind {
         "memory" => Ok(Arc::new(MemoryTracker::new())),

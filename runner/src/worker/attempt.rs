@@ -5,9 +5,9 @@ use super::delivery::{self, Finished};
 use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
 use super::stop::{Stop, StopReason};
-use super::Runner;
 use super::tools::TrackerTools;
-use crate::agent::{AgentError, AgentEvent, SessionConfig, TurnStatus};
+use super::Runner;
+use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
 use crate::prompt::{PromptInput, RepoVars};
 use baton_core::domain::{Job, JobReason, RunError, WorkItem};
 use serde_json::json;
@@ -91,12 +91,17 @@ async fn follow_up(runner: &Arc<Runner>, input: &AttemptInput<'_>) -> (AttemptEn
     match input.job.reason {
         JobReason::PullRequestMerged => {
             let delivered = delivery::finish_merged(plan, input.item).await;
-            input.timeline.step("pull_request_merged", json!({ "moved_to": delivered.moved_to }));
+            input.timeline.step(
+                "pull_request_merged",
+                json!({ "moved_to": delivered.moved_to }),
+            );
             (done, delivered)
         }
         _ => match delivery::merge_if_allowed(plan, input.item).await {
             Ok(delivered) => {
-                input.timeline.step("merge_gates", json!({ "result": delivered.note }));
+                input
+                    .timeline
+                    .step("merge_gates", json!({ "result": delivered.note }));
                 (done, delivered)
             }
             Err(error) => (AttemptEnd::Failed(error), Delivered::default()),
@@ -104,7 +109,11 @@ async fn follow_up(runner: &Arc<Runner>, input: &AttemptInput<'_>) -> (AttemptEn
     }
 }
 
-async fn run_session(runner: &Arc<Runner>, input: AttemptInput<'_>, delivered: &mut Delivered) -> AttemptEnd {
+async fn run_session(
+    runner: &Arc<Runner>,
+    input: AttemptInput<'_>,
+    delivered: &mut Delivered,
+) -> AttemptEnd {
     let plan = runner.plan();
     let AttemptInput {
         job,
@@ -149,7 +158,10 @@ async fn run_session(runner: &Arc<Runner>, input: AttemptInput<'_>, delivered: &
     };
     if job.reason == JobReason::ReviewChangesRequested {
         if let Some(feedback) = delivery::rework_feedback(&plan.delivery, item).await {
-            timeline.step("rework_feedback", json!({ "chars": feedback.chars().count() }));
+            timeline.step(
+                "rework_feedback",
+                json!({ "chars": feedback.chars().count() }),
+            );
             prompt = format!("{prompt}\n\n{feedback}");
         }
     }
@@ -165,11 +177,14 @@ async fn run_session(runner: &Arc<Runner>, input: AttemptInput<'_>, delivered: &
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),
-        tools: Arc::new(TrackerTools::new(
-            Arc::clone(&plan.delivery.tracker),
-            plan.delivery.issue_ref(&item.issue),
-            plan.delivery.profile.clone(),
-        )),
+        tools: match &plan.delivery.tracker {
+            Some(tracker) => Arc::new(TrackerTools::new(
+                Arc::clone(tracker),
+                plan.delivery.issue_ref(&item.issue),
+                plan.delivery.profile.clone(),
+            )),
+            None => Arc::new(NoTools),
+        },
     };
     let mut session = match plan.agent.provider.start(config, agent_events).await {
         Ok(session) => session,
@@ -199,7 +214,13 @@ async fn run_session(runner: &Arc<Runner>, input: AttemptInput<'_>, delivered: &
             json!({ "commit": sha, "branch": workspace.work_branch }),
         );
     }
-    let remote = plan.workspaces.config().repo.source.as_ref().map(|s| s.clone_source());
+    let remote = plan
+        .workspaces
+        .config()
+        .repo
+        .source
+        .as_ref()
+        .map(|s| s.clone_source());
     let evidence = evidence.snapshot();
     let finished = Finished {
         item,

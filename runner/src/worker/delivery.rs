@@ -12,7 +12,9 @@ use baton_core::workflow::profile::{self, Deliverable, Delivered as Accepted, Ru
 use baton_core::workflow::{MergeFacts, MergeGates, Profile, Workflow};
 use baton_integrations::config::{AdapterConfig, ConfigError};
 use baton_integrations::http::RetryPolicy;
-use baton_integrations::repo::{self, git, CheckState, MergeOutcome, PullRequestSpec, RepoPlatform, ReviewVerdict};
+use baton_integrations::repo::{
+    self, git, CheckState, MergeOutcome, PullRequestSpec, RepoPlatform, ReviewVerdict,
+};
 use baton_integrations::tracker::memory::MemoryTracker;
 use baton_integrations::tracker::{IssueRef, StateMove, Tracker, TrackerIssue};
 use std::path::Path;
@@ -20,7 +22,9 @@ use std::sync::Arc;
 
 /// The tracker, platform and contract a workflow delivers with.
 pub struct DeliveryPlan {
-    pub tracker: Arc<dyn Tracker>,
+    /// `None` when the workflow gives no `tracker.provider`: baton then reads issues from
+    /// webhooks only and writes nothing back (no comment, no state move).
+    pub tracker: Option<Arc<dyn Tracker>>,
     /// Set when the tracker is the in-memory one: baton's own store is then the tracker, so
     /// the issue is copied into it before anything is written there.
     memory: Option<MemoryTracker>,
@@ -47,9 +51,11 @@ impl DeliveryPlan {
         let config = &workflow.config;
         let tracker_options = json(config.tracker.provider.as_ref());
         let kind = config.tracker.kind.trim();
-        let (tracker, memory): (Arc<dyn Tracker>, _) = if kind == "memory" {
+        let (tracker, memory): (Option<Arc<dyn Tracker>>, _) = if kind == "memory" {
             let memory = MemoryTracker::new();
-            (Arc::new(memory.clone()), Some(memory))
+            (Some(Arc::new(memory.clone())), Some(memory))
+        } else if tracker_options.is_null() {
+            (None, None)
         } else {
             let adapter = AdapterConfig {
                 kind,
@@ -57,7 +63,8 @@ impl DeliveryPlan {
                 env,
                 policy: RetryPolicy::default(),
             };
-            (baton_integrations::tracker::registry::build(&adapter)?, None)
+            let tracker = baton_integrations::tracker::registry::build(&adapter)?;
+            (Some(tracker), None)
         };
         let repo_provider = config
             .extra
@@ -162,7 +169,10 @@ pub async fn deliver(plan: &DeliveryPlan, finished: Finished<'_>) -> Result<Deli
     let accepted = match plan.profile.check_deliverable(&output) {
         Ok(accepted) => accepted,
         // Without a repository there is no branch to deliver: the run's record is the result.
-        Err(_) if finished.branch.is_none() && plan.profile.spec.deliverable == Deliverable::PullRequest => {
+        Err(_)
+            if finished.branch.is_none()
+                && plan.profile.spec.deliverable == Deliverable::PullRequest =>
+        {
             return Ok(Delivered::default());
         }
         Err(message) => return Err(failure("deliverable_missing", message)),
@@ -181,7 +191,11 @@ pub async fn deliver(plan: &DeliveryPlan, finished: Finished<'_>) -> Result<Deli
         Accepted::Triage { labels, priority } => {
             delivered.summary = Some(format!(
                 "**Triage:** labels {}; priority {priority}",
-                labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")
+                labels
+                    .iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -196,8 +210,12 @@ async fn deliver_pull_request(
     finished: &Finished<'_>,
     delivered: &mut Delivered,
 ) -> Result<Option<PullRequestLink>, RunError> {
-    let (Some(platform), Some(branch), Some(remote)) = (&plan.platform, finished.branch, &finished.remote) else {
-        delivered.note = Some("no `repo.provider` is configured: the commit stays on the local work branch".into());
+    let (Some(platform), Some(branch), Some(remote)) =
+        (&plan.platform, finished.branch, &finished.remote)
+    else {
+        delivered.note = Some(
+            "no `repo.provider` is configured: the commit stays on the local work branch".into(),
+        );
         return Ok(None);
     };
     let credential = platform
@@ -206,10 +224,22 @@ async fn deliver_pull_request(
         .map_err(|e| failure(e.code(), e.to_string()))?;
     // A rework run continues the branch it checked out, so a plain push fast-forwards; a
     // lease protects a person's push made in between.
-    git::push(finished.workspace, remote, branch, credential.as_ref(), true)
-        .await
-        .map_err(|e| failure("push_failed", e.to_string()))?;
-    if let Ok(stat) = git::diff_stat(finished.workspace, &format!("origin/{}", plan.base_branch), "HEAD").await {
+    git::push(
+        finished.workspace,
+        remote,
+        branch,
+        credential.as_ref(),
+        true,
+    )
+    .await
+    .map_err(|e| failure("push_failed", e.to_string()))?;
+    if let Ok(stat) = git::diff_stat(
+        finished.workspace,
+        &format!("origin/{}", plan.base_branch),
+        "HEAD",
+    )
+    .await
+    {
         delivered.diff = Some((stat.files_changed, stat.insertions, stat.deletions));
     }
     let issue = &finished.item.issue;
@@ -243,12 +273,23 @@ async fn deliver_pull_request(
 
 /// Moves the issue to the state mapped to `route`, expecting the state baton last saw; a
 /// person who moved it meanwhile wins, and the comment says so.
-async fn move_issue(plan: &DeliveryPlan, issue: &IssueSnapshot, route: &str, delivered: &mut Delivered) {
+async fn move_issue(
+    plan: &DeliveryPlan,
+    issue: &IssueSnapshot,
+    route: &str,
+    delivered: &mut Delivered,
+) {
     let Some(target) = plan.profile.state_for(route) else {
         return;
     };
+    let Some(tracker) = &plan.tracker else {
+        return;
+    };
     let expected = (!issue.state.is_empty()).then_some(issue.state.as_str());
-    match plan.tracker.move_to_state(&plan.issue_ref(issue), expected, target).await {
+    match tracker
+        .move_to_state(&plan.issue_ref(issue), expected, target)
+        .await
+    {
         Ok(StateMove::Moved { to, .. }) => delivered.moved_to = Some(to),
         Ok(StateMove::AlreadyThere) => delivered.moved_to = Some(target.to_owned()),
         Ok(StateMove::Conflict { actual }) => {
@@ -258,7 +299,10 @@ async fn move_issue(plan: &DeliveryPlan, issue: &IssueSnapshot, route: &str, del
         }
         Err(error) => {
             tracing::warn!(%error, "cannot move the issue");
-            delivered.note = Some(format!("the issue could not be moved to `{target}`: {}", error.code()));
+            delivered.note = Some(format!(
+                "the issue could not be moved to `{target}`: {}",
+                error.code()
+            ));
         }
     }
 }
@@ -310,12 +354,17 @@ pub async fn merge_if_allowed(plan: &DeliveryPlan, item: &WorkItem) -> Result<De
     let checks = platform.checks(pr.number).await.map_err(api)?;
     // A reviewer's latest verdict is the one that counts.
     let mut latest = std::collections::BTreeMap::new();
-    for review in reviews.iter().filter(|r| r.verdict != ReviewVerdict::Commented) {
+    for review in reviews
+        .iter()
+        .filter(|r| r.verdict != ReviewVerdict::Commented)
+    {
         latest.insert(review.author.to_lowercase(), review.verdict);
     }
     let facts = MergeFacts {
         approved: latest.values().any(|v| *v == ReviewVerdict::Approved),
-        changes_requested: latest.values().any(|v| *v == ReviewVerdict::ChangesRequested),
+        changes_requested: latest
+            .values()
+            .any(|v| *v == ReviewVerdict::ChangesRequested),
         checks_passing: match checks {
             CheckState::Passing | CheckState::None => Some(true),
             CheckState::Failing => Some(false),
@@ -329,13 +378,20 @@ pub async fn merge_if_allowed(plan: &DeliveryPlan, item: &WorkItem) -> Result<De
         return Ok(delivered);
     }
     let Some(sha) = pr.head_sha.as_deref() else {
-        delivered.note = Some("not merged: the platform did not say which commit is the head".into());
+        delivered.note =
+            Some("not merged: the platform did not say which commit is the head".into());
         return Ok(delivered);
     };
     match platform.merge(pr.number, sha).await.map_err(api)? {
-        MergeOutcome::Merged { .. } => delivered.note = Some(format!("merged pull request #{}", pr.number)),
-        MergeOutcome::HeadChanged => delivered.note = Some("not merged: new commits arrived after the checks".into()),
-        MergeOutcome::NotMergeable { reason } => delivered.note = Some(format!("not merged: {reason}")),
+        MergeOutcome::Merged { .. } => {
+            delivered.note = Some(format!("merged pull request #{}", pr.number))
+        }
+        MergeOutcome::HeadChanged => {
+            delivered.note = Some("not merged: new commits arrived after the checks".into())
+        }
+        MergeOutcome::NotMergeable { reason } => {
+            delivered.note = Some(format!("not merged: {reason}"))
+        }
     }
     Ok(delivered)
 }
@@ -368,20 +424,28 @@ pub async fn take_result_file(workspace: &Path) -> Option<Result<serde_json::Val
 /// Writes the living status comment: updates the work item's comment when it has one, else
 /// creates it. Returns the comment's id; a tracker failure is logged and costs only the
 /// comment, never the run.
-pub async fn post_status(plan: &DeliveryPlan, item: &WorkItem, existing: Option<&str>, body: &str) -> Option<String> {
+pub async fn post_status(
+    plan: &DeliveryPlan,
+    item: &WorkItem,
+    existing: Option<&str>,
+    body: &str,
+) -> Option<String> {
+    let tracker = plan.tracker.as_ref()?;
     let issue = plan.issue_ref(&item.issue);
     if let Some(id) = existing {
         let comment = baton_integrations::tracker::CommentRef {
             id: id.to_owned(),
             url: None,
         };
-        match plan.tracker.update_comment(&issue, &comment, body).await {
+        match tracker.update_comment(&issue, &comment, body).await {
             Ok(()) => return Some(id.to_owned()),
             // A person may have deleted it: a new one is better than none.
-            Err(error) => tracing::warn!(work_item = %item.key, %error, "cannot update the status comment; writing a new one"),
+            Err(error) => {
+                tracing::warn!(work_item = %item.key, %error, "cannot update the status comment; writing a new one")
+            }
         }
     }
-    match plan.tracker.create_comment(&issue, body).await {
+    match tracker.create_comment(&issue, body).await {
         Ok(comment) => Some(comment.id),
         Err(error) => {
             tracing::warn!(work_item = %item.key, %error, "cannot write the status comment");

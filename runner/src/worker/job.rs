@@ -365,7 +365,15 @@ impl Runner {
             "claimed",
             json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str() }),
         );
-        let comment = self.post_status(&item, None, &run, &Evidence::default(), &Delivered::default()).await;
+        let comment = self
+            .post_status(
+                &item,
+                None,
+                &run,
+                &Evidence::default(),
+                &Delivered::default(),
+            )
+            .await;
         let (end, delivered) = attempt::run(
             &self,
             AttemptInput {
@@ -386,7 +394,8 @@ impl Runner {
             evidence: evidence.snapshot(),
             delivered,
         };
-        self.conclude(&job, &received, &mut run, end, &item, report).await;
+        self.conclude(&job, &received, &mut run, end, &item, report)
+            .await;
         slots::release(&*self.store, &held).await;
     }
 
@@ -412,7 +421,13 @@ impl Runner {
         self.write_run(run).await;
         if !matches!(end, AttemptEnd::Abandoned(_)) {
             report.status_comment = self
-                .post_status(item, report.status_comment.as_deref(), run, &report.evidence, &report.delivered)
+                .post_status(
+                    item,
+                    report.status_comment.as_deref(),
+                    run,
+                    &report.evidence,
+                    &report.delivered,
+                )
                 .await;
         }
         tracing::info!(run_id = %run.run_id, status = status.as_str(),
@@ -563,7 +578,13 @@ impl Runner {
         delivered: &Delivered,
     ) -> Option<String> {
         let plan = &self.plan().delivery;
-        let body = evidence::render(run, evidence, delivered, plan.run_link(&item.key).as_deref(), &self.redactor);
+        let body = evidence::render(
+            run,
+            evidence,
+            delivered,
+            plan.run_link(&item.key).as_deref(),
+            &self.redactor,
+        );
         let existing = existing.or(item.status_comment.as_deref());
         delivery::post_status(plan, item, existing, &body).await
     }

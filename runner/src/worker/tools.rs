@@ -86,7 +86,10 @@ mod tests {
             id: "1".into(),
             identifier: "MEM-1".into(),
         };
-        (TrackerTools::new(Arc::new(tracker.clone()), issue, profile), tracker)
+        (
+            TrackerTools::new(Arc::new(tracker.clone()), issue, profile),
+            tracker,
+        )
     }
 
     #[tokio::test]
@@ -107,7 +110,9 @@ mod tests {
             .call("tracker_comment", serde_json::json!({"body": "sneaky"}))
             .await;
         assert!(!refused.success);
-        assert!(refused.text.contains("not available to the requirement_analysis profile"));
+        assert!(refused
+            .text
+            .contains("not available to the requirement_analysis profile"));
         assert!(tracker.comments("1").is_empty());
     }
 }
