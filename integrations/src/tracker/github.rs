@@ -276,7 +276,7 @@ impl Tracker for GithubTracker {
         comment: &CommentRef,
         body: &str,
     ) -> Result<(), TrackerError> {
-        let id = numeric_id(&comment.id).ok_or_else(|| TrackerError::Invalid {
+        let id = super::numeric_id(&comment.id).ok_or_else(|| TrackerError::Invalid {
             tracker: SERVICE,
             message: format!("comment id `{}` is not a GitHub comment id", comment.id),
         })?;
@@ -390,22 +390,13 @@ struct WireComment {
 }
 
 fn issue_number(issue: &IssueRef) -> Result<u64, TrackerError> {
-    numeric_id(&issue.id).ok_or_else(|| TrackerError::Invalid {
+    super::number_of(issue).ok_or_else(|| TrackerError::Invalid {
         tracker: SERVICE,
         message: format!(
-            "`{}` (id `{}`) is not a GitHub issue number",
+            "`{}` (id `{}`) names no a GitHub issue number",
             issue.identifier, issue.id
         ),
     })
-}
-
-/// A positive decimal number, nothing else: ids go into URL paths.
-fn numeric_id(text: &str) -> Option<u64> {
-    let text = text.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok().filter(|n| *n > 0)
 }
 
 /// An unreadable timestamp loses the timestamp, not the issue.
@@ -449,14 +440,6 @@ mod tests {
             "a/b?c",
         ] {
             assert!(!is_repository(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn ids_in_paths_are_plain_numbers() {
-        assert_eq!(numeric_id("12"), Some(12));
-        for bad in ["", "0", "-1", "1/../2", "12a", "+3"] {
-            assert_eq!(numeric_id(bad), None, "{bad}");
         }
     }
 }

@@ -232,7 +232,7 @@ impl Tracker for GitlabTracker {
         body: &str,
     ) -> Result<(), TrackerError> {
         let iid = issue_iid(issue)?;
-        let note = numeric_id(&comment.id).ok_or_else(|| TrackerError::Invalid {
+        let note = super::numeric_id(&comment.id).ok_or_else(|| TrackerError::Invalid {
             tracker: SERVICE,
             message: format!("comment id `{}` is not a GitLab note id", comment.id),
         })?;
@@ -360,22 +360,13 @@ struct WireNote {
 }
 
 fn issue_iid(issue: &IssueRef) -> Result<u64, TrackerError> {
-    numeric_id(&issue.id).ok_or_else(|| TrackerError::Invalid {
+    super::number_of(issue).ok_or_else(|| TrackerError::Invalid {
         tracker: SERVICE,
         message: format!(
-            "`{}` (id `{}`) is not a GitLab issue iid",
+            "`{}` (id `{}`) names no a GitLab issue iid",
             issue.identifier, issue.id
         ),
     })
-}
-
-/// A positive decimal number, nothing else: ids go into URL paths.
-fn numeric_id(text: &str) -> Option<u64> {
-    let text = text.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok().filter(|n| *n > 0)
 }
 
 /// An unreadable timestamp loses the timestamp, not the issue.
@@ -416,13 +407,5 @@ mod tests {
             utf8_percent_encode("group/sub/my-project", PATH_SEGMENT).to_string(),
             "group%2Fsub%2Fmy-project"
         );
-    }
-
-    #[test]
-    fn ids_in_paths_are_plain_numbers() {
-        assert_eq!(numeric_id("7"), Some(7));
-        for bad in ["", "0", "7/../8", "x7"] {
-            assert_eq!(numeric_id(bad), None, "{bad}");
-        }
     }
 }

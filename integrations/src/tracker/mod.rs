@@ -275,7 +275,54 @@ pub async fn call_standard_tool<T: Tracker + ?Sized>(
     }
 }
 
+/// The number of an issue on trackers that number them per repository (GitHub, GitLab):
+/// the `#N` of its identifier, which webhooks and adapters agree on (a webhook's `id` is the
+/// tracker's global id), else its id when that is the number itself.
+pub(crate) fn number_of(issue: &IssueRef) -> Option<u64> {
+    issue
+        .identifier
+        .rsplit_once('#')
+        .and_then(|(_, number)| numeric_id(number))
+        .or_else(|| numeric_id(&issue.id))
+}
+
+/// A positive decimal number, nothing else: ids go into URL paths.
+pub(crate) fn numeric_id(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|n| *n > 0)
+}
+
 /// Lowercase comparison of tracker state names, as Symphony does.
 pub fn same_state(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim()) || a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_in_paths_are_plain_numbers() {
+        assert_eq!(numeric_id("12"), Some(12));
+        for bad in ["", "0", "-1", "1/../2", "12a", "+3"] {
+            assert_eq!(numeric_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_issue_number_comes_from_the_identifier_before_the_id() {
+        let from_webhook = IssueRef {
+            id: "1347001".into(),
+            identifier: "acme/app#12".into(),
+        };
+        assert_eq!(number_of(&from_webhook), Some(12));
+        let bare = IssueRef {
+            id: "7".into(),
+            identifier: "not numbered".into(),
+        };
+        assert_eq!(number_of(&bare), Some(7));
+    }
 }

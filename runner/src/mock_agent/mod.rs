@@ -34,6 +34,7 @@ const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
         "slow_happy_path",
         include_str!("../../scenarios/slow_happy_path.jsonl"),
     ),
+    ("iterate", include_str!("../../scenarios/iterate.jsonl")),
     ("two_turns", include_str!("../../scenarios/two_turns.jsonl")),
     ("tool_call", include_str!("../../scenarios/tool_call.jsonl")),
     ("approval", include_str!("../../scenarios/approval.jsonl")),
@@ -345,9 +346,10 @@ impl Agent {
                 path,
                 kind,
                 content,
+                append,
             } => {
                 if let Some(content) = content {
-                    if let Err(e) = self.write_file(&path, content.as_bytes()) {
+                    if let Err(e) = self.write_file(&path, content.as_bytes(), append) {
                         return Some(fail(e));
                     }
                 }
@@ -492,7 +494,7 @@ impl Agent {
             Step::Hang => token.cancelled().await,
             Step::IgnoreInterrupts => self.deaf.store(true, Ordering::SeqCst),
             Step::WriteFile { path, content } => {
-                if let Err(e) = self.write_file(&path, content.as_bytes()) {
+                if let Err(e) = self.write_file(&path, content.as_bytes(), false) {
                     return Some(fail(e));
                 }
             }
@@ -544,7 +546,7 @@ impl Agent {
     }
 
     /// Writes a file inside the workspace; refuses absolute paths and `..`.
-    fn write_file(&self, path: &str, content: &[u8]) -> Result<(), String> {
+    fn write_file(&self, path: &str, content: &[u8], append: bool) -> Result<(), String> {
         let relative = Path::new(path);
         if path.is_empty()
             || relative
@@ -559,7 +561,17 @@ impl Agent {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("mock: {path}: {e}"))?;
         }
-        std::fs::write(&target, content).map_err(|e| format!("mock: {path}: {e}"))
+        let written = if append {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&target)
+                .and_then(|mut file| file.write_all(content))
+        } else {
+            std::fs::write(&target, content)
+        };
+        written.map_err(|e| format!("mock: {path}: {e}"))
     }
 }
 

@@ -29,13 +29,16 @@ pub enum Step {
         #[serde(default)]
         output: String,
     },
-    /// A file change item for `path`; with `content`, the file is written in the workspace.
+    /// A file change item for `path`; with `content`, the file is written in the workspace
+    /// (appended to, with `append`, so every run changes it).
     FileChange {
         path: String,
         #[serde(default = "default_kind")]
         kind: String,
         #[serde(default)]
         content: Option<String>,
+        #[serde(default)]
+        append: bool,
     },
     /// `thread/tokenUsage/updated` with cumulative totals.
     Usage {
