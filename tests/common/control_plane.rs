@@ -69,8 +69,17 @@ pub struct ControlPlane {
 
 pub async fn spawn_control_plane(backend: Backend, scenario: &str) -> ControlPlane {
     let scratch = Scratch::new("baton-system");
-    let workflow = Workflow::parse(&workflow_text(&scratch.0.join("workspaces"), scenario, ""))
-        .expect("workflow");
+    let text = workflow_text(&scratch.0.join("workspaces"), scenario, "");
+    spawn_control_plane_with(backend, &text, scratch).await
+}
+
+/// The control plane running `workflow_text`; `scratch` is kept with it.
+pub async fn spawn_control_plane_with(
+    backend: Backend,
+    workflow_text: &str,
+    scratch: Scratch,
+) -> ControlPlane {
+    let workflow = Workflow::parse(workflow_text).expect("workflow");
     let (store, queue) = backends(backend).await;
     let plan = RunPlan::from_workflow(
         &workflow,

@@ -508,7 +508,7 @@ impl Agent {
                     })
                     .collect();
                 let text = serde_json::to_string_pretty(&env).unwrap_or_default();
-                if let Err(e) = self.write_file(&path, text.as_bytes()) {
+                if let Err(e) = self.write_file(&path, text.as_bytes(), false) {
                     return Some(fail(e));
                 }
             }

@@ -222,14 +222,15 @@ async fn deliver_pull_request(
         .git_credential()
         .await
         .map_err(|e| failure(e.code(), e.to_string()))?;
-    // A rework run continues the branch it checked out, so a plain push fast-forwards; a
-    // lease protects a person's push made in between.
+    // A plain push: the branch only moves forward. A rework run continues the branch it
+    // checked out; if a person pushed to it meanwhile, git refuses and the run says so
+    // rather than overwrite their commits.
     git::push(
         finished.workspace,
         remote,
         branch,
         credential.as_ref(),
-        true,
+        false,
     )
     .await
     .map_err(|e| failure("push_failed", e.to_string()))?;
