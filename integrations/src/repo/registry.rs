@@ -83,7 +83,9 @@ mod tests {
         assert_eq!(missing.key, "github.repository");
         let no_token = build_with("github", json!({"repository": "a/b", "token": "$NOPE"}));
         assert_eq!(no_token.err().unwrap().key, "github.token");
-        let numeric = build_with("gitlab", json!({"project": "42"})).err().unwrap();
+        let numeric = build_with("gitlab", json!({"project": "42"}))
+            .err()
+            .unwrap();
         assert_eq!(numeric.key, "gitlab.clone_url");
         let unknown = build_with("bitbucket", json!({})).err().unwrap();
         assert!(unknown.message.contains("github"), "{unknown}");

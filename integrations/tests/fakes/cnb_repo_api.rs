@@ -97,7 +97,7 @@ impl CnbRepoFake {
     pub fn push(&self, branch: &str) -> String {
         let mut state = self.lock();
         state.commits += 1;
-        let sha = format!("{:040x}", 0xc0b_0000_u64 + state.commits);
+        let sha = format!("{:040x}", 0x0c0b_0000_u64 + state.commits);
         state.branches.insert(branch.to_owned(), sha.clone());
         sha
     }

@@ -109,7 +109,7 @@ impl GitlabRepoFake {
     pub fn push(&self, branch: &str) -> String {
         let mut state = self.lock();
         state.commits += 1;
-        let sha = format!("{:040x}", 0x9a1ab_0000_u64 + state.commits);
+        let sha = format!("{:040x}", 0x0009_a1ab_0000_u64 + state.commits);
         state.branches.insert(branch.to_owned(), sha.clone());
         sha
     }
