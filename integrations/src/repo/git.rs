@@ -192,7 +192,7 @@ pub async fn push(
     let lease = tracked.as_ref().map(|sha| sha.as_deref());
     let invocation = push_invocation(remote_url, branch, credential, lease);
     let output = run("push", workdir, &invocation, credential, NETWORK_TIMEOUT).await?;
-    parse_push(&output, branch).ok_or_else(|| RepoError::Git {
+    let outcome = parse_push(&output, branch).ok_or_else(|| RepoError::Git {
         operation: "push",
         message: redact(
             credential,
@@ -201,7 +201,42 @@ pub async fn push(
                 output.trim()
             ),
         ),
-    })
+    })?;
+    remember_pushed(workdir, remote_url, branch).await;
+    Ok(outcome)
+}
+
+/// Records what was pushed in `origin/<branch>`, as `git push origin` would have: the next
+/// leased push from this work tree then expects our own commit, not the one we replaced.
+/// Only when `remote_url` is origin's; best effort, the push itself already succeeded.
+async fn remember_pushed(workdir: &Path, remote_url: &str, branch: &str) {
+    let local = |args: &[&str]| GitInvocation {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        env: Vec::new(),
+    };
+    let origin = run(
+        "config",
+        workdir,
+        &local(&["config", "--get", "remote.origin.url"]),
+        None,
+        LOCAL_TIMEOUT,
+    )
+    .await;
+    if origin.as_deref().map(str::trim) != Ok(remote_url) {
+        return;
+    }
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let updated = run(
+        "update-ref",
+        workdir,
+        &local(&["update-ref", &tracking, "HEAD"]),
+        None,
+        LOCAL_TIMEOUT,
+    )
+    .await;
+    if let Err(error) = updated {
+        tracing::warn!(%error, branch, "could not record the pushed commit in origin's tracking branch");
+    }
 }
 
 /// The commit `HEAD` points at.
@@ -322,6 +357,8 @@ async fn run(
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .env("GIT_TERMINAL_PROMPT", "0")
+        // Empty: no askpass helper either, so a refused credential fails instead of waiting.
+        .env("GIT_ASKPASS", "")
         .env("GIT_PAGER", "cat")
         .env("LC_ALL", "C");
     // An inherited trace setting would print the extra header to stderr.

@@ -40,14 +40,14 @@ pub struct GithubPlatform {
 }
 
 enum GithubAuth {
-    Token { client: ApiClient, token: String },
-    App(GithubApp),
+    Token(String),
+    App(Box<GithubApp>),
 }
 
 impl fmt::Debug for GithubPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let auth = match &self.auth {
-            GithubAuth::Token { .. } => "token",
+            GithubAuth::Token(_) => "token",
             GithubAuth::App(_) => "app",
         };
         f.debug_struct("GithubPlatform")
@@ -77,13 +77,20 @@ impl GithubPlatform {
                         ConfigError::new("github.installation_id", "must be a number")
                     })?),
                 };
-                GithubAuth::App(GithubApp::new(&app_id, &pem, installation, owner, repo)?)
+                GithubAuth::App(Box::new(GithubApp::new(
+                    &app_id,
+                    &pem,
+                    installation,
+                    owner,
+                    repo,
+                )?))
             }
             None => {
                 let token = config.secret("token", "GITHUB_TOKEN")?;
-                let client = bearer(&api, &token)
+                // Checked once here, so later calls cannot fail on it.
+                bearer(&api, &token)
                     .map_err(|_| ConfigError::new("github.token", "has invalid characters"))?;
-                GithubAuth::Token { client, token }
+                GithubAuth::Token(token)
             }
         };
         let merge_method = config.string("merge_method");
@@ -111,7 +118,7 @@ impl GithubPlatform {
     /// The client with the current credential.
     async fn client(&self) -> Result<ApiClient, RepoError> {
         match &self.auth {
-            GithubAuth::Token { client, .. } => Ok(client.clone()),
+            GithubAuth::Token(token) => Ok(bearer(&self.api, token)?),
             GithubAuth::App(app) => {
                 let token = app.installation_token(&self.api).await?;
                 Ok(bearer(&self.api, &token)?)
@@ -121,7 +128,7 @@ impl GithubPlatform {
 
     async fn token(&self) -> Result<String, RepoError> {
         match &self.auth {
-            GithubAuth::Token { token, .. } => Ok(token.clone()),
+            GithubAuth::Token(token) => Ok(token.clone()),
             GithubAuth::App(app) => app.installation_token(&self.api).await,
         }
     }
