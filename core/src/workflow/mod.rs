@@ -4,10 +4,21 @@
 //! `triggers` (who and what starts a run) and `webhooks` (where each source's secret lives).
 
 mod config;
+mod scope;
+mod set;
+mod source;
 mod states;
+mod watch;
 
 pub use config::{TrackerConfig, TriggerConfig, WebhookSecretConfig, WorkflowConfig};
+pub use scope::{scope_key, WorkflowScope};
+pub use set::{NamedWorkflow, ServedWorkflow, WorkflowSet};
+pub use source::{env_lookup, SecretLookup, WorkflowSource, WorkflowStatus};
 pub use states::StateRules;
+pub use watch::{
+    reload_interval, InvalidReloadInterval, Reloader, WorkflowWatch, DEFAULT_RELOAD_INTERVAL,
+    RELOAD_INTERVAL_ENV,
+};
 
 use crate::domain::SourceKind;
 use crate::secret::Secret;
@@ -29,6 +40,19 @@ pub enum WorkflowError {
     WorkflowParseError(String),
     #[error("workflow_front_matter_not_a_map: the front matter must be a YAML map")]
     FrontMatterNotAMap,
+    /// Two workflows of one deployment serve the same tracker scope.
+    #[error("workflow_conflict: {first} and {second} both serve {scope}")]
+    Conflict {
+        first: String,
+        second: String,
+        scope: String,
+    },
+    /// An error of one file among several, naming it.
+    #[error("{path}: {error}")]
+    InFile {
+        path: PathBuf,
+        error: Box<WorkflowError>,
+    },
 }
 
 impl WorkflowError {
@@ -38,6 +62,8 @@ impl WorkflowError {
             Self::MissingWorkflowFile { .. } => "missing_workflow_file",
             Self::WorkflowParseError(_) => "workflow_parse_error",
             Self::FrontMatterNotAMap => "workflow_front_matter_not_a_map",
+            Self::Conflict { .. } => "workflow_conflict",
+            Self::InFile { error, .. } => error.code(),
         }
     }
 }
