@@ -32,3 +32,6 @@ async fn list_workflows(State(workflows): State<WorkflowWatch>) -> Json<Workflow
         workflows: workflows.statuses().to_vec(),
     })
 }
+
+#[cfg(test)]
+mod tests;
