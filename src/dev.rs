@@ -19,8 +19,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let described = source.describe();
     let set = source.set();
     // Changed workflow files are picked up from the next webhook on.
-    let reload_every = (args.workflow_reload_ms > 0)
-        .then(|| Duration::from_millis(args.workflow_reload_ms));
+    let reload_every =
+        (args.workflow_reload_ms > 0).then(|| Duration::from_millis(args.workflow_reload_ms));
     let workflows = WorkflowWatch::start(source, reload_every);
     let backends = backend::open(&args.backend).await?;
     let settings = IngressSettings {

@@ -359,7 +359,11 @@ async fn baton_dev_follows_a_rewritten_workflow_and_keeps_the_last_good_one() {
     std::fs::write(&path, with_label("beta")).expect("rewrite workflow");
     wait_for_workflow_status(&server, |status| status["version"] != first["version"]).await;
     let (status, answer) = server.post_labeled(2, "alpha", &delivery()).await;
-    assert_eq!((status, &answer["status"]), (200, &json!("ignored")), "{answer}");
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("ignored")),
+        "{answer}"
+    );
     let (status, answer) = server.post_labeled(2, "beta", &delivery()).await;
     assert_eq!(status, 202, "{answer}");
 

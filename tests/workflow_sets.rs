@@ -177,7 +177,11 @@ async fn a_rewritten_workflow_applies_from_the_next_webhook() {
     let app = serve(workflows).await;
 
     let (status, answer) = post_labeled(&app, "acme/app", 1, "beta", GITHUB_SECRET).await;
-    assert_eq!((status, &answer["status"]), (200, &json!("ignored")), "{answer}");
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("ignored")),
+        "{answer}"
+    );
 
     dir.write("app.md", "acme/app", "beta", "GITHUB_WEBHOOK_SECRET");
     assert!(reloader.reload_now(), "the rewrite is picked up");

@@ -202,7 +202,11 @@ impl WorkflowSet {
     }
 
     /// [`WorkflowSet::select`], with the workflow's name, rules and secret slots.
-    pub fn select_served(&self, source: SourceKind, issue: &IssueSnapshot) -> Option<&ServedWorkflow> {
+    pub fn select_served(
+        &self,
+        source: SourceKind,
+        issue: &IssueSnapshot,
+    ) -> Option<&ServedWorkflow> {
         let candidates = self.serving.get(&source)?;
         let served = |index: &usize| &self.workflows[*index];
         candidates

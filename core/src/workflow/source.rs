@@ -302,7 +302,11 @@ impl WorkflowSource {
             .count();
         if remaining == 0 {
             for name in &gone {
-                if self.files.get(name).is_some_and(|tracked| tracked.good.is_none()) {
+                if self
+                    .files
+                    .get(name)
+                    .is_some_and(|tracked| tracked.good.is_none())
+                {
                     self.files.remove(name);
                 } else if let Some(tracked) = self.files.get_mut(name) {
                     tracked.seen = None;

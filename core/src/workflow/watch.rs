@@ -18,7 +18,9 @@ pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_millis(2000);
 pub const RELOAD_INTERVAL_ENV: &str = "BATON_WORKFLOW_RELOAD_MS";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{RELOAD_INTERVAL_ENV} must be a whole number of milliseconds (0: no reloading), not `{0}`")]
+#[error(
+    "{RELOAD_INTERVAL_ENV} must be a whole number of milliseconds (0: no reloading), not `{0}`"
+)]
 pub struct InvalidReloadInterval(pub String);
 
 /// The reload interval from [`RELOAD_INTERVAL_ENV`] as read by `lookup`; `None`: off.
@@ -69,10 +71,7 @@ impl WorkflowWatch {
         (watch, reloader)
     }
 
-    fn with_statuses(
-        set: Arc<WorkflowSet>,
-        statuses: Vec<WorkflowStatus>,
-    ) -> (Self, Senders) {
+    fn with_statuses(set: Arc<WorkflowSet>, statuses: Vec<WorkflowStatus>) -> (Self, Senders) {
         let (set_sender, set) = watch::channel(set);
         let (status_sender, statuses) = watch::channel(Arc::from(statuses));
         (Self { set, statuses }, (set_sender, status_sender))

@@ -14,7 +14,12 @@ async fn call(app: Router, method: &str) -> (StatusCode, serde_json::Value) {
         .expect("request");
     let response = app.oneshot(request).await.expect("infallible");
     let status = response.status();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, serde_json::from_slice(&body).expect("json"))
 }
 

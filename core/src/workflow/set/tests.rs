@@ -43,8 +43,8 @@ fn selected(set: &WorkflowSet, source: SourceKind, issue: &IssueSnapshot) -> Opt
 
 #[test]
 fn a_single_workflow_serves_every_source_as_before() {
-    let set = WorkflowSet::new(vec![workflow("WORKFLOW.md", "tracker: {kind: github}")])
-        .expect("set");
+    let set =
+        WorkflowSet::new(vec![workflow("WORKFLOW.md", "tracker: {kind: github}")]).expect("set");
     for (source, issue) in [
         (SourceKind::Github, github("acme/app")),
         (SourceKind::Gitlab, github("group/project")),
@@ -106,7 +106,10 @@ fn nothing_serves_a_repository_outside_every_scope() {
         selected(&set, SourceKind::Github, &github("acme/web")).as_deref(),
         Some("web.md")
     );
-    assert_eq!(selected(&set, SourceKind::Github, &github("acme/api")), None);
+    assert_eq!(
+        selected(&set, SourceKind::Github, &github("acme/api")),
+        None
+    );
     // No workflow is unscoped, so none falls back to serving other sources.
     assert_eq!(selected(&set, SourceKind::Linear, &keyed("ENG-1")), None);
 }
@@ -114,7 +117,10 @@ fn nothing_serves_a_repository_outside_every_scope() {
 #[test]
 fn jira_projects_and_linear_teams_match_the_identifier_key() {
     let set = WorkflowSet::new(vec![
-        workflow("jira.md", "tracker: {kind: jira, provider: {project: PROJ}}"),
+        workflow(
+            "jira.md",
+            "tracker: {kind: jira, provider: {project: PROJ}}",
+        ),
         workflow("eng.md", "tracker: {kind: linear, provider: {team: eng}}"),
         workflow("ops.md", "tracker: {kind: linear, provider: {team: OPS}}"),
     ])
@@ -154,14 +160,20 @@ fn the_lone_unscoped_workflow_serves_sources_no_workflow_names() {
         Some("linear.md")
     );
     // GitHub is named by app.md, so the Linear workflow does not take other repositories.
-    assert_eq!(selected(&set, SourceKind::Github, &github("acme/web")), None);
+    assert_eq!(
+        selected(&set, SourceKind::Github, &github("acme/web")),
+        None
+    );
 
     let ambiguous = WorkflowSet::new(vec![
         workflow("github.md", "tracker: {kind: github}"),
         workflow("gitlab.md", "tracker: {kind: gitlab}"),
     ])
     .expect("set");
-    assert_eq!(selected(&ambiguous, SourceKind::Jira, &keyed("PROJ-1")), None);
+    assert_eq!(
+        selected(&ambiguous, SourceKind::Jira, &keyed("PROJ-1")),
+        None
+    );
 }
 
 #[test]
@@ -229,9 +241,17 @@ fn candidate_secrets_are_distinct_and_each_workflow_knows_its_own() {
         .map(Secret::expose)
         .collect();
     assert_eq!(secrets, ["app-secret", "web-secret"]);
-    let slot = |name: &str| set.get(name).and_then(|s| s.secret_slot(SourceKind::Github));
+    let slot = |name: &str| {
+        set.get(name)
+            .and_then(|s| s.secret_slot(SourceKind::Github))
+    };
     assert_eq!(
-        (slot("app.md"), slot("web.md"), slot("api.md"), slot("jira.md")),
+        (
+            slot("app.md"),
+            slot("web.md"),
+            slot("api.md"),
+            slot("jira.md")
+        ),
         (Some(0), Some(1), Some(0), None)
     );
     assert!(set.candidate_secrets(SourceKind::Jira).is_empty());
@@ -284,14 +304,23 @@ fn a_work_item_follows_the_workflow_of_its_snapshot() {
 #[test]
 fn scopes_that_could_never_match_fail_the_file() {
     for (front_matter, expected) in [
-        ("tracker: {kind: github, provider: {repository: acme}}", "owner/repo"),
-        ("tracker: {kind: github, provider: {repository: [a/b]}}", "a string"),
-        ("tracker: {kind: gitlab, provider: {project: api}}", "group/project"),
+        (
+            "tracker: {kind: github, provider: {repository: acme}}",
+            "owner/repo",
+        ),
+        (
+            "tracker: {kind: github, provider: {repository: [a/b]}}",
+            "a string",
+        ),
+        (
+            "tracker: {kind: gitlab, provider: {project: api}}",
+            "group/project",
+        ),
         ("tracker: {kind: linear, provider: {team: 'E NG'}}", "a key"),
         ("tracker: {kind: jira, provider: {project: a/b}}", "a key"),
     ] {
-        let error = Workflow::parse(&format!("---\n{front_matter}\n---\n"))
-            .expect_err(front_matter);
+        let error =
+            Workflow::parse(&format!("---\n{front_matter}\n---\n")).expect_err(front_matter);
         assert_eq!(error.code(), "workflow_parse_error", "{front_matter}");
         assert!(error.to_string().contains(expected), "{error}");
     }
@@ -316,8 +345,5 @@ fn tracker_keys_baton_does_not_read_are_kept() {
         tracker.provider_str("api_base_url"),
         Some("https://api.linear.app")
     );
-    assert_eq!(
-        WorkflowScope::of(tracker).to_string(),
-        "linear team ENG"
-    );
+    assert_eq!(WorkflowScope::of(tracker).to_string(), "linear team ENG");
 }

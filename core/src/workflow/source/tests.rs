@@ -106,7 +106,10 @@ fn an_invalid_rewrite_keeps_the_last_good_version_until_fixed() {
     );
     assert_eq!(status.version, good_version, "the served version is shown");
     assert!(status.active);
-    assert!(!source.refresh(), "an unchanged invalid file is not re-read as news");
+    assert!(
+        !source.refresh(),
+        "an unchanged invalid file is not re-read as news"
+    );
 
     scratch.write("WORKFLOW.md", &github_workflow(None, "gamma"));
     assert!(source.refresh(), "the fixed file is picked up");
@@ -229,8 +232,8 @@ fn opening_refuses_what_cannot_be_served_and_names_the_file() {
     let error = WorkflowSource::open(&scratch.0, no_secrets()).expect_err("conflict");
     assert_eq!(error.code(), "workflow_conflict");
 
-    let error = WorkflowSource::open(&scratch.0.join("nope.md"), no_secrets())
-        .expect_err("missing file");
+    let error =
+        WorkflowSource::open(&scratch.0.join("nope.md"), no_secrets()).expect_err("missing file");
     assert_eq!(error.code(), "missing_workflow_file");
 }
 
