@@ -28,8 +28,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
-    /// The workflow file. Default: ./WORKFLOW.md when present, else the built-in one.
-    #[arg(long)]
+    /// The workflow file, or a directory of `*.md` workflow files. Default: ./WORKFLOW.md
+    /// when present, else the built-in one.
+    #[arg(long, env = "BATON_WORKFLOW")]
     pub workflow: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -65,10 +66,14 @@ pub struct DevArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// The workflow file. Default: ./WORKFLOW.md when present, else the built-in
-    /// development workflow (trigger label `baton`, mock agent, local repositories).
-    #[arg(long)]
+    /// The workflow file, or a directory of `*.md` workflow files (one per repository or
+    /// project). Default: ./WORKFLOW.md when present, else the built-in development workflow
+    /// (trigger label `baton`, mock agent, local repositories).
+    #[arg(long, env = "BATON_WORKFLOW")]
     pub workflow: Option<PathBuf>,
+    /// How often changed workflow files are picked up, in milliseconds; 0: never.
+    #[arg(long, env = "BATON_WORKFLOW_RELOAD_MS", default_value_t = 2000)]
+    pub workflow_reload_ms: u64,
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BATON_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -8,15 +8,20 @@ use anyhow::Context;
 use baton_core::clock::SystemClock;
 use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
-use baton_core::workflow::Workflow;
+use baton_core::workflow::{env_lookup, WorkflowSource, WorkflowWatch};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let workflow = Workflow::discover(args.workflow.as_deref())?;
-    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let source = WorkflowSource::discover(args.workflow.as_deref(), env_lookup())?;
+    let described = source.describe();
+    let set = source.set();
+    // Changed workflow files are picked up from the next webhook on.
+    let reload_every =
+        (args.workflow_reload_ms > 0).then(|| Duration::from_millis(args.workflow_reload_ms));
+    let workflows = WorkflowWatch::start(source, reload_every);
     let backends = backend::open(&args.backend).await?;
     let settings = IngressSettings {
         max_body_bytes: args.max_body_bytes,
@@ -26,19 +31,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let runner = if args.no_runner {
         None
     } else {
-        Some(runner::build(
+        Some(runner::build_for_set(
             // A short long poll: Ctrl-C waits for it.
             runner::settings_from_env(Some(Duration::from_secs(2)))?,
-            &workflow,
-            &secrets,
+            &set,
             Arc::clone(&backends.store),
             Arc::clone(&backends.queue),
             clock.clone(),
         )?)
     };
-    let ingress = Arc::new(Ingress::new(
-        &workflow,
-        secrets,
+    let ingress = Arc::new(Ingress::with_workflows(
+        workflows.clone(),
         Arc::clone(&backends.store),
         backends.queue,
         clock,
@@ -46,19 +49,26 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     ));
     let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
     if sources.is_empty() {
-        let variables: Vec<_> = SourceKind::ALL
-            .into_iter()
-            .map(|source| workflow.config.webhooks.secret_variable(source))
+        let mut variables: Vec<_> = set
+            .iter()
+            .flat_map(|served| {
+                SourceKind::ALL
+                    .map(|source| served.workflow().config.webhooks.secret_variable(source))
+            })
             .collect();
+        variables.sort_unstable();
+        variables.dedup();
         tracing::warn!(
             "no webhook secret is set, so every webhook will be refused; set one of {}",
             variables.join(", ")
         );
     }
-    let app = ingress::router(ingress).merge(baton_core::api::router(
-        Arc::clone(&backends.store),
-        Arc::new(SystemClock),
-    ));
+    let app = ingress::router(ingress)
+        .merge(baton_core::api::router(
+            Arc::clone(&backends.store),
+            Arc::new(SystemClock),
+        ))
+        .merge(baton_core::api::workflows_router(workflows));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -66,7 +76,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     tracing::info!(
         %address,
         backend = %backends.description,
-        workflow = %workflow.describe(),
+        workflow = %described,
+        workflows = set.len(),
         sources = ?sources,
         "baton dev listening on http://{address}"
     );

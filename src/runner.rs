@@ -7,7 +7,7 @@ use baton_aws::BackendKind;
 use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{Queue, Store};
 use baton_core::secret::Secret;
-use baton_core::workflow::Workflow;
+use baton_core::workflow::{env_lookup, Workflow, WorkflowSet, WorkflowSource};
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
@@ -35,6 +35,54 @@ pub fn build(
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Runner>> {
+    build_with_secrets(
+        settings,
+        workflow,
+        webhook_secrets.values(),
+        store,
+        queue,
+        clock,
+    )
+}
+
+/// Builds a runner for a set of workflows. Until the runner picks a workflow per job
+/// (`WorkflowSet::select_served_for_item`), it runs every job with the set's first
+/// workflow; every workflow's webhook secrets are kept out of the record.
+pub fn build_for_set(
+    settings: RunnerSettings,
+    set: &WorkflowSet,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Runner>> {
+    let first = set
+        .iter()
+        .next()
+        .context("no workflow is loaded, so the runner has nothing to run")?;
+    if set.len() > 1 {
+        tracing::warn!(
+            workflow = %first.workflow().describe(),
+            "several workflows are loaded; the runner runs every job with the first"
+        );
+    }
+    build_with_secrets(
+        settings,
+        first.workflow(),
+        set.all_secrets(),
+        store,
+        queue,
+        clock,
+    )
+}
+
+fn build_with_secrets<'a>(
+    settings: RunnerSettings,
+    workflow: &Workflow,
+    webhook_secrets: impl IntoIterator<Item = &'a Secret>,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Runner>> {
     let plan = RunPlan::from_workflow(workflow, mock_agent_command().as_ref())
         .with_context(|| format!("workflow {}", workflow.describe()))?;
     let passed = plan.agent.passed_secret_names();
@@ -44,7 +92,7 @@ pub fn build(
     let redactor = Redactor::from_env(
         std::env::vars(),
         webhook_secrets
-            .values()
+            .into_iter()
             .map(|secret| secret.expose().to_owned()),
     );
     Ok(Runner::new(store, queue, clock, settings, plan, redactor))
@@ -68,18 +116,16 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
              AWS_ENDPOINT_URL or AWS credentials; for everything in one process use `baton dev`"
         );
     }
-    let workflow = Workflow::discover(args.workflow.as_deref())?;
-    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let workflows = WorkflowSource::discover(args.workflow.as_deref(), env_lookup())?;
     let backends = backend::open(&args.backend).await?;
-    let runner = build(
+    let runner = build_for_set(
         settings_from_env(None)?,
-        &workflow,
-        &secrets,
+        &workflows.set(),
         backends.store,
         backends.queue,
         Arc::new(SystemClock),
     )?;
-    tracing::info!(backend = %backends.description, workflow = %workflow.describe(), "baton runner");
+    tracing::info!(backend = %backends.description, workflow = %workflows.describe(), "baton runner");
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {

@@ -63,11 +63,20 @@ impl DevServer {
     }
 
     async fn post_labeled_issue(&self, number: u64, delivery: &str) -> (u16, serde_json::Value) {
+        self.post_labeled(number, "baton", delivery).await
+    }
+
+    async fn post_labeled(
+        &self,
+        number: u64,
+        label: &str,
+        delivery: &str,
+    ) -> (u16, serde_json::Value) {
         let body = github_issue(
             "labeled",
             number,
-            &["baton"],
-            json!({ "label": { "name": "baton" } }),
+            &[label],
+            json!({ "label": { "name": label } }),
         );
         let mut request = reqwest::Client::new()
             .post(format!("{}/webhooks/github", self.base_url))
@@ -305,4 +314,67 @@ async fn baton_dev_and_demo_with_aws_run_sessions_on_the_emulator() {
         .await;
     assert_eq!(issue["runs"][0]["status"], "succeeded", "{issue}");
     server.stop();
+}
+
+/// Polls `GET /api/v1/workflows` until the first workflow's status satisfies `done`.
+async fn wait_for_workflow_status(
+    server: &DevServer,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listing = server.get("/api/v1/workflows").await;
+        if done(&listing["workflows"][0]) {
+            return listing["workflows"][0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workflow status never changed: {listing}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn baton_dev_follows_a_rewritten_workflow_and_keeps_the_last_good_one() {
+    let dir = std::env::temp_dir().join(format!("baton-dev-reload-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join("WORKFLOW.md");
+    let with_label = |label: &str| {
+        baton_core::workflow::DEV_WORKFLOW.replace("label: baton", &format!("label: {label}"))
+    };
+    std::fs::write(&path, with_label("alpha")).expect("write workflow");
+    let server = DevServer::start(
+        &["--workflow", &path.to_string_lossy()],
+        &[("BATON_WORKFLOW_RELOAD_MS", "100".into())],
+    )
+    .await;
+    let delivery = || uuid::Uuid::new_v4().to_string();
+
+    let (status, answer) = server.post_labeled(1, "alpha", &delivery()).await;
+    assert_eq!(status, 202, "{answer}");
+    let first = wait_for_workflow_status(&server, |status| status["active"] == true).await;
+
+    // Rewritten: the next webhook follows the new trigger label.
+    std::fs::write(&path, with_label("beta")).expect("rewrite workflow");
+    wait_for_workflow_status(&server, |status| status["version"] != first["version"]).await;
+    let (status, answer) = server.post_labeled(2, "alpha", &delivery()).await;
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("ignored")),
+        "{answer}"
+    );
+    let (status, answer) = server.post_labeled(2, "beta", &delivery()).await;
+    assert_eq!(status, 202, "{answer}");
+
+    // An invalid rewrite keeps the last good version, and the API says why.
+    std::fs::write(&path, "---\ntracker: [unclosed\n---\n").expect("break workflow");
+    let broken = wait_for_workflow_status(&server, |status| !status["last_error"].is_null()).await;
+    assert_eq!(broken["error_code"], "workflow_parse_error", "{broken}");
+    assert_eq!(broken["active"], true, "{broken}");
+    let (status, answer) = server.post_labeled(3, "beta", &delivery()).await;
+    assert_eq!(status, 202, "{answer}");
+
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,6 +5,8 @@
 //! - `GET /api/v1/issues/{key}`: one work item with its runs and their timelines (see
 //!   [`IssueResponse`]). `{key}` is the work item key (`github:acme/app#12`) percent-encoded
 //!   as one path segment: `github%3Aacme%2Fapp%2312`.
+//! - `GET /api/v1/workflows`: the workflow files and their status (see [`WorkflowsResponse`]);
+//!   a separate router, [`workflows_router`], since only a process that loads the files has it.
 //!
 //! Errors use the envelope of every baton HTTP surface, `{"error":{"code","message"}}`:
 //! 400 `invalid_key`, 404 `issue_not_found`, 503 `store_unavailable` (the detail goes to the
@@ -20,9 +22,11 @@ mod issue;
 mod state;
 #[cfg(test)]
 mod tests;
+mod workflows;
 
 pub use issue::{IssueResponse, RunView, EVENTS_PER_RUN};
 pub use state::{Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};
+pub use workflows::{workflows_router, WorkflowsResponse, WORKFLOWS_PATH};
 
 use crate::clock::Clock;
 use crate::http_error::method_not_allowed;

@@ -6,6 +6,7 @@
 mod response;
 mod router;
 mod service;
+mod verify;
 mod work_items;
 
 pub use router::{router, WEBHOOK_PATH};

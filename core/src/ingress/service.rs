@@ -1,11 +1,11 @@
-use super::work_items;
+use super::{verify, work_items};
 use crate::clock::Clock;
 use crate::domain::{DeliveryKey, DeliveryOutcome, JobId, SourceKind, WorkItemKey};
 use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
 use crate::webhooks::{self, Parsed, WebhookRequest};
-use crate::workflow::{StateRules, Workflow};
+use crate::workflow::{Workflow, WorkflowSet, WorkflowWatch};
 use http::HeaderMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -82,17 +82,31 @@ pub struct Ingress {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
-    rules: StateRules,
-    secrets: BTreeMap<SourceKind, Secret>,
+    /// Read once per delivery: no file I/O on the request path.
+    workflows: WorkflowWatch,
     settings: IngressSettings,
 }
 
 impl Ingress {
-    /// `secrets` are the webhook secrets resolved for `workflow` (see
-    /// [`Workflow::webhook_secrets`]); a source without one refuses every request.
+    /// One workflow that never changes. `secrets` are the webhook secrets resolved for
+    /// `workflow` (see [`Workflow::webhook_secrets`]); a source without one refuses every
+    /// request.
     pub fn new(
         workflow: &Workflow,
         secrets: BTreeMap<SourceKind, Secret>,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: IngressSettings,
+    ) -> Self {
+        let set = WorkflowSet::single(Arc::new(workflow.clone()), secrets);
+        Self::with_workflows(WorkflowWatch::fixed(set), store, queue, clock, settings)
+    }
+
+    /// Serves whatever set `workflows` holds at each delivery, so a reload applies from the
+    /// next webhook on.
+    pub fn with_workflows(
+        workflows: WorkflowWatch,
         store: Arc<dyn Store>,
         queue: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
@@ -102,8 +116,7 @@ impl Ingress {
             store,
             queue,
             clock,
-            rules: StateRules::new(&workflow.config),
-            secrets,
+            workflows,
             settings,
         }
     }
@@ -112,9 +125,14 @@ impl Ingress {
         &self.settings
     }
 
-    /// Sources that have a secret and so can accept webhooks.
-    pub fn configured_sources(&self) -> impl Iterator<Item = SourceKind> + '_ {
-        self.secrets.keys().copied()
+    pub fn workflows(&self) -> &WorkflowWatch {
+        &self.workflows
+    }
+
+    /// Sources that have a secret and so can accept webhooks, in the current set.
+    pub fn configured_sources(&self) -> impl Iterator<Item = SourceKind> {
+        let sources: Vec<_> = self.workflows.current().configured_sources().collect();
+        sources.into_iter()
     }
 
     /// Verifies, parses, routes and records one webhook; answers only once a requested job
@@ -126,17 +144,14 @@ impl Ingress {
         body: &[u8],
     ) -> Result<Accepted, IngressError> {
         let handler = webhooks::source(source);
-        let secret = self.secrets.get(&source).ok_or_else(|| {
-            IngressError::InvalidSignature(format!(
-                "no secret is configured for {source} webhooks, so none are accepted \
-                 (set {} or webhooks.{source}.secret in the workflow)",
-                source.default_secret_env()
-            ))
-        })?;
+        let workflows = self.workflows.current();
         let request = WebhookRequest { headers, body };
-        handler
-            .verify(request, secret, self.clock.now())
-            .map_err(|e| IngressError::InvalidSignature(e.to_string()))?;
+        let signed_by = verify::signing_secret(
+            handler,
+            request,
+            workflows.candidate_secrets(source),
+            self.clock.now(),
+        )?;
         let delivery = handler
             .parse(request)
             .map_err(|e| IngressError::Malformed(e.to_string()))?;
@@ -150,7 +165,17 @@ impl Ingress {
                 "payload names no issue identifier".into(),
             ));
         }
-        let decision = routing::route(&event, &self.rules);
+        // Only now, with the body verified, may it say which workflow serves it.
+        let Some(served) = workflows.select_served(source, &event.issue) else {
+            return Ok(Accepted::Ignored {
+                reason: format!(
+                    "no workflow serves {}",
+                    verify::target(source, &event.issue)
+                ),
+            });
+        };
+        verify::check_signer(served, source, signed_by, &event.issue)?;
+        let decision = routing::route(&event, served.rules());
         if let Decision::Ignore { reason } = decision {
             return Ok(Accepted::Ignored { reason });
         }

@@ -35,6 +35,7 @@ impl WorkflowConfig {
         if self.tracker.kind.trim().is_empty() {
             return invalid("`tracker.kind` is required".into());
         }
+        super::scope::validate(&self.tracker)?;
         for name in &self.triggers.allowed_associations {
             if Association::from_config(name).is_none() {
                 return invalid(format!(
@@ -69,24 +70,36 @@ pub struct TrackerConfig {
     /// other sources use their built-in defaults.
     #[serde(default)]
     pub kind: String,
+    /// The adapter-owned map (`repository`, `project`, `team`, `api_base_url`, ...). One of
+    /// its keys scopes the workflow to a repository or project (see `workflow::scope`).
+    #[serde(default)]
+    pub provider: serde_yaml::Mapping,
     /// All must be present (case-insensitive) for an issue to be eligible.
     #[serde(default)]
     pub required_labels: Vec<String>,
     pub active_states: Option<Vec<String>>,
     pub terminal_states: Option<Vec<String>>,
-    /// The adapter-owned options map (`repository`, `base_url`, `token: $VAR`, ...).
-    #[serde(default)]
-    pub provider: Option<serde_yaml::Value>,
+    /// Keys baton does not read (Symphony's `project_slug`, ...), kept as written.
+    #[serde(flatten)]
+    pub extra: serde_yaml::Mapping,
+}
+
+impl TrackerConfig {
+    /// `tracker.provider.<key>` when it is a string.
+    pub fn provider_str(&self, key: &str) -> Option<&str> {
+        self.provider.get(key).and_then(serde_yaml::Value::as_str)
+    }
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
             kind: "memory".into(),
+            provider: serde_yaml::Mapping::new(),
             required_labels: Vec::new(),
             active_states: None,
             terminal_states: None,
-            provider: None,
+            extra: serde_yaml::Mapping::new(),
         }
     }
 }

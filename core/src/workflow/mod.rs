@@ -6,12 +6,23 @@
 mod config;
 pub mod gates;
 pub mod profile;
+mod scope;
+mod set;
+mod source;
 mod states;
+mod watch;
 
 pub use config::{TrackerConfig, TriggerConfig, WebhookSecretConfig, WorkflowConfig};
 pub use gates::{GatesConfig, MergeFacts, MergeGates};
 pub use profile::{Profile, ProfileKind};
+pub use scope::{scope_key, WorkflowScope};
+pub use set::{NamedWorkflow, ServedWorkflow, WorkflowSet};
+pub use source::{env_lookup, SecretLookup, WorkflowSource, WorkflowStatus};
 pub use states::StateRules;
+pub use watch::{
+    reload_interval, InvalidReloadInterval, Reloader, WorkflowWatch, DEFAULT_RELOAD_INTERVAL,
+    RELOAD_INTERVAL_ENV,
+};
 
 use crate::domain::SourceKind;
 use crate::secret::Secret;
@@ -33,6 +44,19 @@ pub enum WorkflowError {
     WorkflowParseError(String),
     #[error("workflow_front_matter_not_a_map: the front matter must be a YAML map")]
     FrontMatterNotAMap,
+    /// Two workflows of one deployment serve the same tracker scope.
+    #[error("workflow_conflict: {first} and {second} both serve {scope}")]
+    Conflict {
+        first: String,
+        second: String,
+        scope: String,
+    },
+    /// An error of one file among several, naming it.
+    #[error("{path}: {error}")]
+    InFile {
+        path: PathBuf,
+        error: Box<WorkflowError>,
+    },
 }
 
 impl WorkflowError {
@@ -42,6 +66,8 @@ impl WorkflowError {
             Self::MissingWorkflowFile { .. } => "missing_workflow_file",
             Self::WorkflowParseError(_) => "workflow_parse_error",
             Self::FrontMatterNotAMap => "workflow_front_matter_not_a_map",
+            Self::Conflict { .. } => "workflow_conflict",
+            Self::InFile { error, .. } => error.code(),
         }
     }
 }

@@ -3,19 +3,21 @@
 use anyhow::Context;
 use baton_core::clock::SystemClock;
 use baton_core::ingress::{router, Ingress, IngressSettings};
-use baton_core::workflow::Workflow;
+use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Builds the router from the environment:
-/// - `BATON_WORKFLOW`: the workflow file (default `./WORKFLOW.md`, else the built-in one);
-/// - the webhook secrets it names (`GITHUB_WEBHOOK_SECRET`, ... by default);
+/// - `BATON_WORKFLOW`: the workflow file, or a directory of `*.md` workflow files (default
+///   `./WORKFLOW.md`, else the built-in one); `BATON_WORKFLOW_RELOAD_MS`: how often changed
+///   files are picked up (default 2000; 0: never);
+/// - the webhook secrets they name (`GITHUB_WEBHOOK_SECRET`, ... by default);
 /// - `BATON_BACKEND`: `aws` (default) or `memory`; `BATON_TABLE`, `BATON_QUEUE`, `BATON_DLQ`;
 /// - `BATON_MAX_BODY_BYTES`: the body limit (default 6 MB).
 pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
-    let workflow = Workflow::discover(workflow_path.as_deref())?;
-    let secrets = workflow.webhook_secrets(|name| std::env::var(name).ok());
+    let source = WorkflowSource::discover(workflow_path.as_deref(), env_lookup())?;
+    let reload_every = reload_interval(|name| std::env::var(name).ok())?;
     let backend: baton_aws::BackendKind = std::env::var("BATON_BACKEND")
         .unwrap_or_else(|_| "aws".into())
         .parse()
@@ -27,10 +29,10 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
             .parse()
             .with_context(|| format!("BATON_MAX_BODY_BYTES is not a number: {limit}"))?;
     }
-    tracing::info!(workflow = %workflow.describe(), backend = %backends.description, "ingress ready");
-    let ingress = Ingress::new(
-        &workflow,
-        secrets,
+    tracing::info!(workflow = %source.describe(), workflows = source.set().len(),
+        backend = %backends.description, "ingress ready");
+    let ingress = Ingress::with_workflows(
+        WorkflowWatch::start(source, reload_every),
         backends.store,
         backends.queue,
         Arc::new(SystemClock),

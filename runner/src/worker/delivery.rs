@@ -49,7 +49,11 @@ impl DeliveryPlan {
         env: &(dyn Fn(&str) -> Option<String> + Send + Sync),
     ) -> Result<Self, ConfigError> {
         let config = &workflow.config;
-        let tracker_options = json(config.tracker.provider.as_ref());
+        let tracker_options = if config.tracker.provider.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json(Some(&serde_yaml::Value::Mapping(config.tracker.provider.clone())))
+        };
         let kind = config.tracker.kind.trim();
         let (tracker, memory): (Option<Arc<dyn Tracker>>, _) = if kind == "memory" {
             let memory = MemoryTracker::new();

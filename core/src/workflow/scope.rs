@@ -1,0 +1,142 @@
+//! A workflow's tracker scope: which webhooks it serves.
+//!
+//! `tracker.kind` names the source; one key of the adapter-owned `tracker.provider` map
+//! narrows it to a repository (GitHub, GitLab), a project (Jira) or a team (Linear). Only
+//! what every delivery of that source carries can be a scope: GitHub and GitLab payloads
+//! name the repository, and Jira and Linear identifiers start with the project or team key
+//! (`PROJ-7`, `ENG-42`). Linear webhooks do not name the project, so Symphony's
+//! `project_slug` does not select a workflow.
+
+use super::{TrackerConfig, WorkflowError};
+use crate::domain::{IssueSnapshot, SourceKind};
+use std::fmt;
+
+/// The `tracker.provider` key that scopes a workflow whose tracker is `source`.
+pub fn scope_key(source: SourceKind) -> &'static str {
+    match source {
+        SourceKind::Github => "repository",
+        SourceKind::Gitlab | SourceKind::Jira => "project",
+        SourceKind::Linear => "team",
+    }
+}
+
+/// What a workflow serves: its tracker's source, narrowed to one repository, project or
+/// team when the front matter names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowScope {
+    /// `tracker.kind` as written.
+    kind: String,
+    /// The webhook source `kind` names; `None` for trackers that are not one (`memory`).
+    source: Option<SourceKind>,
+    /// The repository, project or team, as written; `None`: all of them.
+    value: Option<String>,
+}
+
+impl WorkflowScope {
+    /// Reads the scope; a value that is not a usable string (refused when the file was
+    /// parsed, see [`validate`]) counts as no scope.
+    pub fn of(tracker: &TrackerConfig) -> Self {
+        let source = tracker.kind.parse::<SourceKind>().ok();
+        let value = source
+            .and_then(|source| tracker.provider_str(scope_key(source)))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned);
+        Self {
+            kind: tracker.kind.clone(),
+            source,
+            value,
+        }
+    }
+
+    pub fn source(&self) -> Option<SourceKind> {
+        self.source
+    }
+
+    /// The repository, project or team; `None` when the workflow serves all of its source.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+
+    pub fn is_scoped(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// Whether an issue delivered by `source` lies within this scope. An unscoped workflow
+    /// contains nothing: it is chosen as a fallback, never as a match.
+    pub fn contains(&self, source: SourceKind, issue: &IssueSnapshot) -> bool {
+        let (Some(own), Some(value)) = (self.source, self.value.as_deref()) else {
+            return false;
+        };
+        own == source
+            && match source {
+                // Repository paths are case-insensitive on both platforms.
+                SourceKind::Github | SourceKind::Gitlab => issue
+                    .repository
+                    .as_deref()
+                    .is_some_and(|repository| repository.eq_ignore_ascii_case(value)),
+                SourceKind::Jira | SourceKind::Linear => key_prefix(&issue.identifier)
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value)),
+            }
+    }
+
+    /// The identity two workflows may not share: the tracker kind and the scope, compared
+    /// the way [`WorkflowScope::contains`] compares them.
+    pub(super) fn claim(&self) -> (String, Option<String>) {
+        (
+            self.kind.trim().to_owned(),
+            self.value.as_deref().map(str::to_ascii_lowercase),
+        )
+    }
+}
+
+impl fmt::Display for WorkflowScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.source, &self.value) {
+            (Some(source), Some(value)) => write!(f, "{source} {} {value}", scope_key(source)),
+            (Some(source), None) => write!(f, "every {source} {}", scope_key(source)),
+            (None, _) => write!(f, "the {} tracker", self.kind),
+        }
+    }
+}
+
+/// `PROJ` of `PROJ-7`: the key before the last `-number`.
+fn key_prefix(identifier: &str) -> Option<&str> {
+    let (prefix, number) = identifier.rsplit_once('-')?;
+    (!prefix.is_empty() && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(prefix)
+}
+
+/// Refuses a scope that could never match, so a typo fails the file instead of silently
+/// serving nothing.
+pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
+    let Ok(source) = tracker.kind.parse::<SourceKind>() else {
+        return Ok(());
+    };
+    let key = scope_key(source);
+    let Some(value) = tracker.provider.get(key) else {
+        return Ok(());
+    };
+    let invalid = |expected: &str| {
+        Err(WorkflowError::WorkflowParseError(format!(
+            "`tracker.provider.{key}` must be {expected}"
+        )))
+    };
+    let Some(value) = value.as_str().map(str::trim) else {
+        return invalid("a string");
+    };
+    let segments: Vec<&str> = value.split('/').collect();
+    let well_formed = !value.is_empty()
+        && !value.contains(char::is_whitespace)
+        && segments.iter().all(|segment| !segment.is_empty());
+    match source {
+        SourceKind::Github if !(well_formed && segments.len() == 2) => invalid("`owner/repo`"),
+        SourceKind::Gitlab if !(well_formed && segments.len() >= 2) => {
+            invalid("the project's path, `group/project`")
+        }
+        SourceKind::Jira | SourceKind::Linear if !(well_formed && segments.len() == 1) => {
+            invalid("a key, such as `ENG`")
+        }
+        _ => Ok(()),
+    }
+}
