@@ -5,7 +5,7 @@
 //! by anyone who can comment, so they are checked against the workflow's allowed
 //! associations and authors before anything is queued.
 
-use crate::domain::{EventAction, JobReason, NormalizedEvent};
+use crate::domain::{EventAction, IssueSnapshot, JobReason, NormalizedEvent, SourceKind};
 use crate::workflow::StateRules;
 
 /// The answer to one event.
@@ -122,6 +122,55 @@ pub fn route(event: &NormalizedEvent, rules: &StateRules) -> Decision {
         | EventAction::ReviewSubmitted { branch, .. } => ignore(format!(
             "pull request on branch `{branch}` is not linked to a work item"
         )),
+        EventAction::Polled { previous } => route_polled(source, issue, previous.as_deref(), rules),
+    }
+}
+
+/// The safety poll's reading of an issue: what a missed webhook would have asked for,
+/// inferred from how the issue differs from the snapshot baton stored. An issue that has not
+/// changed asks for nothing, so polling it again and again never queues its work twice.
+fn route_polled(
+    source: SourceKind,
+    issue: &IssueSnapshot,
+    previous: Option<&IssueSnapshot>,
+    rules: &StateRules,
+) -> Decision {
+    let eligible = rules.is_eligible(source, issue);
+    let Some(previous) = previous else {
+        return if eligible {
+            Decision::Run {
+                reason: JobReason::Polled,
+            }
+        } else {
+            ignore("issue is not eligible and baton has no work item for it")
+        };
+    };
+    let state = &issue.state;
+    if rules.is_terminal(source, state) {
+        return cancel(format!(
+            "the safety poll found the issue in terminal state `{state}`"
+        ));
+    }
+    if !rules.is_active(source, state) {
+        return cancel(format!(
+            "the safety poll found the issue out of the active states, in `{state}`"
+        ));
+    }
+    let was_eligible = rules.is_eligible(source, previous);
+    let moved = previous.state.trim().to_lowercase() != state.trim().to_lowercase();
+    if eligible && (!was_eligible || (moved && rules.on_active_state)) {
+        Decision::Run {
+            reason: JobReason::Polled,
+        }
+    } else if !eligible
+        && previous
+            .labels
+            .iter()
+            .any(|label| rules.is_gating_label(label) && !issue.has_label(label))
+    {
+        cancel("the safety poll found a trigger or required label removed")
+    } else {
+        ignore("nothing changed that a webhook would have acted on")
     }
 }
 

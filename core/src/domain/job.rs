@@ -53,6 +53,11 @@ pub enum JobReason {
     Retry,
     /// The issue is still active after a clean run.
     Continuation,
+    /// Sent again by the reconciler: the job in flight was lost (its runner died, or its
+    /// message never came back).
+    Reconciled,
+    /// The safety poll found the issue eligible and no webhook had said so.
+    Polled,
 }
 
 impl JobReason {
@@ -66,6 +71,8 @@ impl JobReason {
             Self::ReviewChangesRequested => "review_changes_requested",
             Self::Retry => "retry",
             Self::Continuation => "continuation",
+            Self::Reconciled => "reconciled",
+            Self::Polled => "polled",
         }
     }
 }

@@ -253,3 +253,83 @@ fn validate_delivery_id(id: String) -> Result<String, IngressError> {
     }
     Ok(id)
 }
+
+/// The safety poll's way in (see `crate::reconciler::poll`). `accept`'s tail below could
+/// share `settle_delivery`; it is kept apart here only to leave `accept` as it is.
+impl Ingress {
+    /// An event read from the tracker rather than received: routed, deduplicated under
+    /// `delivery_id` and recorded exactly like a verified webhook.
+    pub(crate) async fn accept_event(
+        &self,
+        event: &crate::domain::NormalizedEvent,
+        delivery_id: &str,
+    ) -> Result<Accepted, IngressError> {
+        let delivery_key =
+            DeliveryKey::new(event.source, validate_delivery_id(delivery_id.to_owned())?);
+        if event.issue.identifier.is_empty() {
+            return Err(IngressError::Malformed(
+                "the event names no issue identifier".into(),
+            ));
+        }
+        let decision = routing::route(event, &self.rules);
+        if let Decision::Ignore { reason } = decision {
+            return Ok(Accepted::Ignored { reason });
+        }
+        let owner = uuid::Uuid::new_v4().to_string();
+        if self.claim_delivery(&delivery_key, &owner).await?.is_some() {
+            return Ok(Accepted::Duplicate);
+        }
+        let applied = work_items::apply(
+            self.store.as_ref(),
+            self.queue.as_ref(),
+            self.clock.as_ref(),
+            event,
+            decision,
+            &delivery_key,
+        )
+        .await;
+        self.settle_delivery(&delivery_key, &owner, applied).await
+    }
+
+    /// Remembers what a delivery did, or gives its id back when applying it failed, so that
+    /// the next try is processed afresh.
+    async fn settle_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        applied: Result<DeliveryOutcome, IngressError>,
+    ) -> Result<Accepted, IngressError> {
+        let outcome = match applied {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Err(release_error) = self.store.release_delivery(key, owner).await {
+                    tracing::warn!(delivery = %key, error = %release_error,
+                        "could not release delivery; a retry succeeds once its lease expires");
+                }
+                return Err(error);
+            }
+        };
+        let completed = self
+            .store
+            .complete_delivery(
+                key,
+                owner,
+                &outcome,
+                self.clock.now(),
+                self.settings.delivery_retention,
+            )
+            .await;
+        if let Err(error) = completed {
+            // The job is durable already; at worst a later try queues a second job, and the
+            // first becomes superseded.
+            tracing::warn!(delivery = %key, %error, "could not mark delivery complete");
+        }
+        Ok(match outcome {
+            DeliveryOutcome::Queued { work_item, job_id } => Accepted::Queued { work_item, job_id },
+            DeliveryOutcome::CancelRequested { work_item } => {
+                Accepted::CancelRequested { work_item }
+            }
+            DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
+        })
+    }
+}
