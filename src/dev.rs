@@ -1,5 +1,5 @@
-//! `baton dev`: the whole control plane in one process: the webhook ingress, the runner
-//! loop (unless `--no-runner`) and, later, the API.
+//! `baton dev`: the whole control plane in one process: the webhook ingress, the read API,
+//! the runner loop (unless `--no-runner`) and the reconciler loop.
 
 use crate::backend;
 use crate::cli::DevArgs;
@@ -8,6 +8,7 @@ use anyhow::Context;
 use baton_core::clock::SystemClock;
 use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
+use baton_core::reconciler::{Reconciler, ReconcilerSettings, Schedule};
 use baton_core::workflow::Workflow;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             clock.clone(),
         )?)
     };
+    let schedule = Schedule::from_workflow(
+        &workflow,
+        Duration::from_secs(args.reconcile_every_secs),
+    )?;
+    // No tracker is polled yet: the tracker adapters plug in here with `with_poller`.
+    let reconciler = Reconciler::new(
+        &workflow,
+        Arc::clone(&backends.store),
+        Arc::clone(&backends.queue),
+        clock.clone(),
+        ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?,
+    );
     let ingress = Arc::new(Ingress::new(
         &workflow,
         secrets,
@@ -72,6 +85,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     let runner_task = runner.map(|runner| tokio::spawn(runner.run(shutdown.clone())));
+    let reconciler_task = tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned()));
     let stop_server = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -86,6 +100,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if let Some(task) = runner_task {
         let _ = task.await;
     }
+    let _ = reconciler_task.await;
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -254,8 +254,8 @@ fn validate_delivery_id(id: String) -> Result<String, IngressError> {
     Ok(id)
 }
 
-/// The safety poll's way in (see `crate::reconciler::poll`). `accept`'s tail below could
-/// share `settle_delivery`; it is kept apart here only to leave `accept` as it is.
+/// The safety poll's way in (see `crate::reconciler::poll`). `accept` could end with
+/// `settle_delivery` too; it is left as it is for now.
 impl Ingress {
     /// An event read from the tracker rather than received: routed, deduplicated under
     /// `delivery_id` and recorded exactly like a verified webhook.
