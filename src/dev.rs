@@ -37,10 +37,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             clock.clone(),
         )?)
     };
-    let schedule = Schedule::from_workflow(
-        &workflow,
-        Duration::from_secs(args.reconcile_every_secs),
-    )?;
+    let schedule =
+        Schedule::from_workflow(&workflow, Duration::from_secs(args.reconcile_every_secs))?;
     // No tracker is polled yet: the tracker adapters plug in here with `with_poller`.
     let reconciler = Reconciler::new(
         &workflow,
@@ -85,7 +83,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     let runner_task = runner.map(|runner| tokio::spawn(runner.run(shutdown.clone())));
-    let reconciler_task = tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned()));
+    let reconciler_task =
+        tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned()));
     let stop_server = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -83,7 +83,8 @@ impl Loops {
 
     fn reconciler(&mut self, reconciler: Reconciler, schedule: Schedule) {
         let stop = self.shutdown.clone().cancelled_owned();
-        self.tasks.push(tokio::spawn(reconciler.run(schedule, stop)));
+        self.tasks
+            .push(tokio::spawn(reconciler.run(schedule, stop)));
     }
 
     async fn stop(self) {
@@ -102,7 +103,12 @@ fn github_workflow(scratch: &Scratch, scenario: &str) -> (String, Workflow) {
 
 /// Posts a signed `labeled` webhook for `acme/app#<number>`.
 async fn label(app: &common::TestApp, number: u64, delivery: &str) -> WorkItemKey {
-    let body = github_issue("labeled", number, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        number,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let (status, answer) = app
         .post(
             "github",
@@ -171,7 +177,11 @@ async fn a_job_lost_before_any_runner_took_it_ends_in_one_finished_run(backend: 
     assert_eq!(runs[0].status, RunStatus::Succeeded);
     assert_eq!(runs[0].reason, JobReason::Reconciled);
     assert_eq!(
-        store.get_work_item(&key).await.expect("get").map(|i| i.status),
+        store
+            .get_work_item(&key)
+            .await
+            .expect("get")
+            .map(|i| i.status),
         Some(WorkItemStatus::Succeeded)
     );
 }
@@ -288,7 +298,10 @@ async fn a_killed_runner_whose_job_message_is_lost_too_is_finished_by_the_reconc
     // The dead runner's message comes back once its visibility runs out; it is lost now.
     let deadline = Instant::now() + Duration::from_secs(30);
     while lose_jobs(&*queue).await == 0 {
-        assert!(Instant::now() < deadline, "the dead runner's message never came back");
+        assert!(
+            Instant::now() < deadline,
+            "the dead runner's message never came back"
+        );
     }
 
     let second = RunnerProcess::start("runner-b", &workflow_file, &settings);

@@ -37,7 +37,10 @@ fn minutes(n: i64) -> chrono::Duration {
 }
 
 fn unique_identifier() -> String {
-    format!("acme/app#{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000)
+    format!(
+        "acme/app#{}",
+        uuid::Uuid::new_v4().as_u128() % 1_000_000_000
+    )
 }
 
 fn item(status: WorkItemStatus, at: DateTime<Utc>) -> WorkItem {
@@ -79,11 +82,7 @@ fn leased(at: DateTime<Utc>, until: DateTime<Utc>) -> WorkItem {
 }
 
 async fn get(store: &dyn Store, key: &WorkItemKey) -> WorkItem {
-    store
-        .get_work_item(key)
-        .await
-        .expect("get")
-        .expect("item")
+    store.get_work_item(key).await.expect("get").expect("item")
 }
 
 /// Every job visible on the queue, acknowledged.
@@ -104,11 +103,7 @@ async fn drain(queue: &dyn Queue) -> Vec<baton_core::domain::Job> {
     }
 }
 
-async fn pass(
-    store: &dyn Store,
-    queue: &dyn Queue,
-    clock: &ManualClock,
-) -> ReconcileReport {
+async fn pass(store: &dyn Store, queue: &dyn Queue, clock: &ManualClock) -> ReconcileReport {
     reconcile_once(store, queue, clock, &ReconcilerSettings::default())
         .await
         .expect("pass")
@@ -124,7 +119,12 @@ async fn a_job_lost_after_the_webhook_is_sent_again_once(backend: Backend) {
         Default::default(),
     )
     .await;
-    let body = github_issue("labeled", 5, &["baton"], json!({ "label": { "name": "baton" } }));
+    let body = github_issue(
+        "labeled",
+        5,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let (status, answer) = app
         .post(
             "github",
@@ -174,7 +174,11 @@ async fn only_the_item_whose_runner_died_is_taken_back(backend: Backend) {
     let report = pass(&*store, &*queue, &clock).await;
     assert_eq!(report.inspected, 3, "{report:?}");
     assert_eq!(report.skipped_for(SkipReason::LeaseLive), 1, "{report:?}");
-    assert_eq!(report.skipped_for(SkipReason::LeaseRecentlyExpired), 1, "{report:?}");
+    assert_eq!(
+        report.skipped_for(SkipReason::LeaseRecentlyExpired),
+        1,
+        "{report:?}"
+    );
     assert_eq!(report.requeued.len(), 1, "{report:?}");
     assert_eq!(report.requeued[0].work_item, dead.key);
     assert_eq!(report.requeued[0].cause, RequeueCause::LeaseExpired);
@@ -227,14 +231,21 @@ async fn two_reconcilers_at_once_requeue_each_item_once(backend: Backend) {
     for item in &items {
         let stored = get(&*store, &item.key).await;
         assert_eq!(stored.version, item.version + 1, "written once");
-        assert!(jobs.iter().any(|job| Some(&job.job_id) == stored.pending_job.as_ref()));
+        assert!(jobs
+            .iter()
+            .any(|job| Some(&job.job_id) == stored.pending_job.as_ref()));
     }
 }
 
 async fn the_safety_poll_queues_a_missed_issue_once_and_cancels_a_closed_one(backend: Backend) {
     let (store, queue) = common::backends(backend).await;
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Utc::now()));
-    let poll = SafetyPoll::new(&Workflow::development(), store.clone(), queue.clone(), clock);
+    let poll = SafetyPoll::new(
+        &Workflow::development(),
+        store.clone(),
+        queue.clone(),
+        clock,
+    );
     let tracker = MemoryPoller::new(SourceKind::Github, &["open"]);
     let identifier = unique_identifier();
     let key = WorkItemKey::new(SourceKind::Github, &identifier);
@@ -270,5 +281,8 @@ async fn the_safety_poll_queues_a_missed_issue_once_and_cancels_a_closed_one(bac
     assert_eq!(cancelled.status, WorkItemStatus::Cancelled);
     assert_eq!(cancelled.issue.state, "closed");
     let report = poll.poll(&tracker).await.expect("poll");
-    assert!(report.cancelled.is_empty() && report.queued.is_empty(), "{report:?}");
+    assert!(
+        report.cancelled.is_empty() && report.queued.is_empty(),
+        "{report:?}"
+    );
 }

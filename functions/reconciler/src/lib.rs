@@ -85,8 +85,12 @@ impl Handler {
             event_id = scheduled.id.as_deref().unwrap_or(""),
             scheduled_at = scheduled.time.as_deref().unwrap_or(""), "reconciler invoked");
         let report = self.reconcile().await?;
-        tracing::info!(inspected = report.inspected, requeued = report.requeued.len(),
-            failed = report.failed.len(), "reconciler pass done");
+        tracing::info!(
+            inspected = report.inspected,
+            requeued = report.requeued.len(),
+            failed = report.failed.len(),
+            "reconciler pass done"
+        );
         Ok(report)
     }
 }

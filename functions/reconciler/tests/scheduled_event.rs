@@ -117,7 +117,10 @@ async fn a_scheduled_invocation_requeues_the_stale_item_and_reports_it() {
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["inspected"], 2, "{json}");
     assert_eq!(json["skipped"]["lease_live"], 1, "{json}");
-    assert_eq!(json["requeued"][0]["work_item"], "github:acme/app#1", "{json}");
+    assert_eq!(
+        json["requeued"][0]["work_item"], "github:acme/app#1",
+        "{json}"
+    );
     assert_eq!(json["requeued"][0]["cause"], "queued_stale", "{json}");
     assert_eq!(json["requeued"][0]["status"], "queued", "{json}");
     assert_eq!(json["failed"], serde_json::json!([]), "{json}");
