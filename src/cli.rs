@@ -80,6 +80,9 @@ pub struct DevArgs {
     /// Serve webhooks only: leave the jobs on the queue for separate `baton runner`s.
     #[arg(long)]
     pub no_runner: bool,
+    /// How often the reconciler requeues lost jobs, in seconds.
+    #[arg(long, env = "BATON_RECONCILE_SECS", default_value_t = 60)]
+    pub reconcile_every_secs: u64,
     #[command(flatten)]
     pub backend: BackendArgs,
 }

@@ -1,8 +1,9 @@
-//! `baton dev`: the whole control plane in one process: the webhook ingress, the runner
-//! loop (unless `--no-runner`) and, later, the API.
+//! `baton dev`: the whole control plane in one process: the webhook ingress, the read API,
+//! the runner loop (unless `--no-runner`) and the reconciler loop.
 
 use crate::backend;
 use crate::cli::DevArgs;
+use crate::reconciler;
 use crate::runner;
 use anyhow::Context;
 use baton_core::clock::SystemClock;
@@ -40,6 +41,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             clock.clone(),
         )?)
     };
+    let reconciler = reconciler::build(
+        &set,
+        Arc::clone(&backends.store),
+        Arc::clone(&backends.queue),
+        clock.clone(),
+        Duration::from_secs(args.reconcile_every_secs),
+    )?;
     let ingress = Arc::new(Ingress::with_workflows(
         workflows.clone(),
         Arc::clone(&backends.store),
@@ -83,6 +91,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     let runner_task = runner.map(|runner| tokio::spawn(runner.run(shutdown.clone())));
+    let reconciler_task = reconciler
+        .into_iter()
+        .map(|(reconciler, schedule)| {
+            tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned()))
+        })
+        .collect::<Vec<_>>();
     let stop_server = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -95,6 +109,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // The server stops first: no new jobs arrive while the runner winds down.
     shutdown.cancel();
     if let Some(task) = runner_task {
+        let _ = task.await;
+    }
+    for task in reconciler_task {
         let _ = task.await;
     }
     served?;

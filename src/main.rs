@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod dev;
 mod logging;
+mod reconciler;
 mod runner;
 
 use clap::Parser;

@@ -3,7 +3,8 @@
 //! The domain (`domain`, `workflow`, `routing`, `webhooks`) never touches AWS; storage and
 //! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
 //! adapters in the `baton-aws` crate. `ingress` serves webhooks and `api` the read API;
-//! both are axum routers that merge into one.
+//! both are axum routers that merge into one. `reconciler` requeues lost jobs and polls the
+//! trackers for webhooks that never arrived.
 
 pub mod api;
 pub mod clock;
@@ -12,6 +13,7 @@ mod http_error;
 pub mod ingress;
 pub mod memory;
 pub mod ports;
+pub mod reconciler;
 pub mod routing;
 pub mod secret;
 pub mod webhooks;

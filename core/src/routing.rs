@@ -6,7 +6,7 @@
 //! associations and authors before anything is queued.
 
 use crate::domain::{
-    EventAction, JobReason, NormalizedEvent, ReviewState, SourceKind, WorkItemKey,
+    EventAction, IssueSnapshot, JobReason, NormalizedEvent, ReviewState, SourceKind, WorkItemKey,
 };
 use crate::workflow::profile::RouteAction;
 use crate::workflow::StateRules;
@@ -192,6 +192,7 @@ fn route_ungated(event: &NormalizedEvent, rules: &StateRules) -> Decision {
             }
             ReviewState::Commented => ignore("review comments alone do not start rework"),
         },
+        EventAction::Polled { previous } => route_polled(source, issue, previous.as_deref(), rules),
     }
 }
 
@@ -226,6 +227,54 @@ fn route_pull_request(event: &NormalizedEvent, branch: &str, follow_up: FollowUp
         None => ignore(format!(
             "pull request on branch `{branch}` was not opened by baton (no work item marker)"
         )),
+    }
+}
+
+/// The safety poll's reading of an issue: what a missed webhook would have asked for,
+/// inferred from how the issue differs from the snapshot baton stored. An issue that has not
+/// changed asks for nothing, so polling it again and again never queues its work twice.
+fn route_polled(
+    source: SourceKind,
+    issue: &IssueSnapshot,
+    previous: Option<&IssueSnapshot>,
+    rules: &StateRules,
+) -> Decision {
+    let eligible = rules.is_eligible(source, issue);
+    let Some(previous) = previous else {
+        return if eligible {
+            Decision::Run {
+                reason: JobReason::Polled,
+            }
+        } else {
+            ignore("issue is not eligible and baton has no work item for it")
+        };
+    };
+    let state = &issue.state;
+    if rules.is_terminal(source, state) {
+        return cancel(format!(
+            "the safety poll found the issue in terminal state `{state}`"
+        ));
+    }
+    if !rules.is_active(source, state) {
+        return cancel(format!(
+            "the safety poll found the issue out of the active states, in `{state}`"
+        ));
+    }
+    let was_eligible = rules.is_eligible(source, previous);
+    let moved = previous.state.trim().to_lowercase() != state.trim().to_lowercase();
+    if eligible && (!was_eligible || (moved && rules.on_active_state)) {
+        Decision::Run {
+            reason: JobReason::Polled,
+        }
+    } else if !eligible
+        && previous
+            .labels
+            .iter()
+            .any(|label| rules.is_gating_label(label) && !issue.has_label(label))
+    {
+        cancel("the safety poll found a trigger or required label removed")
+    } else {
+        ignore("nothing changed that a webhook would have acted on")
     }
 }
 

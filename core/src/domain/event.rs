@@ -45,6 +45,12 @@ pub enum EventAction {
         state: ReviewState,
         branch: String,
     },
+    /// Not a webhook: the safety poll read the issue from the tracker. `previous` is the
+    /// snapshot baton last stored for it (`None`: baton has never seen it), so routing can
+    /// tell what changed without a webhook saying so.
+    Polled {
+        previous: Option<Box<IssueSnapshot>>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

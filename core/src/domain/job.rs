@@ -59,8 +59,11 @@ pub enum JobReason {
     ReviewApproved,
     /// The run's pull request was merged: move the issue to its done state.
     PullRequestMerged,
-    /// Requeued by the reconciler.
+    /// Sent again by the reconciler: the job in flight was lost (its runner died, or its
+    /// message never came back).
     Reconciled,
+    /// The safety poll found the issue eligible and no webhook had said so.
+    Polled,
 }
 
 impl JobReason {
@@ -83,6 +86,7 @@ impl JobReason {
             Self::ReviewApproved => "review_approved",
             Self::PullRequestMerged => "pull_request_merged",
             Self::Reconciled => "reconciled",
+            Self::Polled => "polled",
         }
     }
 }

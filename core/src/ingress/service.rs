@@ -194,46 +194,7 @@ impl Ingress {
             &delivery_key,
         )
         .await;
-        match applied {
-            Ok(outcome) => {
-                let completed = self
-                    .store
-                    .complete_delivery(
-                        &delivery_key,
-                        &owner,
-                        &outcome,
-                        self.clock.now(),
-                        self.settings.delivery_retention,
-                    )
-                    .await;
-                if let Err(error) = completed {
-                    // The job is durable already; the worst case is that a redelivery after
-                    // the lease queues a second job, and the first becomes superseded.
-                    tracing::warn!(delivery = %delivery_key, %error, "could not mark delivery complete");
-                }
-                Ok(match outcome {
-                    DeliveryOutcome::Queued { work_item, job_id } => {
-                        Accepted::Queued { work_item, job_id }
-                    }
-                    DeliveryOutcome::CancelRequested { work_item } => {
-                        Accepted::CancelRequested { work_item }
-                    }
-                    DeliveryOutcome::AwaitingApproval { work_item } => {
-                        Accepted::AwaitingApproval { work_item }
-                    }
-                    DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
-                })
-            }
-            Err(error) => {
-                // Give the delivery id back so the sender's retry is processed afresh.
-                if let Err(release_error) = self.store.release_delivery(&delivery_key, &owner).await
-                {
-                    tracing::warn!(delivery = %delivery_key, error = %release_error,
-                        "could not release delivery; a retry succeeds once its lease expires");
-                }
-                Err(error)
-            }
-        }
+        self.settle_delivery(&delivery_key, &owner, applied).await
     }
 
     /// Claims the delivery id. `Ok(None)`: this request owns it; `Ok(Some(_))`: it was
@@ -283,4 +244,95 @@ fn validate_delivery_id(id: String) -> Result<String, IngressError> {
         )));
     }
     Ok(id)
+}
+
+/// The safety poll's way in (see `crate::reconciler::poll`), and the end both ways share.
+impl Ingress {
+    /// An event read from the tracker rather than received: routed, deduplicated under
+    /// `delivery_id` and recorded exactly like a verified webhook.
+    pub(crate) async fn accept_event(
+        &self,
+        event: &crate::domain::NormalizedEvent,
+        delivery_id: &str,
+    ) -> Result<Accepted, IngressError> {
+        let delivery_key =
+            DeliveryKey::new(event.source, validate_delivery_id(delivery_id.to_owned())?);
+        if event.issue.identifier.is_empty() {
+            return Err(IngressError::Malformed(
+                "the event names no issue identifier".into(),
+            ));
+        }
+        let workflows = self.workflows.current();
+        let Some(served) = workflows.select_served(event.source, &event.issue) else {
+            return Ok(Accepted::Ignored {
+                reason: format!(
+                    "no workflow serves {}",
+                    verify::target(event.source, &event.issue)
+                ),
+            });
+        };
+        let decision = routing::route(event, served.rules());
+        if let Decision::Ignore { reason } = decision {
+            return Ok(Accepted::Ignored { reason });
+        }
+        let owner = uuid::Uuid::new_v4().to_string();
+        if self.claim_delivery(&delivery_key, &owner).await?.is_some() {
+            return Ok(Accepted::Duplicate);
+        }
+        let applied = work_items::apply(
+            self.store.as_ref(),
+            self.queue.as_ref(),
+            self.clock.as_ref(),
+            event,
+            decision,
+            &delivery_key,
+        )
+        .await;
+        self.settle_delivery(&delivery_key, &owner, applied).await
+    }
+
+    /// Remembers what a delivery did, or gives its id back when applying it failed, so that
+    /// the next try is processed afresh.
+    async fn settle_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &str,
+        applied: Result<DeliveryOutcome, IngressError>,
+    ) -> Result<Accepted, IngressError> {
+        let outcome = match applied {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Err(release_error) = self.store.release_delivery(key, owner).await {
+                    tracing::warn!(delivery = %key, error = %release_error,
+                        "could not release delivery; a retry succeeds once its lease expires");
+                }
+                return Err(error);
+            }
+        };
+        let completed = self
+            .store
+            .complete_delivery(
+                key,
+                owner,
+                &outcome,
+                self.clock.now(),
+                self.settings.delivery_retention,
+            )
+            .await;
+        if let Err(error) = completed {
+            // The job is durable already; at worst a later try queues a second job, and the
+            // first becomes superseded.
+            tracing::warn!(delivery = %key, %error, "could not mark delivery complete");
+        }
+        Ok(match outcome {
+            DeliveryOutcome::Queued { work_item, job_id } => Accepted::Queued { work_item, job_id },
+            DeliveryOutcome::CancelRequested { work_item } => {
+                Accepted::CancelRequested { work_item }
+            }
+            DeliveryOutcome::AwaitingApproval { work_item } => {
+                Accepted::AwaitingApproval { work_item }
+            }
+            DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
+        })
+    }
 }

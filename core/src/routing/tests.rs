@@ -462,3 +462,124 @@ fn a_wait_route_neither_starts_nor_stops_work() {
         Decision::Cancel { .. }
     ));
 }
+
+/// A poll of the issue as `state`/`labels`, with what baton stored as `previous`.
+fn polled(state: &str, labels: &[&str], previous: Option<(&str, &[&str])>) -> NormalizedEvent {
+    let previous =
+        previous.map(|(state, labels)| Box::new(event(EventAction::Edited, state, labels).issue));
+    event(EventAction::Polled { previous }, state, labels)
+}
+
+fn linear_rules() -> StateRules {
+    rules("tracker:\n  kind: linear")
+}
+
+fn linear_polled(state: &str, labels: &[&str], previous: (&str, &[&str])) -> NormalizedEvent {
+    let mut e = polled(state, labels, Some(previous));
+    e.source = SourceKind::Linear;
+    e
+}
+
+#[test]
+fn a_polled_eligible_issue_unknown_to_baton_queues_a_run() {
+    let decision = route(&polled("open", &["baton"], None), &github_rules());
+    assert!(is_run(&decision, JobReason::Polled), "{decision:?}");
+}
+
+#[test]
+fn a_polled_issue_that_is_not_eligible_and_unknown_is_ignored() {
+    for (state, labels) in [("open", &[][..]), ("closed", &["baton"][..])] {
+        let decision = route(&polled(state, labels, None), &github_rules());
+        assert!(
+            matches!(decision, Decision::Ignore { .. }),
+            "{state}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn a_polled_issue_that_has_not_changed_asks_for_nothing() {
+    let rules = github_rules();
+    for labels in [&["baton"][..], &["bug"][..], &[][..]] {
+        let decision = route(&polled("open", labels, Some(("open", labels))), &rules);
+        assert!(
+            matches!(decision, Decision::Ignore { .. }),
+            "{labels:?}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn a_polled_issue_that_became_eligible_queues_a_run() {
+    let rules = rules("tracker:\n  kind: github\n  required_labels: [backend]");
+    // The trigger label was added, or the last required label, or the issue reopened.
+    for previous in [
+        ("open", &["backend"][..]),
+        ("open", &["baton"][..]),
+        ("closed", &["baton", "backend"][..]),
+    ] {
+        let decision = route(
+            &polled("open", &["baton", "backend"], Some(previous)),
+            &rules,
+        );
+        assert!(
+            is_run(&decision, JobReason::Polled),
+            "{previous:?}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn a_polled_move_between_active_states_runs_like_the_webhook_would() {
+    let moved = linear_polled("In Progress", &["baton"], ("Todo", &["baton"]));
+    assert!(is_run(&route(&moved, &linear_rules()), JobReason::Polled));
+    let same = linear_polled("In Progress", &["baton"], ("in progress", &["baton"]));
+    assert!(matches!(
+        route(&same, &linear_rules()),
+        Decision::Ignore { .. }
+    ));
+    let off = rules("tracker:\n  kind: linear\ntriggers:\n  on_active_state: false");
+    assert!(matches!(route(&moved, &off), Decision::Ignore { .. }));
+}
+
+#[test]
+fn a_polled_issue_in_a_terminal_or_inactive_state_is_cancelled() {
+    let closed = route(
+        &polled("closed", &["baton"], Some(("open", &["baton"]))),
+        &github_rules(),
+    );
+    assert!(
+        matches!(&closed, Decision::Cancel { reason } if reason.contains("terminal")),
+        "{closed:?}"
+    );
+    let backlog = route(
+        &linear_polled("Backlog", &["baton"], ("Todo", &["baton"])),
+        &linear_rules(),
+    );
+    assert!(
+        matches!(&backlog, Decision::Cancel { reason } if reason.contains("active")),
+        "{backlog:?}"
+    );
+}
+
+#[test]
+fn a_polled_issue_that_lost_its_trigger_label_is_cancelled() {
+    let decision = route(
+        &polled("open", &["bug"], Some(("open", &["baton", "bug"]))),
+        &github_rules(),
+    );
+    assert!(matches!(decision, Decision::Cancel { .. }), "{decision:?}");
+    // Losing a label that gates nothing changes nothing.
+    let decision = route(
+        &polled("open", &["baton"], Some(("open", &["baton", "bug"]))),
+        &github_rules(),
+    );
+    assert!(matches!(decision, Decision::Ignore { .. }), "{decision:?}");
+}
+
+#[test]
+fn a_polled_issue_queued_by_a_command_without_the_label_is_left_alone() {
+    // `/baton run` works without the trigger label; the poll must not undo it.
+    let decision = route(&polled("open", &[], Some(("open", &[]))), &github_rules());
+    assert!(matches!(decision, Decision::Ignore { .. }), "{decision:?}");
+}

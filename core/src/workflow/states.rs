@@ -108,6 +108,22 @@ impl StateRules {
         }
     }
 
+    /// The states that count as active for `source`, as configured or by default (for the
+    /// safety poll's listing).
+    pub fn active_states(&self, source: SourceKind) -> Vec<String> {
+        if self.configured_for(source) && !self.active.is_empty() {
+            let mut states: Vec<String> = self.active.iter().cloned().collect();
+            states.sort();
+            states
+        } else {
+            default_states(source)
+                .0
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        }
+    }
+
     /// Symphony's eligibility: active, not terminal, carrying every required label; plus
     /// baton's trigger label when one is configured.
     pub fn is_eligible(&self, source: SourceKind, issue: &IssueSnapshot) -> bool {

@@ -52,7 +52,9 @@ impl DeliveryPlan {
         let tracker_options = if config.tracker.provider.is_empty() {
             serde_json::Value::Null
         } else {
-            json(Some(&serde_yaml::Value::Mapping(config.tracker.provider.clone())))
+            json(Some(&serde_yaml::Value::Mapping(
+                config.tracker.provider.clone(),
+            )))
         };
         let kind = config.tracker.kind.trim();
         let (tracker, memory): (Option<Arc<dyn Tracker>>, _) = if kind == "memory" {

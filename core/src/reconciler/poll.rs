@@ -1,0 +1,272 @@
+//! The safety poll: trackers do not redeliver a webhook that never arrived (GitHub does not
+//! retry on its own), so every `polling.interval_ms` each tracker's active issues are read
+//! and compared with what baton stored. What a missed webhook would have asked for goes
+//! through the same routing and work-item path as a webhook, under a synthetic delivery id.
+//!
+//! The poll acts on changes only: an issue that is as baton last stored it asks for nothing
+//! (see `routing::route` on [`EventAction::Polled`]), so a succeeded issue that stays open
+//! is not run again, and an issue that newly became eligible is queued once.
+
+use super::report::{Failed, PollReport};
+use crate::clock::Clock;
+use crate::domain::{
+    Actor, Association, DeliveryKey, EventAction, IssueSnapshot, NormalizedEvent, SourceKind,
+    WorkItemKey, WorkItemStatus,
+};
+use crate::ingress::{Accepted, Ingress, IngressSettings};
+use crate::ports::{Queue, Store, StoreError};
+use crate::workflow::{StateRules, Workflow};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// The tracker could not be read; the next poll tries again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TrackerUnavailable(pub String);
+
+/// One tracker, as the safety poll reads it. Adapters over the `baton-integrations` trackers
+/// implement it; [`super::MemoryPoller`] is the in-memory one.
+#[async_trait]
+pub trait IssuePoller: Send + Sync {
+    /// The webhook source whose work items these issues are.
+    fn source(&self) -> SourceKind;
+
+    /// Every issue in one of the tracker's active states, all pages. An adapter may leave
+    /// out issues that cannot be eligible (no trigger label) when its tracker filters on it.
+    async fn active_issues(&self) -> Result<Vec<IssueSnapshot>, TrackerUnavailable>;
+
+    /// `issue` as the tracker has it now; `Ok(None)` when it no longer exists.
+    async fn fetch_issue(
+        &self,
+        issue: &IssueSnapshot,
+    ) -> Result<Option<IssueSnapshot>, TrackerUnavailable>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("{tracker} tracker unavailable: {error}")]
+    Tracker {
+        tracker: SourceKind,
+        error: TrackerUnavailable,
+    },
+    #[error("cannot list the active work items: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Who the synthetic events say acted: nobody in particular, and not a bot (bots' events
+/// are ignored by routing).
+const POLL_ACTOR: &str = "baton-safety-poll";
+
+/// The safety poll of a workflow's trackers.
+pub struct SafetyPoll {
+    ingress: Ingress,
+    store: Arc<dyn Store>,
+    rules: StateRules,
+}
+
+impl SafetyPoll {
+    pub fn new(
+        workflow: &Workflow,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        // No secrets: polled events are not signed, they come from the tracker's API.
+        let ingress = Ingress::new(
+            workflow,
+            BTreeMap::new(),
+            Arc::clone(&store),
+            queue,
+            clock,
+            IngressSettings::default(),
+        );
+        Self {
+            ingress,
+            store,
+            rules: StateRules::new(&workflow.config),
+        }
+    }
+
+    /// Polls one tracker. Fails only when the tracker or the store cannot be listed; what
+    /// failed for one issue is in the report's `failed`.
+    pub async fn poll(&self, poller: &dyn IssuePoller) -> Result<PollReport, PollError> {
+        let source = poller.source();
+        let mut active = self.active_items(source).await?;
+        let issues = poller
+            .active_issues()
+            .await
+            .map_err(|error| PollError::Tracker {
+                tracker: source,
+                error,
+            })?;
+        let mut report = PollReport::new(source);
+        for issue in issues {
+            report.listed += 1;
+            if issue.identifier.trim().is_empty() {
+                report.unchanged += 1;
+                continue;
+            }
+            let key = WorkItemKey::new(source, &issue.identifier);
+            let has_active_item = active.remove(&key);
+            // Without an active item, only an eligible issue can ask for anything.
+            if !has_active_item && !self.rules.is_eligible(source, &issue) {
+                report.unchanged += 1;
+                continue;
+            }
+            self.offer(source, issue, &key, &mut report).await;
+        }
+        // Active items the tracker no longer lists: closed, moved or deleted without a word.
+        for key in active {
+            report.looked_up += 1;
+            self.look_up(poller, &key, &mut report).await;
+        }
+        Ok(report)
+    }
+
+    async fn active_items(&self, source: SourceKind) -> Result<BTreeSet<WorkItemKey>, StoreError> {
+        let mut keys = BTreeSet::new();
+        for status in [
+            WorkItemStatus::Queued,
+            WorkItemStatus::Running,
+            WorkItemStatus::Retrying,
+        ] {
+            let items = self.store.list_work_items(status, usize::MAX).await?;
+            keys.extend(
+                items
+                    .into_iter()
+                    .filter(|item| item.source == source)
+                    .map(|item| item.key),
+            );
+        }
+        Ok(keys)
+    }
+
+    async fn look_up(&self, poller: &dyn IssuePoller, key: &WorkItemKey, report: &mut PollReport) {
+        let item = match self.store.get_work_item(key).await {
+            Ok(Some(item)) if item.status.is_active() => item,
+            Ok(_) => return,
+            Err(error) => return fail(report, key, error.to_string()),
+        };
+        match poller.fetch_issue(&item.issue).await {
+            Ok(Some(issue)) => self.offer(item.source, issue, key, report).await,
+            Ok(None) => {
+                // Deleted: for baton that is a close.
+                let event = synthetic(item.issue.clone(), EventAction::Closed, item.source);
+                let delivery = format!(
+                    "poll:{}:deleted:{}",
+                    short(&item.issue.identifier),
+                    item.version
+                );
+                self.accept(&event, &delivery, key, report).await;
+            }
+            Err(error) => fail(report, key, error.to_string()),
+        }
+    }
+
+    /// Routes `issue` as baton knows it now, under a delivery id that is the same for every
+    /// poll that sees the same issue over the same stored item.
+    async fn offer(
+        &self,
+        source: SourceKind,
+        issue: IssueSnapshot,
+        key: &WorkItemKey,
+        report: &mut PollReport,
+    ) {
+        let stored = match self.store.get_work_item(key).await {
+            Ok(stored) => stored,
+            Err(error) => return fail(report, key, error.to_string()),
+        };
+        let delivery = delivery_id(&issue, stored.as_ref().map(|item| item.version));
+        let previous = stored.map(|item| Box::new(item.issue));
+        let event = synthetic(issue, EventAction::Polled { previous }, source);
+        self.accept(&event, &delivery, key, report).await;
+    }
+
+    async fn accept(
+        &self,
+        event: &NormalizedEvent,
+        delivery: &str,
+        key: &WorkItemKey,
+        report: &mut PollReport,
+    ) {
+        match self.ingress.accept_event(event, delivery).await {
+            Ok(Accepted::Queued { work_item, job_id }) => {
+                tracing::info!(work_item = %work_item, %job_id, delivery_id = delivery,
+                    "safety poll queued a run no webhook had asked for");
+                report.queued.push(work_item);
+            }
+            Ok(Accepted::CancelRequested { work_item }) => {
+                tracing::info!(work_item = %work_item, delivery_id = delivery,
+                    "safety poll requested a cancel no webhook had asked for");
+                report.cancelled.push(work_item);
+            }
+            // Held at the dispatch gate: recorded, waiting for a person, like a webhook would.
+            Ok(Accepted::Ignored { .. } | Accepted::AwaitingApproval { .. }) => {
+                report.unchanged += 1
+            }
+            Ok(Accepted::Duplicate) => report.duplicates += 1,
+            Err(error) => fail(report, key, error.to_string()),
+        }
+    }
+}
+
+fn fail(report: &mut PollReport, key: &WorkItemKey, error: String) {
+    tracing::warn!(work_item = %key, %error, "safety poll could not handle an issue");
+    report.failed.push(Failed {
+        work_item: key.clone(),
+        error,
+    });
+}
+
+fn synthetic(issue: IssueSnapshot, action: EventAction, source: SourceKind) -> NormalizedEvent {
+    NormalizedEvent {
+        source,
+        event_name: "poll".into(),
+        action,
+        issue,
+        actor: Actor {
+            login: POLL_ACTOR.into(),
+            association: Association::Unknown,
+            is_bot: false,
+        },
+        comment: None,
+    }
+}
+
+/// `poll:<identifier>:<hash>`, the hash over what routing looks at (state and labels), the
+/// title, and the stored item's version. Unchanged issue and item: the same id, so a second
+/// poller racing the first is a duplicate; any write to the item since: a new id, so a
+/// later change is not mistaken for one already handled.
+pub fn delivery_id(issue: &IssueSnapshot, stored_version: Option<u64>) -> String {
+    let mut labels: Vec<String> = issue
+        .labels
+        .iter()
+        .map(|l| l.trim().to_lowercase())
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let mut hash = Sha256::new();
+    for part in [
+        issue.state.trim().to_lowercase().as_str(),
+        &labels.join("\n"),
+        issue.title.as_str(),
+        &stored_version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hex::encode(hash.finalize());
+    format!("poll:{}:{}", short(&issue.identifier), &digest[..16])
+}
+
+/// The identifier when it fits in a delivery id, else a hash of it.
+fn short(identifier: &str) -> String {
+    const ROOM: usize = DeliveryKey::MAX_ID_LEN - 64;
+    if identifier.len() <= ROOM && !identifier.chars().any(char::is_control) {
+        identifier.to_owned()
+    } else {
+        hex::encode(Sha256::digest(identifier.as_bytes()))[..32].to_owned()
+    }
+}

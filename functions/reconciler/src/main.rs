@@ -1,0 +1,38 @@
+//! `baton-reconciler`: under Lambda (`AWS_LAMBDA_RUNTIME_API` set) it answers scheduled
+//! invocations; anywhere else it runs one pass and prints the report.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .without_time() // CloudWatch stamps every line.
+        .with_writer(std::io::stderr)
+        .init();
+    let handler = Arc::new(baton_reconciler::Handler::from_env().await?);
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<baton_reconciler::ScheduledEvent>| {
+                let handler = Arc::clone(&handler);
+                async move {
+                    handler
+                        .handle(event)
+                        .await
+                        .map_err(lambda_runtime::Error::from)
+                }
+            },
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+    } else {
+        let report = handler.reconcile().await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    }
+}
