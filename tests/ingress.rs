@@ -24,6 +24,7 @@ on_both_backends!(
     closing_a_queued_issue_cancels_it,
     a_failed_enqueue_can_be_retried,
     form_encoded_github_deliveries_are_accepted,
+    a_gated_run_waits_for_an_allowed_approval,
 );
 
 fn delivery_id() -> String {
@@ -457,4 +458,59 @@ async fn routes_answer_with_the_error_envelope() {
         .await
         .expect("get");
     assert_eq!(response.status().as_u16(), 200);
+}
+
+/// `gates.approval_required`: the label records the request but queues nothing; a comment
+/// `/baton approve` from someone outside `gates.approvers` changes nothing; one from an
+/// approver queues the run.
+async fn a_gated_run_waits_for_an_allowed_approval(backend: Backend) {
+    let workflow = Workflow::parse(
+        "---\ntracker: {kind: github}\ngates: {approval_required: true, approvers: [carol]}\n---\n",
+    )
+    .expect("workflow");
+    let (store, queue) = common::backends(backend).await;
+    let app = spawn_with(
+        &workflow,
+        common::all_secrets(),
+        store,
+        queue,
+        IngressSettings::default(),
+    )
+    .await;
+    let labeled = github_issue("labeled", 40, &["baton"], json!({ "label": { "name": "baton" } }));
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
+    let (status, answer) = app.post("github", &headers, labeled).await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("awaiting_approval")), "{answer}");
+    let item = app.store.get_work_item(&github_key(40)).await.expect("read").expect("stored");
+    assert_eq!(item.status, WorkItemStatus::AwaitingApproval);
+    assert!(app.drain_jobs().await.is_empty(), "nothing is queued before approval");
+
+    let approve = |login: &str| {
+        github_issue(
+            "created",
+            40,
+            &["baton"],
+            json!({
+                "comment": { "body": "/baton approve", "user": { "login": login, "type": "User" },
+                             "author_association": "OWNER" },
+                "sender": { "login": login, "type": "User" }
+            }),
+        )
+    };
+    let body = approve("mallory");
+    let headers = signing::github(GITHUB_SECRET, "issue_comment", &delivery_id(), &body);
+    let (status, answer) = app.post("github", &headers, body).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    assert!(app.drain_jobs().await.is_empty(), "an owner outside gates.approvers cannot approve");
+
+    let body = approve("carol");
+    let headers = signing::github(GITHUB_SECRET, "issue_comment", &delivery_id(), &body);
+    let (status, answer) = app.post("github", &headers, body).await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("queued")), "{answer}");
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].reason, JobReason::Approved);
+    let item = app.store.get_work_item(&github_key(40)).await.expect("read").expect("stored");
+    assert_eq!(item.status, WorkItemStatus::Queued);
+    assert_eq!(item.approved_by.as_deref(), Some("carol"));
 }
