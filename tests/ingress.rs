@@ -477,13 +477,30 @@ async fn a_gated_run_waits_for_an_allowed_approval(backend: Backend) {
         IngressSettings::default(),
     )
     .await;
-    let labeled = github_issue("labeled", 40, &["baton"], json!({ "label": { "name": "baton" } }));
+    let labeled = github_issue(
+        "labeled",
+        40,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
     let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
     let (status, answer) = app.post("github", &headers, labeled).await;
-    assert_eq!((status, answer["status"].as_str()), (202, Some("awaiting_approval")), "{answer}");
-    let item = app.store.get_work_item(&github_key(40)).await.expect("read").expect("stored");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("awaiting_approval")),
+        "{answer}"
+    );
+    let item = app
+        .store
+        .get_work_item(&github_key(40))
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(item.status, WorkItemStatus::AwaitingApproval);
-    assert!(app.drain_jobs().await.is_empty(), "nothing is queued before approval");
+    assert!(
+        app.drain_jobs().await.is_empty(),
+        "nothing is queued before approval"
+    );
 
     let approve = |login: &str| {
         github_issue(
@@ -500,17 +517,33 @@ async fn a_gated_run_waits_for_an_allowed_approval(backend: Backend) {
     let body = approve("mallory");
     let headers = signing::github(GITHUB_SECRET, "issue_comment", &delivery_id(), &body);
     let (status, answer) = app.post("github", &headers, body).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
-    assert!(app.drain_jobs().await.is_empty(), "an owner outside gates.approvers cannot approve");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
+    assert!(
+        app.drain_jobs().await.is_empty(),
+        "an owner outside gates.approvers cannot approve"
+    );
 
     let body = approve("carol");
     let headers = signing::github(GITHUB_SECRET, "issue_comment", &delivery_id(), &body);
     let (status, answer) = app.post("github", &headers, body).await;
-    assert_eq!((status, answer["status"].as_str()), (202, Some("queued")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("queued")),
+        "{answer}"
+    );
     let jobs = app.drain_jobs().await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].reason, JobReason::Approved);
-    let item = app.store.get_work_item(&github_key(40)).await.expect("read").expect("stored");
+    let item = app
+        .store
+        .get_work_item(&github_key(40))
+        .await
+        .expect("read")
+        .expect("stored");
     assert_eq!(item.status, WorkItemStatus::Queued);
     assert_eq!(item.approved_by.as_deref(), Some("carol"));
 }

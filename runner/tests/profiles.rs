@@ -31,24 +31,31 @@ struct Outcome {
 /// Runs one session of `profile` with the mock playing `steps`, on a `Todo` issue whose
 /// profile routes map `Todo` to the dispatching route and `Review` to `review_route`.
 async fn run_profile(profile: &str, review_route: &str, steps: &[serde_json::Value]) -> Outcome {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = dir.path().join("scenario.jsonl");
-    let mut lines: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
-    lines.push(json!({"do": "usage", "input": 50, "output": 10}).to_string());
-    lines.push(json!({"do": "complete", "status": "completed"}).to_string());
-    std::fs::write(&scenario, lines.join("\n")).expect("scenario");
     let dispatch_route = match profile {
         "requirement_analysis" => "analyzing",
         "requirement_refinement" => "refining",
         "review_routing" => "routing",
         _ => "classifying",
     };
+    let routes = format!("{dispatch_route}: [Todo], {review_route}: [Review]");
+    run_profile_with(profile, &routes, steps).await
+}
+
+/// As [`run_profile`], with the profile's `routes` map written out (`Todo` is the issue's
+/// state, `Review` where a delivered run must leave it).
+async fn run_profile_with(profile: &str, routes: &str, steps: &[serde_json::Value]) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("scenario.jsonl");
+    let mut lines: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    lines.push(json!({"do": "usage", "input": 50, "output": 10}).to_string());
+    lines.push(json!({"do": "complete", "status": "completed"}).to_string());
+    std::fs::write(&scenario, lines.join("\n")).expect("scenario");
     let text = format!(
         "---\ntracker: {{kind: memory, active_states: [Todo], terminal_states: [Done]}}\n\
          agent_provider: {{kind: mock, options: {{scenario: \"{}\"}}}}\n\
          agent: {{max_turns: 1, max_continuations: 0, max_attempts: 1}}\n\
          workspace: {{root: \"{}\"}}\n\
-         workflow: {{profile: {{kind: {profile}, routes: {{{dispatch_route}: [Todo], {review_route}: [Review]}}}}}}\n\
+         workflow: {{profile: {{kind: {profile}, routes: {{{routes}}}}}}}\n\
          ---\nWork on {{{{ issue.identifier }}}}. Contract: {{{{ workflow.profile.contract }}}}",
         scenario.display(),
         dir.path().join("workspaces").display(),
@@ -264,4 +271,18 @@ async fn triage_needs_labels_and_a_priority() {
         out_of_range.error_code.as_deref(),
         Some("deliverable_missing")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_route_moves_the_issue_on_before_the_run_and_on_after_it() {
+    // triage: `intake` transitions to `classifying` then dispatches; `routed` comes after.
+    let done = run_profile_with(
+        "triage",
+        "intake: [Todo], classifying: [Doing], routed: [Review]",
+        &[result_file(json!({"labels": ["auth"], "priority": 3}))],
+    )
+    .await;
+    assert_eq!(done.status, RunStatus::Succeeded, "{}", done.comment);
+    // `run_profile_with` checked it ended in `Review`: from `Doing`, where the start put it.
+    assert!(done.comment.contains("`Review`"), "{}", done.comment);
 }

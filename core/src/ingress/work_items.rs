@@ -140,7 +140,9 @@ async fn hold_for_approval(
 ) -> Result<DeliveryOutcome, IngressError> {
     edit_item(store, clock, event.source, key, |item| {
         merge_snapshot(&mut item.issue, &event.issue, &event.action);
-        if !item.status.is_active() {
+        // A new item, or one with no run under way: it waits. A running one keeps running.
+        let is_new = item.version == 0;
+        if is_new || !item.status.is_active() {
             item.status = WorkItemStatus::AwaitingApproval;
             item.cancel_requested = false;
         }

@@ -125,6 +125,9 @@ async fn run_session(
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
+    if let Some(moved) = delivery::transition_before_run(&plan.delivery, &item.issue).await {
+        timeline.step("issue_moved", json!({ "to": moved }));
+    }
 
     // A cancel or shutdown during a long clone or hook stops it (its processes are killed).
     let prepared = tokio::select! {

@@ -8,6 +8,7 @@
 
 use super::evidence::{Delivered, Evidence};
 use baton_core::domain::{IssueSnapshot, PullRequestLink, RunError, WorkItem, WorkItemKey};
+use baton_core::workflow::profile::RouteAction;
 use baton_core::workflow::profile::{self, Deliverable, Delivered as Accepted, RunOutput};
 use baton_core::workflow::{MergeFacts, MergeGates, Profile, Workflow};
 use baton_integrations::config::{AdapterConfig, ConfigError};
@@ -206,7 +207,8 @@ pub async fn deliver(plan: &DeliveryPlan, finished: Finished<'_>) -> Result<Deli
         }
     }
     if let Some(route) = plan.profile.spec.after_delivery {
-        move_issue(plan, &finished.item.issue, route, &mut delivered).await;
+        let expected = last_known_state(plan, &finished.item.issue);
+        move_issue(plan, &finished.item.issue, expected, route, &mut delivered).await;
     }
     Ok(delivered)
 }
@@ -283,6 +285,7 @@ async fn deliver_pull_request(
 async fn move_issue(
     plan: &DeliveryPlan,
     issue: &IssueSnapshot,
+    expected: Option<&str>,
     route: &str,
     delivered: &mut Delivered,
 ) {
@@ -292,7 +295,7 @@ async fn move_issue(
     let Some(tracker) = &plan.tracker else {
         return;
     };
-    let expected = (!issue.state.is_empty()).then_some(issue.state.as_str());
+    let expected = expected.filter(|state| !state.is_empty());
     match tracker
         .move_to_state(&plan.issue_ref(issue), expected, target)
         .await
@@ -312,6 +315,27 @@ async fn move_issue(
             ));
         }
     }
+}
+
+/// Where baton last put the issue: the webhook's state, or the route a transition moved it
+/// on to when the run started.
+fn last_known_state<'a>(plan: &'a DeliveryPlan, issue: &'a IssueSnapshot) -> Option<&'a str> {
+    match plan.profile.route_of(&issue.state) {
+        Some((_, RouteAction::TransitionThenDispatch { to })) => plan.profile.state_for(to),
+        _ => Some(issue.state.as_str()),
+    }
+}
+
+/// Before a run whose issue sits in a *transition then dispatch* route (planning, intake,
+/// draft): moves it to the route that works on it, so people see work has started.
+pub async fn transition_before_run(plan: &DeliveryPlan, issue: &IssueSnapshot) -> Option<String> {
+    let (_, action) = plan.profile.route_of(&issue.state)?;
+    let RouteAction::TransitionThenDispatch { to } = action else {
+        return None;
+    };
+    let mut moved = Delivered::default();
+    move_issue(plan, issue, Some(&issue.state), to, &mut moved).await;
+    moved.moved_to.or(moved.note)
 }
 
 /// The review feedback a rework run is given: the newest changes-requested review and the
@@ -411,7 +435,8 @@ pub async fn finish_merged(plan: &DeliveryPlan, item: &WorkItem) -> Delivered {
     }
     match plan.profile.spec.after_merge {
         Some(route) if plan.profile.state_for(route).is_some() => {
-            move_issue(plan, &item.issue, route, &mut delivered).await;
+            let expected = last_known_state(plan, &item.issue);
+            move_issue(plan, &item.issue, expected, route, &mut delivered).await;
         }
         _ => delivered.note = Some("pull request merged".into()),
     }
