@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod http;
+pub(crate) mod pages;
 pub mod repo;
 pub mod tracker;
 

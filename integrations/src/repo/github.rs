@@ -13,13 +13,13 @@
 use super::checks::{CheckOutcome, CheckTally};
 use super::github_app::GithubApp;
 use super::github_json::{CreatedJson, PullJson, ReviewCommentJson, ReviewJson, StatusesJson};
-use super::pages::{all_pages, query_value};
 use super::{
     CheckState, GitCredential, MergeOutcome, PullRequest, PullRequestSpec, RepoError, RepoPlatform,
     Review, ReviewComment,
 };
 use crate::config::{AdapterConfig, ConfigError};
 use crate::http::{ApiClient, ApiError};
+use crate::pages::{all_pages, query_value};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};

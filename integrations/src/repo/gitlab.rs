@@ -15,13 +15,13 @@
 
 use super::checks::{CheckOutcome, CheckTally};
 use super::github_json::{timestamp, CreatedJson};
-use super::pages::{all_pages, query_value};
 use super::{
     CheckState, GitCredential, MergeOutcome, PullRequest, PullRequestSpec, PullRequestState,
     RepoError, RepoPlatform, Review, ReviewComment, ReviewVerdict,
 };
 use crate::config::{AdapterConfig, ConfigError};
 use crate::http::{ApiClient, ApiError};
+use crate::pages::{all_pages, query_value};
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;

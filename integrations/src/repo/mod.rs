@@ -13,7 +13,6 @@ pub mod github_app;
 mod github_json;
 pub mod gitlab;
 pub mod memory;
-mod pages;
 pub mod registry;
 
 pub use git::GitCredential;

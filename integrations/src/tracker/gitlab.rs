@@ -16,12 +16,12 @@
 //! - The expected state is checked on a fresh read right before the update, which leaves a
 //!   window of one round trip: GitLab has no conditional issue update.
 
-use super::open_closed_states::{IssueState, NativeNames, OpenClosedStates, OpenOrClose};
+use super::open_closed_states::{NativeNames, OpenClosedStates, OpenOrClose};
 use super::priority_labels::priority_from_labels;
 use super::{CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue};
 use crate::config::{AdapterConfig, ConfigError};
 use crate::http::ApiClient;
-use crate::http::ApiError;
+use crate::pages::all_pages_up_to;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -154,52 +154,19 @@ impl Tracker for GitlabTracker {
     }
 
     async fn fetch_by_states(&self, states: &[String]) -> Result<Vec<TrackerIssue>, TrackerError> {
-        let wanted: Vec<IssueState<'_>> = states
-            .iter()
-            .filter_map(|name| {
-                let resolved = self.states.resolve(name);
-                if resolved.is_none() {
-                    tracing::warn!(tracker = SERVICE, state = %name, known = %self.states.known(), "no issue can be in this state; ignored");
-                }
-                resolved
-            })
-            .collect();
-        let wants_closed = wanted.contains(&IssueState::Closed);
-        let wants_open = wanted.iter().any(|s| *s != IssueState::Closed);
-        let api_state = match (wants_open, wants_closed) {
-            (true, true) => "all",
-            (true, false) => "opened",
-            (false, true) => "closed",
-            (false, false) => return Ok(Vec::new()),
+        let Some((filter, wanted)) = self.states.listing(SERVICE, states) else {
+            return Ok(Vec::new());
         };
-        let mut next = Some(format!(
-            "/projects/{}/issues?state={api_state}&per_page={PAGE_SIZE}",
+        let path = format!(
+            "/projects/{}/issues?state={filter}&per_page={PAGE_SIZE}",
             self.project_segment
-        ));
-        let mut found = Vec::new();
-        let mut pages = 0;
-        while let Some(path) = next.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(ApiError::malformed(
-                    SERVICE,
-                    &path,
-                    format!("the issue listing did not end after {MAX_PAGES} pages"),
-                )
-                .into());
-            }
-            let response = self.api.get(&path).await?;
-            let page: Vec<WireIssue> = response.parse(SERVICE, &path)?;
-            for issue in page {
-                let issue = self.normalize(issue);
-                let state = self.states.resolve(&issue.state);
-                if state.is_some_and(|s| wanted.contains(&s)) {
-                    found.push(issue);
-                }
-            }
-            next = response.next_link();
-        }
-        Ok(found)
+        );
+        let listed: Vec<WireIssue> = all_pages_up_to(&self.api, &path, None, MAX_PAGES).await?;
+        Ok(listed
+            .into_iter()
+            .map(|issue| self.normalize(issue))
+            .filter(|issue| self.states.keeps(&wanted, &issue.state))
+            .collect())
     }
 
     async fn create_comment(

@@ -157,6 +157,40 @@ impl OpenClosedStates {
         })
     }
 
+    /// The API's `state` filter that lists every issue in one of `states` (`all`, or the open
+    /// or closed name), with the states to keep from that listing; `None` when no issue can
+    /// be in any of them. Names this tracker cannot have are logged and left out.
+    pub fn listing(
+        &self,
+        tracker: &str,
+        states: &[String],
+    ) -> Option<(&'static str, Vec<IssueState<'_>>)> {
+        let wanted: Vec<IssueState<'_>> = states
+            .iter()
+            .filter_map(|name| {
+                let resolved = self.resolve(name);
+                if resolved.is_none() {
+                    tracing::warn!(tracker, state = %name, known = %self.known(), "no issue can be in this state; ignored");
+                }
+                resolved
+            })
+            .collect();
+        let wants_closed = wanted.contains(&IssueState::Closed);
+        let wants_open = wanted.iter().any(|s| *s != IssueState::Closed);
+        let filter = match (wants_open, wants_closed) {
+            (true, true) => "all",
+            (true, false) => self.names.open,
+            (false, true) => self.names.closed,
+            (false, false) => return None,
+        };
+        Some((filter, wanted))
+    }
+
+    /// Whether an issue in `state` is one of `wanted` (from [`OpenClosedStates::listing`]).
+    pub fn keeps(&self, wanted: &[IssueState<'_>], state: &str) -> bool {
+        self.resolve(state).is_some_and(|s| wanted.contains(&s))
+    }
+
     /// Every state name, for error messages.
     pub fn known(&self) -> String {
         let mut names = vec![self.names.open, self.names.closed];

@@ -1,5 +1,5 @@
 //! Reading every page of a listing that paginates with RFC 8288 `Link: <…>; rel="next"`
-//! headers (GitHub, GitLab).
+//! headers (GitHub and GitLab, for their trackers and their code platforms).
 
 use crate::http::{ApiClient, ApiError};
 use serde::de::DeserializeOwned;
@@ -16,16 +16,26 @@ pub(crate) async fn all_pages<T: DeserializeOwned>(
     path: &str,
     field: Option<&str>,
 ) -> Result<Vec<T>, ApiError> {
+    all_pages_up_to(client, path, field, MAX_PAGES).await
+}
+
+/// [`all_pages`] with its own bound on pages (issue listings run longer than reviews).
+pub(crate) async fn all_pages_up_to<T: DeserializeOwned>(
+    client: &ApiClient,
+    path: &str,
+    field: Option<&str>,
+    max_pages: usize,
+) -> Result<Vec<T>, ApiError> {
     let mut items = Vec::new();
     let mut next = Some(path.to_owned());
     let mut pages = 0;
     while let Some(url) = next.take() {
         pages += 1;
-        if pages > MAX_PAGES {
+        if pages > max_pages {
             return Err(ApiError::malformed(
                 client.service(),
                 path,
-                format!("more than {MAX_PAGES} pages"),
+                format!("the listing did not end after {max_pages} pages"),
             ));
         }
         let answer = client.get(&url).await?;
