@@ -18,6 +18,9 @@ use tokio::sync::mpsc;
 pub const CONTINUATION_NOTE: &str = "Continue working on the issue. If the work is complete, \
      make sure the changes are saved in the workspace, then stop.";
 
+/// How long the end of a session waits for its last events to be observed.
+const EVIDENCE_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How an attempt ended.
 #[derive(Debug)]
 pub enum AttemptEnd {
@@ -196,6 +199,9 @@ async fn run_session(
 
     let end = drive_turns(runner, job, item, stop, session.as_mut(), &prompt).await;
     session.stop().await;
+    // The session's event senders go with it; then the tap has seen everything it said.
+    drop(session);
+    evidence.drained(EVIDENCE_DRAIN_LIMIT).await;
     if let Some(run) = plan.workspaces.finish(&workspace).await {
         timeline.step(
             "hook",

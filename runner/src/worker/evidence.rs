@@ -99,17 +99,28 @@ fn shorten(command: &str) -> String {
 
 /// The evidence gathered so far; readable while and after the session runs.
 #[derive(Clone, Default)]
-pub struct EvidenceHandle(Arc<Mutex<Evidence>>);
+pub struct EvidenceHandle {
+    gathered: Arc<Mutex<Evidence>>,
+    /// Set when every event the agent sent has been observed (its senders are gone).
+    drained: Arc<tokio::sync::watch::Sender<bool>>,
+}
 
 impl EvidenceHandle {
     fn lock(&self) -> MutexGuard<'_, Evidence> {
-        self.0
+        self.gathered
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn snapshot(&self) -> Evidence {
         self.lock().clone()
+    }
+
+    /// Waits until the tap has seen the agent's last event, at most `limit`: the session
+    /// has ended, but its final message may still be on its way through the channel.
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let mut watch = self.drained.subscribe();
+        let _ = tokio::time::timeout(limit, watch.wait_for(|done| *done)).await;
     }
 }
 
@@ -126,6 +137,7 @@ pub fn tap(recorder: mpsc::Sender<AgentEvent>) -> (mpsc::Sender<AgentEvent>, Evi
                 break;
             }
         }
+        gathered.drained.send_replace(true);
     });
     (tx, handle)
 }
@@ -333,6 +345,7 @@ mod tests {
         for expected in events {
             assert_eq!(recorder_rx.recv().await, Some(expected));
         }
+        handle.drained(std::time::Duration::from_secs(5)).await;
         let evidence = handle.snapshot();
         assert_eq!(evidence.final_message.as_deref(), Some("Fixed the bug."));
         assert_eq!(evidence.command_count, 3);
