@@ -282,16 +282,13 @@ impl Tracker for GithubTracker {
             .ok_or_else(|| Self::not_found(issue))?;
         let is_open = current.is_open();
         let labels = current.label_names();
-        let current_state = self.states.current(is_open, &labels);
-        if current_state == target_state {
-            return Ok(StateMove::AlreadyThere);
-        }
-        let from = self.states.name(current_state).to_owned();
-        if let Some(expected) = expected {
-            if self.states.resolve(expected) != Some(current_state) {
-                return Ok(StateMove::Conflict { actual: from });
-            }
-        }
+        let from = match self
+            .states
+            .precondition(is_open, &labels, expected, target_state)
+        {
+            Ok(from) => from,
+            Err(unmoved) => return Ok(unmoved),
+        };
         self.apply(number, is_open, &labels, target_state).await?;
         Ok(StateMove::Moved {
             from,

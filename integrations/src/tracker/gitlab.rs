@@ -238,16 +238,14 @@ impl Tracker for GitlabTracker {
             .await?
             .ok_or_else(|| Self::not_found(issue))?;
         let labels = current.label_names();
-        let current_state = self.states.current(current.is_open(), &labels);
-        if current_state == target_state {
-            return Ok(StateMove::AlreadyThere);
-        }
-        let from = self.states.name(current_state).to_owned();
-        if let Some(expected) = expected {
-            if self.states.resolve(expected) != Some(current_state) {
-                return Ok(StateMove::Conflict { actual: from });
-            }
-        }
+        let from =
+            match self
+                .states
+                .precondition(current.is_open(), &labels, expected, target_state)
+            {
+                Ok(from) => from,
+                Err(unmoved) => return Ok(unmoved),
+            };
         let plan = self.states.plan(current.is_open(), &labels, target_state);
         // One update carries the state change and the label changes together.
         let mut update = Map::new();

@@ -260,13 +260,8 @@ impl Tracker for JiraTracker {
         target: &str,
     ) -> Result<StateMove, TrackerError> {
         let current = self.current_status(issue).await?;
-        if same_state(&current, target) {
-            return Ok(StateMove::AlreadyThere);
-        }
-        if let Some(expected) = expected {
-            if !same_state(&current, expected) {
-                return Ok(StateMove::Conflict { actual: current });
-            }
+        if let Some(unmoved) = StateMove::precondition(&current, expected, target) {
+            return Ok(unmoved);
         }
         let path = format!("{}/transitions", Self::issue_path(issue));
         let offered: Transitions = self.api.get(&path).await?.parse(SERVICE, &path)?;

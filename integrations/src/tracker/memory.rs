@@ -138,15 +138,8 @@ impl Tracker for MemoryTracker {
             .issues
             .get_mut(&issue.id)
             .ok_or_else(|| Self::not_found(issue))?;
-        if same_state(&current.state, target) {
-            return Ok(StateMove::AlreadyThere);
-        }
-        if let Some(expected) = expected {
-            if !same_state(&current.state, expected) {
-                return Ok(StateMove::Conflict {
-                    actual: current.state.clone(),
-                });
-            }
+        if let Some(unmoved) = StateMove::precondition(&current.state, expected, target) {
+            return Ok(unmoved);
         }
         let from = std::mem::replace(&mut current.state, target.to_owned());
         Ok(StateMove::Moved {

@@ -122,6 +122,23 @@ pub enum StateMove {
     },
 }
 
+impl StateMove {
+    /// The precondition every move checks before writing, on state names: already in
+    /// `target` is [`StateMove::AlreadyThere`]; not in `expected` is a
+    /// [`StateMove::Conflict`]; `None` means go ahead.
+    pub fn precondition(current: &str, expected: Option<&str>, target: &str) -> Option<Self> {
+        if same_state(current, target) {
+            return Some(Self::AlreadyThere);
+        }
+        match expected {
+            Some(expected) if !same_state(current, expected) => Some(Self::Conflict {
+                actual: current.to_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// A tool the tracker offers the agent; [`Tracker::call_tool`] runs it host-side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackerTool {

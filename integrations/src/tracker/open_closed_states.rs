@@ -17,7 +17,7 @@
 //! labels is in that label's state; any other open issue is plainly open. A move adds the
 //! target's label, removes the other state labels, and opens or closes the issue as needed.
 
-use super::same_state;
+use super::{same_state, StateMove};
 use crate::config::{AdapterConfig, ConfigError};
 
 /// How a tracker spells its two native states.
@@ -155,6 +155,29 @@ impl OpenClosedStates {
                 .find(|s| same_state(&s.state, name))
                 .map(IssueState::Labelled)
         })
+    }
+
+    /// The precondition of a move to `target` for an issue (open or not, with these labels),
+    /// on resolved states so aliases count (`open` for GitLab's `opened`): `Err` with
+    /// [`StateMove::AlreadyThere`] or [`StateMove::Conflict`], else the state it leaves.
+    pub fn precondition(
+        &self,
+        is_open: bool,
+        labels: &[String],
+        expected: Option<&str>,
+        target: IssueState<'_>,
+    ) -> Result<String, StateMove> {
+        let current = self.current(is_open, labels);
+        if current == target {
+            return Err(StateMove::AlreadyThere);
+        }
+        let from = self.name(current).to_owned();
+        match expected {
+            Some(expected) if self.resolve(expected) != Some(current) => {
+                Err(StateMove::Conflict { actual: from })
+            }
+            _ => Ok(from),
+        }
     }
 
     /// The API's `state` filter that lists every issue in one of `states` (`all`, or the open
