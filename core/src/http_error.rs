@@ -37,7 +37,7 @@ pub(crate) fn retry_later(mut response: Response) -> Response {
 }
 
 /// The router-wide fallback: 404 `not_found`.
-pub(crate) async fn not_found() -> Response {
+pub async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 

@@ -6,8 +6,9 @@ use crate::ports::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+/// Why a read failed; answers with the error envelope.
 #[derive(Debug)]
-pub(super) enum ApiError {
+pub enum ApiError {
     /// The path's key is not a work item key: 400 `invalid_key`.
     InvalidKey(String),
     /// No work item has this key: 404 `issue_not_found`.

@@ -5,6 +5,7 @@ use super::Api;
 use crate::domain::{
     JobId, JobReason, Run, RunError, RunEvent, RunId, RunStatus, TokenTotals, WorkItem, WorkItemKey,
 };
+use crate::ports::Store;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -90,7 +91,12 @@ pub(super) async fn get_issue(
     // The path segment is percent-decoded already; a rejection means it was not UTF-8.
     let Path(key) = key.map_err(|rejection| ApiError::InvalidKey(rejection.body_text()))?;
     let key = WorkItemKey::parse(&key).map_err(ApiError::InvalidKey)?;
-    let store = api.store.as_ref();
+    issue_view(api.store.as_ref(), key).await.map(Json)
+}
+
+/// One work item with its runs and their timelines, as the API answers it and the dashboard
+/// renders it.
+pub async fn issue_view(store: &dyn Store, key: WorkItemKey) -> Result<IssueResponse, ApiError> {
     let work_item = store
         .get_work_item(&key)
         .await
@@ -111,8 +117,8 @@ pub(super) async fn get_issue(
         events.truncate(EVENTS_PER_RUN);
         views.push(RunView::new(run, events, events_truncated));
     }
-    Ok(Json(IssueResponse {
+    Ok(IssueResponse {
         work_item,
         runs: views,
-    }))
+    })
 }

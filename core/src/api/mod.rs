@@ -24,8 +24,10 @@ mod state;
 mod tests;
 mod workflows;
 
-pub use issue::{IssueResponse, RunView, EVENTS_PER_RUN};
-pub use state::{Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};
+pub use crate::http_error::not_found;
+pub use error::ApiError;
+pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
+pub use state::{snapshot, Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};
 pub use workflows::{workflows_router, WorkflowsResponse, WORKFLOWS_PATH};
 
 use crate::clock::Clock;

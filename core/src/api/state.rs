@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::Api;
+use crate::clock::Clock;
 use crate::domain::{RunId, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus};
 use crate::ports::Store;
 use axum::extract::State;
@@ -142,9 +143,15 @@ async fn list(store: &dyn Store, status: WorkItemStatus) -> Result<Listed, ApiEr
 }
 
 pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateResponse>, ApiError> {
+    snapshot(api.store.as_ref(), api.clock.as_ref())
+        .await
+        .map(Json)
+}
+
+/// The state snapshot, as the API answers it and the dashboard renders it.
+pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateResponse, ApiError> {
     use WorkItemStatus as S;
-    let generated_at = api.clock.now();
-    let store = api.store.as_ref();
+    let generated_at = clock.now();
     let (queued, running, retrying, succeeded, failed, cancelled, dead_lettered) = tokio::try_join!(
         list(store, S::Queued),
         list(store, S::Running),
@@ -181,7 +188,7 @@ pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateRespon
         cancelled: cancelled.items.len(),
         dead_lettered: dead_lettered.items.len(),
     };
-    Ok(Json(StateResponse {
+    Ok(StateResponse {
         generated_at,
         counts,
         counts_capped_at: STATE_LIST_LIMIT,
@@ -193,7 +200,7 @@ pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateRespon
         dead_lettered: dead_lettered.entries(),
         token_totals,
         rate_limits: None,
-    }))
+    })
 }
 
 /// Sums without overflowing on whatever the store holds.
