@@ -34,6 +34,7 @@
 
 mod backends;
 mod dynamo;
+pub mod permissions;
 mod sqs;
 
 pub use backends::{open, BackendKind, Backends, OpenError};

@@ -1,0 +1,4 @@
+//! Helpers shared by the permission tests.
+#![allow(dead_code)] // Each test binary uses its own part.
+
+pub mod rust_source;
