@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates baton's DynamoDB table and SQS queues when LocalStack is ready.
-# The same resources `baton setup` creates; both are idempotent.
+# The same resources `baton setup` (aws/src: DynamoStore::create_table, SqsQueue::create_queues)
+# and infra/template.yaml create; all three are idempotent.
 set -euo pipefail
 
 table="${BATON_TABLE:-baton}"
@@ -20,8 +21,16 @@ if ! awslocal dynamodb describe-table --table-name "$table" >/dev/null 2>&1; the
     >/dev/null
   awslocal dynamodb wait table-exists --table-name "$table"
 fi
-awslocal dynamodb update-time-to-live --table-name "$table" \
-  --time-to-live-specification Enabled=true,AttributeName=expires_at >/dev/null 2>&1 || true
+# TTL on `expires_at`; enabling it twice is an error, so only when it is not on yet.
+ttl=$(awslocal dynamodb describe-time-to-live --table-name "$table" \
+  --query TimeToLiveDescription.TimeToLiveStatus --output text 2>/dev/null || echo DISABLED)
+if [[ "$ttl" != ENABLED && "$ttl" != ENABLING ]]; then
+  awslocal dynamodb update-time-to-live --table-name "$table" \
+    --time-to-live-specification Enabled=true,AttributeName=expires_at >/dev/null
+fi
+# Point-in-time recovery, as `baton setup` and infra/template.yaml turn it on.
+awslocal dynamodb update-continuous-backups --table-name "$table" \
+  --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true >/dev/null
 
 dlq_url=$(awslocal sqs create-queue --queue-name "$dlq" \
   --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text)
