@@ -324,7 +324,7 @@ fn the_guides_workflows_load() {
     let mut checked = 0;
     for entry in std::fs::read_dir(workspace_file("docs")).expect("docs/") {
         let path = entry.expect("a directory entry").path();
-        if !path.extension().is_some_and(|ext| ext == "md") {
+        if path.extension().is_none_or(|ext| ext != "md") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("a guide");
