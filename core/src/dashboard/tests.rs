@@ -606,3 +606,31 @@ fn escape_covers_markup_and_both_quotes() {
         "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
     );
 }
+
+#[tokio::test]
+async fn a_store_failure_is_a_503_page_that_retries_without_the_backend_detail() {
+    use super::DashboardError;
+    use crate::ports::StoreError;
+    use axum::response::IntoResponse;
+
+    let detail = "AccessDenied on arn:aws:dynamodb:eu-west-1:123456789012:table/baton";
+    let response = DashboardError::Store {
+        during: "listing work items",
+        error: StoreError::Unavailable(detail.into()),
+    }
+    .into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    assert!(body.contains("Store unavailable"), "{body}");
+    assert!(
+        !body.contains("arn:aws"),
+        "the backend detail leaked: {body}"
+    );
+    assert!(refreshes(&body), "the error page tries again by itself");
+}
