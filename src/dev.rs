@@ -1,5 +1,5 @@
-//! `baton dev`: the whole control plane in one process: the webhook ingress, the read API,
-//! the runner loop (unless `--no-runner`) and the reconciler loop.
+//! `baton dev`: the whole control plane in one process: the webhook ingress, the read API
+//! and dashboard, the runner loop (unless `--no-runner`) and the reconciler loop.
 
 use crate::backend;
 use crate::cli::DevArgs;
@@ -76,7 +76,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             Arc::clone(&backends.store),
             Arc::new(SystemClock),
         ))
-        .merge(baton_core::api::workflows_router(workflows));
+        .merge(baton_core::api::workflows_router(workflows))
+        .merge(baton_core::dashboard::router_with_pricing(
+            Arc::clone(&backends.store),
+            Arc::new(SystemClock),
+            baton_core::dashboard::Pricing::from_env()?,
+        ));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -2,12 +2,13 @@
 //!
 //! The domain (`domain`, `workflow`, `routing`, `webhooks`) never touches AWS; storage and
 //! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
-//! adapters in the `baton-aws` crate. `ingress` serves webhooks and `api` the read API;
-//! both are axum routers that merge into one. `reconciler` requeues lost jobs and polls the
-//! trackers for webhooks that never arrived.
+//! adapters in the `baton-aws` crate. `ingress` serves webhooks, `api` the read API and
+//! `dashboard` its HTML pages; all are axum routers that merge into one. `reconciler`
+//! requeues lost jobs and polls the trackers for webhooks that never arrived.
 
 pub mod api;
 pub mod clock;
+pub mod dashboard;
 pub mod domain;
 mod http_error;
 pub mod ingress;
