@@ -41,7 +41,10 @@ impl DevServer {
         let workflow = dir.join("WORKFLOW.md");
         let text = baton_core::workflow::DEV_WORKFLOW
             .replace("scenario: happy_path", &format!("scenario: {scenario}"));
-        assert!(text.contains(scenario), "the dev workflow names its scenario");
+        assert!(
+            text.contains(scenario),
+            "the dev workflow names its scenario"
+        );
         std::fs::write(&workflow, text).expect("write workflow");
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
@@ -68,7 +71,11 @@ impl DevServer {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = client.get(format!("{}/healthz", self.base_url)).send().await {
+            if let Ok(response) = client
+                .get(format!("{}/healthz", self.base_url))
+                .send()
+                .await
+            {
                 if response.status().is_success() {
                     return;
                 }
@@ -102,7 +109,11 @@ impl DevServer {
             .send()
             .await
             .expect("get");
-        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         response.json().await.expect("json")
     }
 
@@ -198,7 +209,10 @@ async fn finished_run(server: &DevServer) -> (Value, String) {
 async fn status_and_runs_show_a_finished_run_as_tables_and_unchanged_json() {
     let server = DevServer::start("happy_path", &[]).await;
     let (issue, _) = finished_run(&server).await;
-    let run_id = issue["runs"][0]["run_id"].as_str().expect("run id").to_owned();
+    let run_id = issue["runs"][0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
 
     let status = server.baton(&["status"]);
     expect_exit(&status, 0);
@@ -252,7 +266,9 @@ async fn status_and_runs_show_a_finished_run_as_tables_and_unchanged_json() {
 async fn status_lists_a_running_item_with_its_run_and_runner() {
     // The `stall` agent says one thing and then hangs: the item stays running.
     let server = DevServer::start("stall", &[]).await;
-    server.label_issue(5, &uuid::Uuid::new_v4().to_string()).await;
+    server
+        .label_issue(5, &uuid::Uuid::new_v4().to_string())
+        .await;
     let issue = server
         .wait_for_issue("github%3Aacme%2Fapp%235", |issue| {
             issue["work_item"]["status"] == "running" && issue["runs"][0]["run_id"].is_string()
@@ -274,9 +290,15 @@ async fn status_lists_a_running_item_with_its_run_and_runner() {
         section[1].split_whitespace().collect::<Vec<_>>(),
         ["ISSUE", "TITLE", "ATTEMPT", "RUN", "UPDATED", "TOKENS", "DETAIL"]
     );
-    assert!(section[2].starts_with("github:acme/app#5  Issue 5  1"), "{text}");
+    assert!(
+        section[2].starts_with("github:acme/app#5  Issue 5  1"),
+        "{text}"
+    );
     assert!(section[2].contains(run_id), "{text}");
-    assert!(section[2].contains("runner "), "the lease holder is shown: {text}");
+    assert!(
+        section[2].contains("runner "),
+        "the lease holder is shown: {text}"
+    );
 }
 
 #[tokio::test]
@@ -292,7 +314,11 @@ async fn an_unknown_issue_exits_1_with_the_apis_message() {
     // `--json` does not change how errors are reported.
     let output = server.baton(&["runs", "github:acme/app#999", "--json"]);
     expect_exit(&output, 1);
-    assert!(stderr(&output).contains("issue_not_found"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("issue_not_found"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
@@ -307,7 +333,10 @@ async fn an_api_nobody_serves_exits_3_naming_the_url_and_baton_dev() {
             message.starts_with(&format!("baton: cannot connect to the baton API at {url}")),
             "{message}"
         );
-        assert!(message.contains("`baton dev`") && message.contains("--api"), "{message}");
+        assert!(
+            message.contains("`baton dev`") && message.contains("--api"),
+            "{message}"
+        );
     }
     // The URL can come from the environment too.
     let output = baton(&["status"], &[("BATON_API_URL", &url)]);
@@ -333,7 +362,11 @@ async fn malformed_arguments_exit_2_without_calling_anything() {
     let help = baton(&["status", "--help"], &[]);
     expect_exit(&help, 0);
     let text = stdout(&help);
-    for line in ["1  the API answered with an error", "2  usage error", "3  cannot connect"] {
+    for line in [
+        "1  the API answered with an error",
+        "2  usage error",
+        "3  cannot connect",
+    ] {
         assert!(text.contains(line), "--help documents exit codes: {text}");
     }
     assert!(text.contains("BATON_API_TOKEN"), "{text}");
@@ -350,7 +383,11 @@ async fn logs_prints_a_finished_runs_timeline() {
     let output = server.baton(&["logs", run_id]);
     expect_exit(&output, 0);
     let text = stdout(&output);
-    assert_eq!(text.lines().count(), recorded, "one line per event:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        recorded,
+        "one line per event:\n{text}"
+    );
     let kinds: Vec<&str> = text
         .lines()
         .filter_map(|line| line.split_whitespace().nth(1))
@@ -369,7 +406,13 @@ async fn logs_prints_a_finished_runs_timeline() {
             page["events"].as_array().expect("events").clone()
         })
         .collect();
-    assert_eq!(events, issue["runs"][0]["events"].as_array().expect("events").clone());
+    assert_eq!(
+        events,
+        issue["runs"][0]["events"]
+            .as_array()
+            .expect("events")
+            .clone()
+    );
 
     // Following a run that has ended prints the same and returns.
     let output = server.baton(&["logs", run_id, "--follow"]);
@@ -379,23 +422,40 @@ async fn logs_prints_a_finished_runs_timeline() {
     let unknown = uuid::Uuid::new_v4().to_string();
     let output = server.baton(&["logs", &unknown]);
     expect_exit(&output, 1);
-    assert!(stderr(&output).contains("run_not_found"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run_not_found"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
 #[ignore = "needs the runs/actions API (helper-api)"]
 async fn logs_follow_streams_a_live_run_until_cancel_ends_it() {
     let server = DevServer::start("stall", &[]).await;
-    server.label_issue(6, &uuid::Uuid::new_v4().to_string()).await;
+    server
+        .label_issue(6, &uuid::Uuid::new_v4().to_string())
+        .await;
     let issue = server
         .wait_for_issue("github%3Aacme%2Fapp%236", |issue| {
             issue["work_item"]["status"] == "running" && issue["runs"][0]["run_id"].is_string()
         })
         .await;
-    let run_id = issue["runs"][0]["run_id"].as_str().expect("run id").to_owned();
+    let run_id = issue["runs"][0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
 
     let follower = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["logs", &run_id, "--follow", "--poll-ms", "100", "--api", &server.base_url])
+        .args([
+            "logs",
+            &run_id,
+            "--follow",
+            "--poll-ms",
+            "100",
+            "--api",
+            &server.base_url,
+        ])
         .env_remove("BATON_API_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -417,17 +477,27 @@ async fn logs_follow_streams_a_live_run_until_cancel_ends_it() {
         .expect("follower output");
     expect_exit(&output, 0);
     let text = stdout(&output);
-    assert!(text.lines().next().is_some_and(|l| l.contains("claimed")), "{text}");
+    assert!(
+        text.lines().next().is_some_and(|l| l.contains("claimed")),
+        "{text}"
+    );
     assert!(text.contains("Thinking..."), "the agent's message: {text}");
     let last = text.lines().last().unwrap_or_default();
-    assert!(last.contains("run_ended") && last.contains("cancelled"), "{text}");
+    assert!(
+        last.contains("run_ended") && last.contains("cancelled"),
+        "{text}"
+    );
     // Not a terminal: the wait is announced once, plainly, on stderr.
     assert!(!stderr(&output).contains('\r'), "{}", stderr(&output));
 
     // Cancelling what has ended conflicts.
     let again = server.baton(&["cancel", "github:acme/app#6"]);
     expect_exit(&again, 1);
-    assert!(stderr(&again).contains("(HTTP 409, conflict)"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("(HTTP 409, conflict)"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[tokio::test]
@@ -459,7 +529,11 @@ async fn retry_and_replay_queue_new_runs() {
 
     let unknown = server.baton(&["replay", &format!("github:{}", uuid::Uuid::new_v4())]);
     expect_exit(&unknown, 1);
-    assert!(stderr(&unknown).contains("delivery_not_found"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("delivery_not_found"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[tokio::test]
@@ -471,16 +545,26 @@ async fn the_token_comes_from_the_environment_and_is_never_printed() {
     expect_exit(&without, 1);
     let message = stderr(&without);
     assert!(message.contains("(HTTP 401, unauthorized)"), "{message}");
-    assert!(message.contains("BATON_API_TOKEN"), "the hint names the variable: {message}");
+    assert!(
+        message.contains("BATON_API_TOKEN"),
+        "the hint names the variable: {message}"
+    );
 
     let wrong = baton(
         &["status", "--api", &server.base_url],
         &[("BATON_API_TOKEN", "not-the-token")],
     );
     expect_exit(&wrong, 1);
-    assert!(!stderr(&wrong).contains("not-the-token"), "{}", stderr(&wrong));
+    assert!(
+        !stderr(&wrong).contains("not-the-token"),
+        "{}",
+        stderr(&wrong)
+    );
 
-    let with = baton(&["status", "--api", &server.base_url], &[("BATON_API_TOKEN", token)]);
+    let with = baton(
+        &["status", "--api", &server.base_url],
+        &[("BATON_API_TOKEN", token)],
+    );
     expect_exit(&with, 0);
     assert!(!stdout(&with).contains(token) && !stderr(&with).contains(token));
 }

@@ -51,9 +51,9 @@ pub fn render(outcome: &Outcome, what: &str) -> String {
         .map(|job| format!(" (job {})", clean(job)))
         .unwrap_or_default();
     let line = match (outcome.status.as_str(), item) {
-        ("queued", Some(item)) => format!(
-            "{what}: queued a run of {item}{job}\nfollow it with `baton runs {item}`"
-        ),
+        ("queued", Some(item)) => {
+            format!("{what}: queued a run of {item}{job}\nfollow it with `baton runs {item}`")
+        }
         ("cancel_requested", Some(item)) => format!(
             "{what}: cancel requested for {item}; a running session is stopped, a queued or \
              scheduled run is dropped"
@@ -81,9 +81,8 @@ mod tests {
 
     #[test]
     fn says_what_each_answer_means() {
-        let queued = outcome(
-            r#"{"work_item":"github:acme/app#1","job_id":"5f0c","status":"queued"}"#,
-        );
+        let queued =
+            outcome(r#"{"work_item":"github:acme/app#1","job_id":"5f0c","status":"queued"}"#);
         assert_eq!(
             render(&queued, "retry"),
             "retry: queued a run of github:acme/app#1 (job 5f0c)\n\
@@ -92,7 +91,10 @@ mod tests {
         let cancel = outcome(r#"{"work_item":"linear:ENG-4","status":"cancel_requested"}"#);
         assert!(render(&cancel, "cancel").starts_with("cancel: cancel requested for linear:ENG-4;"));
         let ignored = outcome(r#"{"status":"ignored","reason":"no trigger label"}"#);
-        assert_eq!(render(&ignored, "replay"), "replay: ignored (no trigger label)\n");
+        assert_eq!(
+            render(&ignored, "replay"),
+            "replay: ignored (no trigger label)\n"
+        );
         let held = outcome(r#"{"status":"awaiting_approval","work_item":"jira:OPS-1"}"#);
         assert_eq!(
             render(&held, "replay"),

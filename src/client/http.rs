@@ -267,7 +267,11 @@ mod tests {
 
     #[test]
     fn a_foreign_answer_is_unexpected_not_an_api_error() {
-        let error = api_error("http://x/y", StatusCode::BAD_GATEWAY, "<html>bad gateway</html>");
+        let error = api_error(
+            "http://x/y",
+            StatusCode::BAD_GATEWAY,
+            "<html>bad gateway</html>",
+        );
         assert!(matches!(error, ClientError::Unexpected { .. }), "{error:?}");
         assert_eq!(error.exit_code(), 1);
         assert!(error.to_string().contains("502"), "{error}");
@@ -280,7 +284,9 @@ mod tests {
             StatusCode::UNAUTHORIZED,
             r#"{"error":{"code":"unauthorized","message":"a bearer token is required"}}"#,
         );
-        assert!(unauthorized.hint().is_some_and(|h| h.contains(TOKEN_VARIABLE)));
+        assert!(unauthorized
+            .hint()
+            .is_some_and(|h| h.contains(TOKEN_VARIABLE)));
         let connect = ClientError::Connect {
             url: "http://127.0.0.1:1".into(),
             reason: "refused".into(),

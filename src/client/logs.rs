@@ -132,10 +132,7 @@ impl<'a> ApiTimeline<'a> {
 
 impl Timeline for ApiTimeline<'_> {
     async fn page(&self, cursor: Option<&str>) -> Result<Fetched, ClientError> {
-        let answer = self
-            .client
-            .get(&events_path(&self.run_id, cursor))
-            .await?;
+        let answer = self.client.get(&events_path(&self.run_id, cursor)).await?;
         let page = answer.decode()?;
         Ok(Fetched { answer, page })
     }
@@ -215,9 +212,18 @@ pub fn summary(kind: &str, data: &Value) -> String {
         "turn_ended" => both(text("turn"), text("status"), |t, s| format!("turn {t} {s}")),
         "committed" => both(text("commit"), text("branch"), |c, b| format!("{c} on {b}")),
         "process_exited" => text("code").map(|code| format!("exit code {code}")),
-        "run_ended" => text("status").map(|status| match text("error") {
-            Some(error) => format!("{status}: {error}"),
-            None => status,
+        "run_ended" => text("status").map(|status| {
+            match (
+                text("code"),
+                text("message"),
+                text("reason"),
+                text("commit"),
+            ) {
+                (Some(code), Some(message), _, _) => format!("{status}: {code}: {message}"),
+                (_, _, Some(reason), _) => format!("{status}: {reason}"),
+                (_, _, _, Some(commit)) => format!("{status} (commit {commit})"),
+                _ => status,
+            }
         }),
         _ => None,
     };
@@ -278,12 +284,14 @@ mod tests {
       {"run_id":"0196a0b4-0000-7000-8000-000000000001","seq":1,"at":"2026-11-24T04:38:54.120Z","kind":"claimed","data":{"runner":"dev-1","attempt":1}},
       {"run_id":"0196a0b4-0000-7000-8000-000000000001","seq":2,"at":"2026-11-24T04:38:54.310Z","kind":"workspace_ready","data":{"path":"/tmp/ws/acme_app_1","branch":"baton/acme-app-1"}}
     ],"next_cursor":"c2"}"#;
-    const EMPTY: &str = r#"{"run_id":"0196a0b4-0000-7000-8000-000000000001","events":[],"next_cursor":"c2"}"#;
+    const EMPTY: &str =
+        r#"{"run_id":"0196a0b4-0000-7000-8000-000000000001","events":[],"next_cursor":"c2"}"#;
     const SECOND: &str = r#"{"run_id":"0196a0b4-0000-7000-8000-000000000001","events":[
       {"run_id":"0196a0b4-0000-7000-8000-000000000001","seq":3,"at":"2026-11-24T04:38:55Z","kind":"file_change","data":{"kind":"update","path":"src/lib.rs"}},
       {"run_id":"0196a0b4-0000-7000-8000-000000000001","seq":4,"at":"2026-11-24T04:38:56Z","kind":"run_ended","data":{"status":"succeeded"}}
     ],"next_cursor":"c4"}"#;
-    const LAST_EMPTY: &str = r#"{"run_id":"0196a0b4-0000-7000-8000-000000000001","events":[],"next_cursor":null}"#;
+    const LAST_EMPTY: &str =
+        r#"{"run_id":"0196a0b4-0000-7000-8000-000000000001","events":[],"next_cursor":null}"#;
 
     /// Hands out recorded pages in order and checks the cursor each request carries.
     struct Recorded {
@@ -397,18 +405,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_null_cursor_ends_the_timeline_even_when_following() {
-        let last = r#"{"events":[{"at":"2026-11-24T04:38:56Z","kind":"run_ended","data":{"status":"failed","error":"turn timed out"}}],"next_cursor":null}"#;
+        let last = r#"{"events":[{"at":"2026-11-24T04:38:56Z","kind":"run_ended","data":{"status":"failed","code":"turn_timed_out","message":"turn timed out"}}],"next_cursor":null}"#;
         let timeline = Recorded::new(&[(None, last)], &[]);
         let (seen, out) = lines(&timeline, Mode::Follow).await;
         assert_eq!(seen, 1);
-        assert_eq!(out, "04:38:56.000  run_ended        failed: turn timed out\n");
+        assert_eq!(
+            out,
+            "04:38:56.000  run_ended        failed: turn_timed_out: turn timed out\n"
+        );
     }
 
     #[tokio::test]
     async fn an_error_while_following_stops_it() {
         let timeline = Recorded::new(&[(None, r#"{"events": 3}"#)], &[]);
         let result = read(&timeline, Mode::Follow, |_| Ok(())).await;
-        assert!(matches!(result, Err(ClientError::Unexpected { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(ClientError::Unexpected { .. })),
+            "{result:?}"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ async fn execute(command: ApiCommand) -> Result<(), ClientError> {
         ApiCommand::Status(args) => {
             let client = connect(&args.api)?;
             let answer = status::fetch(&client).await?;
-            show(&args.api, &answer, |state| status::render(state))
+            show(&args.api, &answer, status::render)
         }
         ApiCommand::Runs(args) => {
             let key = work_item_key(&args.key)?;
@@ -59,19 +59,25 @@ async fn execute(command: ApiCommand) -> Result<(), ClientError> {
             let key = work_item_key(&args.key)?;
             let client = connect(&args.api)?;
             let answer = actions::retry(&client, &key).await?;
-            show(&args.api, &answer, |outcome| actions::render(outcome, "retry"))
+            show(&args.api, &answer, |outcome| {
+                actions::render(outcome, "retry")
+            })
         }
         ApiCommand::Cancel(args) => {
             let key = work_item_key(&args.key)?;
             let client = connect(&args.api)?;
             let answer = actions::cancel(&client, &key).await?;
-            show(&args.api, &answer, |outcome| actions::render(outcome, "cancel"))
+            show(&args.api, &answer, |outcome| {
+                actions::render(outcome, "cancel")
+            })
         }
         ApiCommand::Replay(args) => {
             let delivery_id = delivery_id(&args.delivery_id)?;
             let client = connect(&args.api)?;
             let answer = actions::replay(&client, &delivery_id).await?;
-            show(&args.api, &answer, |outcome| actions::render(outcome, "replay"))
+            show(&args.api, &answer, |outcome| {
+                actions::render(outcome, "replay")
+            })
         }
     }
 }

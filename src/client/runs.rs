@@ -103,7 +103,10 @@ pub fn render(issue: &Issue, now: DateTime<Utc>) -> String {
         out.push_str(&format!("issue: {}\n", table::clean(url)));
     }
     if let Some(pull_request) = &item.pull_request {
-        out.push_str(&format!("pull request: {}\n", table::clean(&pull_request.url)));
+        out.push_str(&format!(
+            "pull request: {}\n",
+            table::clean(&pull_request.url)
+        ));
     }
     if let Some(error) = &item.last_error {
         out.push_str(&format!("last error: {}\n", table::clean(error)));
@@ -193,8 +196,8 @@ status running · attempt 2 · tracker state open
 issue: https://github.com/acme/app/issues/7
 last error: turn_failed: the agent gave up
 
-RUN                                   STATUS   REASON   ATTEMPT  STARTED              DURATION    TOKENS  ERROR
-0196a0b4-0000-7000-8000-000000000001  failed   labeled  1        2026-11-24 04:00:01  4m05s       15      turn_failed: the agent gave up
+RUN                                   STATUS   REASON   ATTEMPT  STARTED              DURATION      TOKENS  ERROR
+0196a0b4-0000-7000-8000-000000000001  failed   labeled  1        2026-11-24 04:00:01  4m05s         15      turn_failed: the agent gave up
 0196a0b4-0000-7000-8000-000000000002  running  retry    2        2026-11-24 04:10:00  42.0s so far  0       -
 ";
         assert_eq!(render(&issue, now), expected);

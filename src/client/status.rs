@@ -168,9 +168,10 @@ fn detail(entry: &Entry, now: DateTime<Utc>) -> String {
     }
     if let Some(owner) = &entry.lease_owner {
         match entry.lease_expires_at {
-            Some(expires) if expires < now => {
-                parts.push(format!("runner {owner}, lease expired {}", table::relative(expires, now)))
-            }
+            Some(expires) if expires < now => parts.push(format!(
+                "runner {owner}, lease expired {}",
+                table::relative(expires, now)
+            )),
             Some(expires) => parts.push(format!(
                 "runner {owner}, lease ends {}",
                 table::relative(expires, now)
@@ -248,7 +249,7 @@ ISSUE              TITLE  ATTEMPT  RUN  UPDATED  TOKENS  DETAIL
 github:acme/app#3  Docs   0        -    1s ago   0       -
 
 Retrying (1)
-ISSUE          TITLE            ATTEMPT  RUN  UPDATED    TOKENS  DETAIL
+ISSUE          TITLE           ATTEMPT  RUN  UPDATED     TOKENS  DETAIL
 linear:ENG-42  Flaky [2J test  2        -    10m00s ago  0       retry in 2m00s; turn timed out
 ";
         assert_eq!(text, expected);
@@ -262,8 +263,13 @@ linear:ENG-42  Flaky [2J test  2        -    10m00s ago  0       retry in 2m00s;
         state.retrying.clear();
         state.capped = vec!["succeeded".into()];
         let text = render(&state);
-        assert!(text.contains("(at least: succeeded have more than 100 items)"), "{text}");
-        assert!(text.ends_with("Nothing is running, queued, retrying, awaiting approval or failed.\n"));
+        assert!(
+            text.contains("(at least: succeeded have more than 100 items)"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Nothing is running, queued, retrying, awaiting approval or failed.\n")
+        );
         assert!(!text.contains("ISSUE"), "{text}");
     }
 
@@ -279,7 +285,8 @@ linear:ENG-42  Flaky [2J test  2        -    10m00s ago  0       retry in 2m00s;
     #[test]
     fn an_expired_lease_is_called_out() {
         let mut state = recorded();
-        state.running[0].lease_expires_at = Some(state.generated_at - chrono::TimeDelta::seconds(90));
+        state.running[0].lease_expires_at =
+            Some(state.generated_at - chrono::TimeDelta::seconds(90));
         let text = render(&state);
         assert!(text.contains("lease expired 1m30s ago"), "{text}");
     }

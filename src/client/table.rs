@@ -152,7 +152,11 @@ mod tests {
     #[test]
     fn columns_align_on_the_widest_cell_and_blank_cells_show_a_dash() {
         let mut table = Table::new(&["KEY", "STATUS", "ERROR"]);
-        table.row(vec!["github:acme/app#1".into(), "running".into(), "".into()]);
+        table.row(vec![
+            "github:acme/app#1".into(),
+            "running".into(),
+            "".into(),
+        ]);
         table.row(vec!["a".into(), "failed".into(), "turn timed out".into()]);
         assert_eq!(
             table.render(),
@@ -198,7 +202,10 @@ mod tests {
         assert_eq!(time_of_day(at), "04:38:54.000");
         let later = at + chrono::TimeDelta::seconds(5);
         assert_eq!(relative(at, later), "5s ago");
-        assert_eq!(relative(later + chrono::TimeDelta::seconds(115), at), "in 2m00s");
+        assert_eq!(
+            relative(later + chrono::TimeDelta::seconds(115), at),
+            "in 2m00s"
+        );
     }
 
     #[test]
