@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// baton turns an issue tracker into the execution layer for coding agents.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about)]
+#[command(name = "baton", version, about, after_help = TOP_LEVEL_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -24,6 +24,110 @@ pub enum Command {
     /// The mock agent (speaks the Codex app-server protocol from a scenario).
     #[command(hide = true)]
     MockAgent(MockAgentArgs),
+    /// The status API's clients.
+    #[command(flatten)]
+    Api(ApiCommand),
+}
+
+/// The commands that talk to the status API (`src/client/`).
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Show what the control plane is working on: counts, then running, queued, retrying,
+    /// failed and dead-lettered items.
+    #[command(after_help = CLIENT_HELP)]
+    Status(StatusArgs),
+    /// Show an issue's runs: status, reason, attempt, start, duration, tokens, error.
+    #[command(after_help = CLIENT_HELP)]
+    Runs(IssueArgs),
+    /// Print a run's timeline, one line per event; `--follow` waits for new ones until it ends.
+    #[command(after_help = CLIENT_HELP)]
+    Logs(LogsArgs),
+    /// Queue a new run of an issue now (failed, dead-lettered, cancelled, succeeded or retrying).
+    #[command(after_help = CLIENT_HELP)]
+    Retry(IssueArgs),
+    /// Stop an issue's run, or drop its queued or scheduled one.
+    #[command(after_help = CLIENT_HELP)]
+    Cancel(IssueArgs),
+    /// Route a received webhook delivery again, bypassing deduplication.
+    #[command(after_help = CLIENT_HELP)]
+    Replay(ReplayArgs),
+}
+
+/// The footer of `baton --help`.
+const TOP_LEVEL_HELP: &str = "\
+status, runs, logs, retry, cancel and replay talk to the status API at --api URL
+(BATON_API_URL, default http://127.0.0.1:3000) and exit with 1 when the API answers an error,
+2 on a usage error, 3 when the API cannot be reached.";
+
+/// The footer of every command that talks to the status API.
+pub const CLIENT_HELP: &str = "\
+The API token, when the server requires one, is read from BATON_API_TOKEN (never printed).
+
+Exit codes:
+  0  success
+  1  the API answered with an error (its message is printed)
+  2  usage error (bad arguments)
+  3  cannot connect to the API";
+
+/// Where the status API is and how to print its answers.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The baton API's base URL (`baton dev` serves it on port 3000).
+    #[arg(long = "api", env = "BATON_API_URL", default_value = "http://127.0.0.1:3000",
+          value_parser = parse_api_url, value_name = "URL")]
+    pub url: reqwest::Url,
+    /// Print the API's JSON unchanged instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Only http(s) URLs that can carry a path: anything else is a usage error (exit code 2).
+fn parse_api_url(value: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(value).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!("`{value}` is not an http(s) URL"));
+    }
+    Ok(url)
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The work item key: `github:acme/app#12`, `linear:ENG-42`, ...
+    #[arg(value_name = "ISSUE_KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run id (a UUID, as `baton runs` shows it).
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    /// Keep printing new events until the run has ended.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// With --follow: how often to ask for new events, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub poll_ms: u64,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The delivery id, `source:id`: `github:72d3162e-cc78-11e3-81ab-4c9367dc0958`.
+    #[arg(value_name = "DELIVERY_ID")]
+    pub delivery_id: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod backend;
 mod cli;
+mod client;
 mod demo;
 mod dev;
 mod logging;
@@ -14,6 +15,10 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::Api(command) = cli.command {
+        // The API's clients print tables and errors of their own, with their own exit codes.
+        return client::run(command).await;
+    }
     if let cli::Command::MockAgent(args) = &cli.command {
         // Its stdout is the protocol and its stderr goes to the runner: no logging set-up.
         let code = baton_runner::mock_agent::run(&args.scenario).await;
@@ -31,6 +36,7 @@ async fn main() -> ExitCode {
         cli::Command::Runner(args) => runner::run(args).await,
         cli::Command::Demo(args) => demo::run(args).await,
         cli::Command::MockAgent(_) => Ok(()),
+        cli::Command::Api(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
