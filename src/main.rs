@@ -4,7 +4,6 @@ mod backend;
 mod cli;
 mod demo;
 mod dev;
-mod logging;
 mod reconciler;
 mod runner;
 
@@ -24,7 +23,7 @@ async fn main() -> ExitCode {
         cli::Command::Demo(_) => "warn",
         _ => "info",
     };
-    logging::init(level);
+    baton_core::telemetry::init("baton", level);
     let result = match cli.command {
         cli::Command::Dev(args) => dev::run(args).await,
         cli::Command::Setup(args) => backend::setup(args).await,

@@ -156,6 +156,9 @@ impl Ingress {
             .parse(request)
             .map_err(|e| IngressError::Malformed(e.to_string()))?;
         let delivery_key = DeliveryKey::new(source, validate_delivery_id(delivery.delivery_id)?);
+        // The router's `webhook` span: every later line of this delivery names it.
+        let span = tracing::Span::current();
+        span.record("delivery_id", delivery_key.id.as_str());
         let event = match delivery.parsed {
             Parsed::Ignored { reason } => return Ok(Accepted::Ignored { reason }),
             Parsed::Event(event) => event,
@@ -165,6 +168,10 @@ impl Ingress {
                 "payload names no issue identifier".into(),
             ));
         }
+        span.record(
+            "work_item",
+            WorkItemKey::new(source, &event.issue.identifier).as_str(),
+        );
         // Only now, with the body verified, may it say which workflow serves it.
         let Some(served) = workflows.select_served(source, &event.issue) else {
             return Ok(Accepted::Ignored {

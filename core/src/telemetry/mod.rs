@@ -48,17 +48,14 @@ pub fn on_lambda(lookup: &impl Fn(&str) -> Option<String>) -> bool {
 pub fn init(service: &str, default_level: &str) {
     let lookup = |name: &str| std::env::var(name).ok();
     // Secret-looking environment values are known before the first line is written.
-    redact::remember(redact::secret_env_values(
-        std::env::vars_os().filter_map(|(name, value)| {
-            Some((name.into_string().ok()?, value.into_string().ok()?))
-        }),
-    ));
+    redact::remember(redact::process_env_secret_values());
     metrics::configure(service, metrics::enabled_by(lookup));
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let timestamps = !on_lambda(&lookup);
     let writer = writer::RedactingWriter::new(std::io::stderr);
-    let installed = match LogFormat::from_env(&lookup, std::io::stderr().is_terminal()) {
+    let terminal = std::io::stderr().is_terminal();
+    let installed = match LogFormat::from_env(&lookup, terminal) {
         LogFormat::Json => Registry::default()
             .with(filter)
             .with(format::SpanFieldsLayer)
@@ -74,6 +71,7 @@ pub fn init(service: &str, default_level: &str) {
         LogFormat::Text => {
             let layer = tracing_subscriber::fmt::layer()
                 .compact()
+                .with_ansi(terminal)
                 .with_writer(writer);
             if timestamps {
                 Registry::default().with(filter).with(layer).try_init()

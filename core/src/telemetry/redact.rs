@@ -140,6 +140,17 @@ fn output_forms(secret: String) -> Vec<String> {
     forms
 }
 
+/// The values of this process's environment variables whose names say they are secret
+/// (variables that are not valid Unicode are skipped).
+pub fn process_env_secret_values() -> Vec<String> {
+    secret_env_values(
+        std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }),
+    )
+    .collect()
+}
+
 /// The secrets this process knows of, shared by its log writer and metrics.
 static KNOWN_SECRETS: LazyLock<RwLock<Redactor>> =
     LazyLock::new(|| RwLock::new(Redactor::default()));
@@ -177,6 +188,24 @@ pub fn redact_known(text: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// `value` with every secret this process knows of redacted from its strings, or `None`
+/// when it holds none (the common case, which costs one serialization).
+pub fn redact_known_in<T>(value: &T) -> Option<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let known = KNOWN_SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    if known.is_empty() {
+        return None;
+    }
+    let mut json = serde_json::to_value(value).ok()?;
+    if !known.finds_secret_in(&json.to_string()) {
+        return None;
+    }
+    known.redact_json(&mut json);
+    serde_json::from_value(json).ok()
 }
 
 /// A copy of the process-wide redactor, for components that redact what they store.
@@ -238,6 +267,32 @@ mod tests {
     fn a_secret_containing_another_is_replaced_whole() {
         let redactor = Redactor::new(["abcdefgh".to_owned(), "abcdefgh-longer".to_owned()]);
         assert_eq!(redactor.redact("x abcdefgh-longer y"), "x [redacted] y");
+    }
+
+    #[test]
+    fn known_secrets_are_redacted_from_typed_values() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Issue {
+            title: String,
+            labels: Vec<String>,
+        }
+        remember(["typed-secret-value-31".to_owned()]);
+        let clean = Issue {
+            title: "nothing here".into(),
+            labels: vec!["baton".into()],
+        };
+        assert_eq!(redact_known_in(&clean), None);
+        let leaky = Issue {
+            title: "key typed-secret-value-31 pasted".into(),
+            labels: vec!["typed-secret-value-31".into()],
+        };
+        assert_eq!(
+            redact_known_in(&leaky),
+            Some(Issue {
+                title: "key [redacted] pasted".into(),
+                labels: vec!["[redacted]".into()],
+            })
+        );
     }
 
     #[test]

@@ -52,11 +52,7 @@ fn lines_carry_the_fields_of_every_enclosing_span() {
     tracing::subscriber::with_default(json_subscriber(&captured, false), || {
         let job = tracing::info_span!("job", work_item = "github:o/r#1", delivery_id = "d-1");
         let _job = job.enter();
-        let run = tracing::info_span!(
-            "run",
-            run_id = "run-7",
-            session_id = tracing::field::Empty
-        );
+        let run = tracing::info_span!("run", run_id = "run-7", session_id = tracing::field::Empty);
         let _run = run.enter();
         tracing::info!(turn = 1, "before the session");
         run.record("session_id", "thread-42");
@@ -90,12 +86,18 @@ fn timestamps_are_written_off_lambda() {
 
 #[test]
 fn secrets_in_event_and_span_fields_are_redacted() {
-    redact::remember(["span-secret-0451".to_owned(), "field\"secret\\0452".to_owned()]);
+    redact::remember([
+        "span-secret-0451".to_owned(),
+        "field\"secret\\0452".to_owned(),
+    ]);
     let captured = Captured::default();
     tracing::subscriber::with_default(json_subscriber(&captured, false), || {
         let span = tracing::info_span!("webhook", delivery_id = "span-secret-0451");
         let _entered = span.enter();
-        tracing::error!(error = "field\"secret\\0452 leaked", "failed with span-secret-0451");
+        tracing::error!(
+            error = "field\"secret\\0452 leaked",
+            "failed with span-secret-0451"
+        );
     });
     let raw = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
     assert!(!raw.contains("span-secret-0451"));
