@@ -243,6 +243,23 @@ async fn no_secret_reaches_a_log_line_a_record_or_an_answer() {
     assert_eq!(status, 202, "{answer}");
     answers.push(answer);
 
+    // A label named like a secret: ignored, and the answer says why without showing it.
+    let labeled = github_issue(
+        "labeled",
+        8,
+        &["baton", MODEL_KEY],
+        json!({ "label": { "name": MODEL_KEY } }),
+    );
+    let (status, answer) = dev
+        .post(
+            &labeled,
+            signing::github(WEBHOOK_SECRET, "issues", "label-1", &labeled),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("label `[redacted]`"), "{answer}");
+    answers.push(answer);
+
     // The run fails on the agent's error, and is not retried.
     let path = "/api/v1/issues/github%3Aacme%2Fapp%237";
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -292,6 +309,11 @@ async fn no_secret_reaches_a_log_line_a_record_or_an_answer() {
     let last_error = item.last_error.clone().expect("the run's error");
     assert!(last_error.contains("[redacted]"), "{last_error}");
     assert_no_secret("the work item", &format!("{item:?}"));
+    assert!(
+        item.issue.body.contains("[redacted]"),
+        "the issue text is stored redacted: {:?}",
+        item.issue.body
+    );
     let runs = store.list_runs(&key).await.expect("runs");
     assert_eq!(runs.len(), 1);
     let run = &runs[0];

@@ -1,9 +1,12 @@
 use super::{verify, work_items};
 use crate::clock::Clock;
-use crate::domain::{DeliveryKey, DeliveryOutcome, JobId, SourceKind, WorkItemKey};
+use crate::domain::{
+    DeliveryKey, DeliveryOutcome, JobId, NormalizedEvent, SourceKind, WorkItemKey,
+};
 use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
+use crate::telemetry::redact;
 use crate::webhooks::{self, Parsed, WebhookRequest};
 use crate::workflow::{Workflow, WorkflowSet, WorkflowWatch};
 use http::HeaderMap;
@@ -161,7 +164,7 @@ impl Ingress {
         span.record("delivery_id", delivery_key.id.as_str());
         let event = match delivery.parsed {
             Parsed::Ignored { reason } => return Ok(Accepted::Ignored { reason }),
-            Parsed::Event(event) => event,
+            Parsed::Event(event) => scrubbed(event),
         };
         if event.issue.identifier.is_empty() {
             return Err(IngressError::Malformed(
@@ -239,6 +242,15 @@ impl Ingress {
     }
 }
 
+/// The event with every secret the process knows replaced in its text: a credential pasted
+/// into an issue or a label reaches neither the answer, the log, the record, the read API
+/// nor the agent's prompt.
+fn scrubbed(event: Box<NormalizedEvent>) -> Box<NormalizedEvent> {
+    redact::redact_known_in(&*event)
+        .map(Box::new)
+        .unwrap_or(event)
+}
+
 fn validate_delivery_id(id: String) -> Result<String, IngressError> {
     let id = id.trim().to_owned();
     if id.is_empty() {
@@ -262,6 +274,8 @@ impl Ingress {
         event: &crate::domain::NormalizedEvent,
         delivery_id: &str,
     ) -> Result<Accepted, IngressError> {
+        let clean = redact::redact_known_in(event);
+        let event = clean.as_ref().unwrap_or(event);
         let delivery_key =
             DeliveryKey::new(event.source, validate_delivery_id(delivery_id.to_owned())?);
         if event.issue.identifier.is_empty() {

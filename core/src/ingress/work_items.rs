@@ -9,7 +9,6 @@ use crate::domain::{
 };
 use crate::ports::{Queue, Store, StoreError};
 use crate::routing::{Decision, FollowUp};
-use crate::telemetry::redact;
 
 /// Conditional writes that lose to a concurrent writer are retried this many times.
 const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -24,10 +23,6 @@ pub(super) async fn apply(
     decision: Decision,
     delivery: &DeliveryKey,
 ) -> Result<DeliveryOutcome, IngressError> {
-    // A credential pasted into an issue is not spread further: not into the record, the
-    // read API or the agent's prompt.
-    let scrubbed = redact::redact_known_in(event);
-    let event = scrubbed.as_ref().unwrap_or(event);
     let key = WorkItemKey::new(event.source, &event.issue.identifier);
     let request = |reason, approved_by: Option<String>| RunRequest {
         key: key.clone(),
