@@ -5,7 +5,6 @@ mod cli;
 mod client;
 mod demo;
 mod dev;
-mod logging;
 mod reconciler;
 mod runner;
 
@@ -29,7 +28,7 @@ async fn main() -> ExitCode {
         cli::Command::Demo(_) => "warn",
         _ => "info",
     };
-    logging::init(level);
+    baton_core::telemetry::init("baton", level);
     let result = match cli.command {
         cli::Command::Dev(args) => dev::run(args).await,
         cli::Command::Setup(args) => backend::setup(args).await,

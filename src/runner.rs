@@ -7,9 +7,9 @@ use baton_aws::BackendKind;
 use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{Queue, Store};
 use baton_core::secret::Secret;
+use baton_core::telemetry::redact;
 use baton_core::workflow::{env_lookup, Workflow, WorkflowSet, WorkflowSource};
 use baton_runner::agent::setup::MockAgentCommand;
-use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,12 +89,16 @@ fn build_with_secrets<'a>(
     if !passed.is_empty() {
         tracing::info!(variables = ?passed, "credentials passed to the agent's environment");
     }
-    let redactor = Redactor::from_env(
-        std::env::vars(),
-        webhook_secrets
-            .into_iter()
-            .map(|secret| secret.expose().to_owned()),
+    // One redactor for the run's records and the process's log lines: everything the log
+    // writer knows (every resolved secret, secret-looking environment values) and these.
+    redact::remember(
+        redact::process_env_secret_values().into_iter().chain(
+            webhook_secrets
+                .into_iter()
+                .map(|secret| secret.expose().to_owned()),
+        ),
     );
+    let redactor = redact::known_secrets();
     Ok(Runner::new(store, queue, clock, settings, plan, redactor))
 }
 

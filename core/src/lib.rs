@@ -4,7 +4,8 @@
 //! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
 //! adapters in the `baton-aws` crate. `ingress` serves webhooks, `api` the read API and
 //! `dashboard` its HTML pages; all are axum routers that merge into one. `reconciler`
-//! requeues lost jobs and polls the trackers for webhooks that never arrived.
+//! requeues lost jobs and polls the trackers for webhooks that never arrived. `telemetry`
+//! sets up every binary's logs, redaction and metrics.
 
 pub mod api;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod ports;
 pub mod reconciler;
 pub mod routing;
 pub mod secret;
+pub mod telemetry;
 pub mod webhooks;
 pub mod workflow;
 

@@ -8,12 +8,14 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
-    /// An empty value counts as missing.
+    /// An empty value counts as missing. The value becomes known to the process's log
+    /// redactor, so it is replaced in any log line that would show it.
     pub fn new(value: impl Into<String>) -> Option<Self> {
         let value = value.into();
         if value.is_empty() {
             None
         } else {
+            crate::telemetry::redact::remember([value.clone()]);
             Some(Self(value))
         }
     }

@@ -1,9 +1,12 @@
 use super::{verify, work_items};
 use crate::clock::Clock;
-use crate::domain::{DeliveryKey, DeliveryOutcome, JobId, SourceKind, WorkItemKey};
+use crate::domain::{
+    DeliveryKey, DeliveryOutcome, JobId, NormalizedEvent, SourceKind, WorkItemKey,
+};
 use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
+use crate::telemetry::redact;
 use crate::webhooks::{self, Parsed, WebhookRequest};
 use crate::workflow::{Workflow, WorkflowSet, WorkflowWatch};
 use http::HeaderMap;
@@ -156,15 +159,22 @@ impl Ingress {
             .parse(request)
             .map_err(|e| IngressError::Malformed(e.to_string()))?;
         let delivery_key = DeliveryKey::new(source, validate_delivery_id(delivery.delivery_id)?);
+        // The router's `webhook` span: every later line of this delivery names it.
+        let span = tracing::Span::current();
+        span.record("delivery_id", delivery_key.id.as_str());
         let event = match delivery.parsed {
             Parsed::Ignored { reason } => return Ok(Accepted::Ignored { reason }),
-            Parsed::Event(event) => event,
+            Parsed::Event(event) => scrubbed(event),
         };
         if event.issue.identifier.is_empty() {
             return Err(IngressError::Malformed(
                 "payload names no issue identifier".into(),
             ));
         }
+        span.record(
+            "work_item",
+            WorkItemKey::new(source, &event.issue.identifier).as_str(),
+        );
         // Only now, with the body verified, may it say which workflow serves it.
         let Some(served) = workflows.select_served(source, &event.issue) else {
             return Ok(Accepted::Ignored {
@@ -232,6 +242,15 @@ impl Ingress {
     }
 }
 
+/// The event with every secret the process knows replaced in its text: a credential pasted
+/// into an issue or a label reaches neither the answer, the log, the record, the read API
+/// nor the agent's prompt.
+fn scrubbed(event: Box<NormalizedEvent>) -> Box<NormalizedEvent> {
+    redact::redact_known_in(&*event)
+        .map(Box::new)
+        .unwrap_or(event)
+}
+
 fn validate_delivery_id(id: String) -> Result<String, IngressError> {
     let id = id.trim().to_owned();
     if id.is_empty() {
@@ -255,6 +274,8 @@ impl Ingress {
         event: &crate::domain::NormalizedEvent,
         delivery_id: &str,
     ) -> Result<Accepted, IngressError> {
+        let clean = redact::redact_known_in(event);
+        let event = clean.as_ref().unwrap_or(event);
         let delivery_key =
             DeliveryKey::new(event.source, validate_delivery_id(delivery_id.to_owned())?);
         if event.issue.identifier.is_empty() {

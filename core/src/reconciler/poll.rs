@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The tracker could not be read; the next poll tries again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,12 +116,18 @@ impl SafetyPoll {
                 report.unchanged += 1;
                 continue;
             }
-            self.offer(source, issue, &key, &mut report).await;
+            let span = tracing::info_span!("poll_item", work_item = %key);
+            self.offer(source, issue, &key, &mut report)
+                .instrument(span)
+                .await;
         }
         // Active items the tracker no longer lists: closed, moved or deleted without a word.
         for key in active {
             report.looked_up += 1;
-            self.look_up(poller, &key, &mut report).await;
+            let span = tracing::info_span!("poll_item", work_item = %key);
+            self.look_up(poller, &key, &mut report)
+                .instrument(span)
+                .await;
         }
         Ok(report)
     }

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::ports::{Queue, QueueError, Store, StoreError};
 use std::collections::HashSet;
+use tracing::Instrument;
 
 /// Conditional writes that lose to a concurrent writer are retried this many times.
 const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -76,7 +77,13 @@ pub async fn reconcile_once(
                 report.skip(reason);
                 continue;
             }
-            match requeue(store, queue, clock, settings, &item.key).await {
+            // Every line about this item, the store's and the queue's included, names it.
+            let span = tracing::info_span!("reconcile_item", work_item = %item.key);
+            let outcome = requeue(store, queue, clock, settings, &item.key)
+                .instrument(span.clone())
+                .await;
+            let _in_item = span.enter();
+            match outcome {
                 Ok(Outcome::Sent(requeued)) => {
                     tracing::info!(work_item = %requeued.work_item, job_id = %requeued.job_id,
                         status = requeued.status.as_str(), cause = requeued.cause.as_str(),

@@ -6,15 +6,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time() // CloudWatch stamps every line.
-        .with_writer(std::io::stderr)
-        .init();
+    baton_core::telemetry::init("baton-reconciler", "info");
     let handler = Arc::new(baton_reconciler::Handler::from_env().await?);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda_runtime::run(service_fn(

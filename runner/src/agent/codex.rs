@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// How long an interrupted (or timed-out, stalled) turn may take to end before the process is
 /// killed.
@@ -188,8 +189,8 @@ impl AgentProvider for CodexProvider {
         };
         let (incoming_tx, incoming) = mpsc::channel(INCOMING_CAPACITY);
         let tasks = vec![
-            tokio::spawn(read_stdout(stdout, incoming_tx)),
-            tokio::spawn(forward_stderr(stderr, events.clone())),
+            tokio::spawn(read_stdout(stdout, incoming_tx).in_current_span()),
+            tokio::spawn(forward_stderr(stderr, events.clone()).in_current_span()),
         ];
         let mut session = CodexSession {
             child: Some(child),

@@ -16,6 +16,7 @@ use baton_core::domain::{
     JOB_SCHEMA_VERSION,
 };
 use baton_core::ports::{ReceivedJob, StoreError, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
+use baton_core::telemetry::metrics;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -60,7 +61,10 @@ impl Runner {
         };
         // Every log line of this job carries its work item, job and delivery.
         let span = tracing::info_span!("job", work_item = %job.work_item, job_id = %job.job_id,
-            delivery_id = job.delivery_id.as_deref().unwrap_or(""), attempt = job.attempt);
+            delivery_id = tracing::field::Empty, attempt = job.attempt);
+        if let Some(delivery_id) = &job.delivery_id {
+            span.record("delivery_id", delivery_id.as_str());
+        }
         self.handle_job(job, received, shutdown)
             .instrument(span)
             .await;
@@ -232,7 +236,10 @@ impl Runner {
             self.abandon_previous(&previous).await;
         }
         tracing::info!(work_item = %job.work_item, run_id = %run_id, attempt = job.attempt, "claimed");
+        // Every line of the run carries its id, and its session once the agent reports one.
+        let span = tracing::info_span!("run", run_id = %run_id, session_id = tracing::field::Empty);
         self.run_and_conclude(job, received, item, run_id, held, shutdown.stop_sessions)
+            .instrument(span)
             .await;
     }
 
@@ -432,6 +439,8 @@ impl Runner {
         }
         tracing::info!(run_id = %run.run_id, status = status.as_str(),
             error = error.as_ref().map(|e| e.code.as_str()), "run ended");
+        metrics::run_outcome(status.as_str());
+        metrics::tokens_used(run.tokens.input_tokens, run.tokens.output_tokens);
 
         if let AttemptEnd::Abandoned(StopReason::LeaseLost) = end {
             // The item is someone else's now; the message comes back and is judged then.
@@ -650,7 +659,7 @@ impl Runner {
                 item.status = WorkItemStatus::DeadLettered;
                 item.pending_job = None;
                 item.lease = None;
-                item.last_error = Some(reason.clone());
+                item.last_error = Some(self.redactor.redact(&reason));
                 Edit::Write(())
             },
         )

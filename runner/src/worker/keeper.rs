@@ -9,6 +9,7 @@ use baton_core::domain::{RunId, WorkItemKey};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The keeper of one run. Dropping it stops the keeping (even if the run panicked), so a
 /// lease is never renewed for a run that is gone.
@@ -43,7 +44,7 @@ pub struct Kept {
 
 pub fn spawn(runner: Arc<Runner>, kept: Kept, stop: Stop) -> Keeper {
     let done = CancellationToken::new();
-    let task = tokio::spawn(keep(runner, kept, stop, done.clone()));
+    let task = tokio::spawn(keep(runner, kept, stop, done.clone()).in_current_span());
     Keeper {
         done,
         task: Some(task),

@@ -9,11 +9,13 @@ use crate::redact::Redactor;
 use baton_core::clock::Clock;
 use baton_core::domain::{Run, RunEvent, TokenTotals};
 use baton_core::ports::Store;
+use baton_core::telemetry::metrics;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// Events written per store call at most, and the longest an event waits to be written.
 const BATCH: usize = 25;
@@ -79,7 +81,8 @@ pub fn start(
     events: mpsc::Receiver<AgentEvent>,
 ) -> RecorderHandle {
     let (notes_tx, notes) = mpsc::unbounded_channel();
-    let task = tokio::spawn(record(context, run, events, notes));
+    // In the run's span, so its lines carry the run and, once known, the session.
+    let task = tokio::spawn(record(context, run, events, notes).in_current_span());
     RecorderHandle {
         timeline: Timeline { notes: notes_tx },
         task,
@@ -166,7 +169,15 @@ impl Recorder {
         match &event {
             AgentEvent::SessionStarted { session_id, .. } => {
                 self.run.session_id = Some(session_id.clone());
-                self.run.agent_started_at.get_or_insert(now);
+                // The recorder runs in the run's span: from here on its lines name the session.
+                tracing::Span::current().record("session_id", session_id.as_str());
+                if self.run.agent_started_at.is_none() {
+                    self.run.agent_started_at = Some(now);
+                    // Only runs a webhook (or the safety poll) asked for have a start.
+                    if let Some(received_at) = self.run.received_at {
+                        metrics::dispatch_latency((now - received_at).num_milliseconds());
+                    }
+                }
                 self.run_dirty = true;
             }
             AgentEvent::TurnStarted { turn, .. } => {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// Writes queued at most; a batch of events is one write.
 const BACKLOG: usize = 64;
@@ -29,7 +30,7 @@ impl Writer {
     /// `version`: the run record's stored version.
     pub fn start(store: Arc<dyn Store>, retention: Duration, version: u64) -> Self {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        let task = tokio::spawn(write_all(store, retention, version, rx));
+        let task = tokio::spawn(write_all(store, retention, version, rx).in_current_span());
         Self {
             tx,
             task,
