@@ -649,14 +649,32 @@ impl Store for FailingStore {
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &crate::domain::NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
         self.check("complete_delivery")?;
         self.inner
-            .complete_delivery(key, owner, outcome, now, retain)
+            .complete_delivery(key, owner, outcome, event, now, retain)
             .await
     }
+
+    async fn get_delivery(
+
+        &self,
+
+        key: &DeliveryKey,
+
+        now: DateTime<Utc>,
+
+    ) -> Result<Option<crate::domain::DeliveryRecord>, StoreError> {
+
+        self.check("get_delivery")?;
+
+        self.inner.get_delivery(key, now).await
+
+    }
+
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
         self.check("release_delivery")?;

@@ -64,6 +64,8 @@ pub enum JobReason {
     Reconciled,
     /// The safety poll found the issue eligible and no webhook had said so.
     Polled,
+    /// Requested through the API or CLI (`POST /api/v1/issues/{key}/retry`).
+    Manual,
 }
 
 impl JobReason {
@@ -87,6 +89,7 @@ impl JobReason {
             Self::PullRequestMerged => "pull_request_merged",
             Self::Reconciled => "reconciled",
             Self::Polled => "polled",
+            Self::Manual => "manual",
         }
     }
 }
