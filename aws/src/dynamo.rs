@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use baton_core::domain::{
-    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
+    WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};

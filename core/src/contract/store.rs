@@ -4,8 +4,8 @@
 use super::unique;
 use crate::domain::{
     Actor, Association, DeliveryKey, DeliveryOutcome, DeliveryRecord, EventAction, IssueSnapshot,
-    NormalizedEvent, JobId, JobReason, Lease, Run, RunError, RunEvent,
-    RunId, RunStatus, SourceKind, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus,
+    JobId, JobReason, Lease, NormalizedEvent, Run, RunError, RunEvent, RunId, RunStatus,
+    SourceKind, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
@@ -199,7 +199,14 @@ pub async fn delivery_claim_lifecycle(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "a", &queued("x/y#1"), &sample_event(), at(t0, 41), RETAIN)
+            .complete_delivery(
+                &key,
+                "a",
+                &queued("x/y#1"),
+                &sample_event(),
+                at(t0, 41),
+                RETAIN,
+            )
             .await,
         "completion by the holder whose lease was taken over",
     );
@@ -225,7 +232,8 @@ pub async fn delivery_claim_lifecycle(store: &dyn Store) {
                 "b",
                 &DeliveryOutcome::Ignored {
                     reason: "again".into(),
-                }, &sample_event(),
+                },
+                &sample_event(),
                 at(t0, 24 * 3600),
                 RETAIN,
             )
@@ -252,7 +260,14 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "b", &queued("x/y#2"), &sample_event(), at(t0, 2), RETAIN)
+            .complete_delivery(
+                &key,
+                "b",
+                &queued("x/y#2"),
+                &sample_event(),
+                at(t0, 2),
+                RETAIN,
+            )
             .await,
         "completion by a non-owner",
     );
@@ -279,7 +294,14 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "a", &queued("x/y#3"), &sample_event(), at(t0, 6), RETAIN)
+            .complete_delivery(
+                &key,
+                "a",
+                &queued("x/y#3"),
+                &sample_event(),
+                at(t0, 6),
+                RETAIN,
+            )
             .await,
         "completion by the former owner",
     );
@@ -362,7 +384,10 @@ pub async fn completed_delivery_keeps_its_event(store: &dyn Store) {
     );
     assert_eq!(begin(store, &key, "a", t0).await, DeliveryClaim::Claimed);
     assert_eq!(
-        store.get_delivery(&key, at(t0, 1)).await.expect("get claimed"),
+        store
+            .get_delivery(&key, at(t0, 1))
+            .await
+            .expect("get claimed"),
         None,
         "a delivery still being processed"
     );
@@ -385,7 +410,10 @@ pub async fn completed_delivery_keeps_its_event(store: &dyn Store) {
     );
     let other = delivery_key();
     assert_eq!(
-        store.get_delivery(&other, at(t0, 60)).await.expect("get other"),
+        store
+            .get_delivery(&other, at(t0, 60))
+            .await
+            .expect("get other"),
         None,
         "another id shares nothing"
     );

@@ -307,7 +307,9 @@ async fn request_run(
             if let Some(item) = &current {
                 if matches!(
                     item.status,
-                    WorkItemStatus::Queued | WorkItemStatus::Running | WorkItemStatus::AwaitingApproval
+                    WorkItemStatus::Queued
+                        | WorkItemStatus::Running
+                        | WorkItemStatus::AwaitingApproval
                 ) {
                     return Err(IngressError::Conflict(format!(
                         "work item {key} is {}; a new run can be requested once it has ended",
@@ -315,7 +317,9 @@ async fn request_run(
                     )));
                 }
             } else {
-                return Err(IngressError::Conflict(format!("work item {key} does not exist")));
+                return Err(IngressError::Conflict(format!(
+                    "work item {key} does not exist"
+                )));
             }
         }
         let expected = current.as_ref().map(|item| item.version);

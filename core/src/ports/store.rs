@@ -1,5 +1,6 @@
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
+    WorkItemKey, WorkItemStatus,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
