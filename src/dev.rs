@@ -6,6 +6,7 @@ use crate::cli::DevArgs;
 use crate::reconciler;
 use crate::runner;
 use anyhow::Context;
+use baton_core::api;
 use baton_core::clock::SystemClock;
 use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
@@ -71,17 +72,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             variables.join(", ")
         );
     }
-    let app = ingress::router(ingress)
-        .merge(baton_core::api::router(
-            Arc::clone(&backends.store),
-            Arc::new(SystemClock),
-        ))
-        .merge(baton_core::api::workflows_router(workflows))
+    let pricing = baton_core::dashboard::Pricing::from_env()?;
+    // The API, the workflows listing and the dashboard are behind the auth check; webhooks (signed by
+    // their senders) and /healthz are not.
+    let auth = api::ApiAuth::from_env()?;
+    if matches!(auth, api::ApiAuth::LoopbackOnly) && !args.bind.is_loopback() {
+        tracing::warn!(bind = %args.bind,
+            "no BATON_API_TOKEN is set, so the API answers loopback clients only");
+    }
+    let protected = api::router(Arc::clone(&ingress), api::CursorKey::from_env())
+        .merge(api::workflows_router(workflows))
         .merge(baton_core::dashboard::router_with_pricing(
             Arc::clone(&backends.store),
             Arc::new(SystemClock),
-            baton_core::dashboard::Pricing::from_env()?,
+            pricing,
         ));
+    let app = ingress::router(ingress)
+        .merge(api::require_auth(protected, auth.clone()))
+        .merge(api::login_router(auth.clone()));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -92,6 +100,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         workflow = %described,
         workflows = set.len(),
         sources = ?sources,
+        api_auth = auth.describe(),
         "baton dev listening on http://{address}"
     );
     let shutdown = CancellationToken::new();
@@ -107,10 +116,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         stop_server.cancel();
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("server failed");
+    // The peer address tells the auth check who is on loopback.
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await
+    .context("server failed");
     // The server stops first: no new jobs arrive while the runner winds down.
     shutdown.cancel();
     if let Some(task) = runner_task {

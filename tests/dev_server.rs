@@ -378,3 +378,127 @@ async fn baton_dev_follows_a_rewritten_workflow_and_keeps_the_last_good_one() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Requests to the status API of a `baton dev` started with `BATON_API_TOKEN`.
+struct StatusApi<'a> {
+    server: &'a DevServer,
+    token: &'a str,
+}
+
+impl StatusApi<'_> {
+    async fn call(&self, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.server.base_url))
+            .bearer_auth(self.token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
+    /// Polls `path` until `done` holds.
+    async fn wait_for(
+        &self,
+        path: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = serde_json::Value::Null;
+        while Instant::now() < deadline {
+            let (status, body) = self.call(reqwest::Method::GET, path).await;
+            if status == 200 && done(&body) {
+                return body;
+            }
+            last = body;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting on {path}; last answer: {last}");
+    }
+}
+
+#[tokio::test]
+async fn baton_dev_status_api_needs_the_token_and_retries_and_replays() {
+    let token = format!("tok-{}", uuid::Uuid::new_v4());
+    let server = DevServer::start(&[], &[("BATON_API_TOKEN", token.clone())]).await;
+    let api = StatusApi {
+        server: &server,
+        token: &token,
+    };
+    let anonymous = reqwest::get(format!("{}/api/v1/state", server.base_url))
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+
+    let delivery = uuid::Uuid::new_v4().to_string();
+    let (status, answer) = server.post_labeled_issue(2, &delivery).await;
+    assert_eq!(status, 202, "{answer}");
+    let issue_path = "/api/v1/issues/github%3Aacme%2Fapp%232";
+    api.wait_for(issue_path, |issue| {
+        issue["work_item"]["status"] == "succeeded"
+    })
+    .await;
+
+    // A manual retry runs the item again, as a second run with reason `manual`.
+    let (status, retried) = api
+        .call(reqwest::Method::POST, &format!("{issue_path}/retry"))
+        .await;
+    assert_eq!(status, 202, "{retried}");
+    assert_eq!(retried["status"], "queued");
+    let issue = api
+        .wait_for(issue_path, |issue| {
+            issue["runs"]
+                .as_array()
+                .is_some_and(|runs| runs.len() == 2 && runs[1]["status"] == "succeeded")
+        })
+        .await;
+    let second = &issue["runs"][1];
+    assert_eq!(second["reason"], "manual", "{second}");
+    assert_eq!(second["job_id"], retried["job_id"]);
+
+    // Its timeline, two events a page, ends with a null cursor and holds every event once.
+    let run_id = second["run_id"].as_str().expect("run id");
+    let mut path = format!("/api/v1/runs/{run_id}/events?limit=2");
+    let mut seqs = Vec::new();
+    loop {
+        let (status, page) = api.call(reqwest::Method::GET, &path).await;
+        assert_eq!(status, 200, "{page}");
+        seqs.extend(
+            page["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| e["seq"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/runs/{run_id}/events?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seqs.len() as u64,
+        second["event_count"].as_u64().expect("count")
+    );
+    assert_eq!(seqs.first(), Some(&json!(1)));
+
+    // The first webhook, replayed: a new job under a fresh delivery id.
+    let (status, replayed) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/deliveries/github%3A{delivery}/replay"),
+        )
+        .await;
+    assert_eq!(status, 202, "{replayed}");
+    assert_eq!(replayed["status"], "queued");
+    assert_eq!(replayed["work_item"], "github:acme/app#2");
+    assert_ne!(replayed["job_id"], retried["job_id"]);
+
+    server.stop();
+}

@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use baton_core::domain::{
-    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
+    WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -195,6 +196,31 @@ fn classify_delivery(
             "delivery status `{other}` is unknown"
         ))),
     }
+}
+
+/// Decodes a completed delivery record. Records written before events were kept have no
+/// `event` (and no `completed_at`: the record's expiry stands in, since it was set from it).
+fn completed_delivery(item: &Item) -> Result<DeliveryRecord, StoreError> {
+    let outcome = serde_json::from_str(string_attr(item, "outcome")?)
+        .map_err(|e| StoreError::Corrupt(format!("delivery outcome: {e}")))?;
+    let event = match item.get("event") {
+        None => None,
+        Some(_) => Some(
+            serde_json::from_str(string_attr(item, "event")?)
+                .map_err(|e| StoreError::Corrupt(format!("delivery event: {e}")))?,
+        ),
+    };
+    let completed_at = match item.get("completed_at") {
+        Some(_) => DateTime::parse_from_rfc3339(string_attr(item, "completed_at")?)
+            .map_err(|e| StoreError::Corrupt(format!("delivery completed_at: {e}")))?
+            .with_timezone(&Utc),
+        None => DateTime::from_timestamp(number_attr(item, TTL)?, 0).unwrap_or_default(),
+    };
+    Ok(DeliveryRecord {
+        outcome,
+        event,
+        completed_at,
+    })
 }
 
 impl DynamoStore {
@@ -543,11 +569,14 @@ impl Store for DynamoStore {
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
         let outcome = serde_json::to_string(outcome)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode the outcome: {e}")))?;
+        let event = serde_json::to_string(event)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode the event: {e}")))?;
         let now_s = now.timestamp();
         let put = self
             .client
@@ -558,6 +587,11 @@ impl Store for DynamoStore {
             .item("status", s(COMPLETED))
             .item("owner", s(owner))
             .item("outcome", s(outcome))
+            .item("event", s(event))
+            .item(
+                "completed_at",
+                s(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            )
             .item(TTL, n(now_s.saturating_add(seconds(retain))))
             .condition_expression(
                 "#status = :in_progress AND #owner = :owner AND #expires_at >= :now_s",
@@ -573,6 +607,22 @@ impl Store for DynamoStore {
         conditional("PutItem", put, || {
             format!("delivery {key} is not held by {owner}")
         })
+    }
+
+    async fn get_delivery(
+        &self,
+        key: &DeliveryKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let Some(item) = self.read_delivery(&delivery_pk(key)).await? else {
+            return Ok(None);
+        };
+        // DynamoDB deletes expired items lazily: one past its TTL is gone already.
+        if number_attr(&item, TTL)? < now.timestamp() || string_attr(&item, "status")? != COMPLETED
+        {
+            return Ok(None);
+        }
+        completed_delivery(&item).map(Some)
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {

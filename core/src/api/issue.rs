@@ -6,8 +6,7 @@ use crate::domain::{
     JobId, JobReason, Run, RunError, RunEvent, RunId, RunStatus, TokenTotals, WorkItem, WorkItemKey,
 };
 use crate::ports::Store;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,16 +14,17 @@ use serde::{Deserialize, Serialize};
 /// The most events returned per run; a run with more says `events_truncated: true`.
 pub const EVENTS_PER_RUN: usize = 500;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssueResponse {
     /// The work item as stored.
+    #[schema(value_type = Object)]
     pub work_item: WorkItem,
     /// Its runs, oldest first.
     pub runs: Vec<RunView>,
 }
 
 /// A run with its timeline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunView {
     pub run_id: RunId,
     pub job_id: JobId,
@@ -57,7 +57,7 @@ pub struct RunView {
 }
 
 impl RunView {
-    fn new(run: Run, events: Vec<RunEvent>, events_truncated: bool) -> Self {
+    pub(super) fn new(run: Run, events: Vec<RunEvent>, events_truncated: bool) -> Self {
         Self {
             run_id: run.run_id,
             job_id: run.job_id,
@@ -84,13 +84,25 @@ impl RunView {
     }
 }
 
+/// One work item with its runs and their timelines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/issues/{key}",
+    tag = "issues",
+    params(("key" = String, Path, description = "The work item key, percent-encoded as one segment")),
+    responses(
+        (status = 200, description = "The work item", body = IssueResponse),
+        (status = 400, description = "`invalid_key`", body = super::error::ErrorEnvelope),
+        (status = 401, description = "`unauthorized`", body = super::error::ErrorEnvelope),
+        (status = 404, description = "`issue_not_found`", body = super::error::ErrorEnvelope),
+        (status = 503, description = "`store_unavailable`", body = super::error::ErrorEnvelope),
+    )
+)]
 pub(super) async fn get_issue(
     State(api): State<Api>,
-    key: Result<Path<String>, PathRejection>,
+    key: super::params::Segment,
 ) -> Result<Json<IssueResponse>, ApiError> {
-    // The path segment is percent-decoded already; a rejection means it was not UTF-8.
-    let Path(key) = key.map_err(|rejection| ApiError::InvalidKey(rejection.body_text()))?;
-    let key = WorkItemKey::parse(&key).map_err(ApiError::InvalidKey)?;
+    let key = super::params::work_item_key(key)?;
     issue_view(api.store.as_ref(), key).await.map(Json)
 }
 

@@ -1,39 +1,63 @@
-//! The read API: what baton is working on and what each run did, as JSON.
+//! The status API: what baton is working on, what each run did, and the actions a person can
+//! take, as JSON.
 //!
-//! - `GET /api/v1/state`: a Symphony-style snapshot of the work items by status (see
-//!   [`StateResponse`]).
-//! - `GET /api/v1/issues/{key}`: one work item with its runs and their timelines (see
-//!   [`IssueResponse`]). `{key}` is the work item key (`github:acme/app#12`) percent-encoded
+//! - `GET /api/v1/state`: a Symphony-style snapshot of the work items by status
+//!   ([`StateResponse`]).
+//! - `GET /api/v1/issues/{key}`: one work item with its runs and their timelines
+//!   ([`IssueResponse`]). `{key}` is the work item key (`github:acme/app#12`) percent-encoded
 //!   as one path segment: `github%3Aacme%2Fapp%2312`.
-//! - `GET /api/v1/workflows`: the workflow files and their status (see [`WorkflowsResponse`]);
-//!   a separate router, [`workflows_router`], since only a process that loads the files has it.
+//! - `GET /api/v1/runs/{id}` ([`RunResponse`]) and `GET /api/v1/runs/{id}/events`, its
+//!   timeline a page at a time with authenticated cursors ([`EventsResponse`]).
+//! - `POST /api/v1/issues/{key}/retry`, `POST /api/v1/issues/{key}/cancel` and
+//!   `POST /api/v1/deliveries/{id}/replay` ([`ActionResponse`]), carried out by the ingress.
+//! - `GET /api/v1/openapi.json`: the OpenAPI 3.1 document ([`ApiDoc`]).
+//! - `GET /api/v1/workflows`: the workflow files and their status ([`WorkflowsResponse`]); a
+//!   separate router, [`workflows_router`], since only a process that loads the files has it.
 //!
-//! Errors use the envelope of every baton HTTP surface, `{"error":{"code","message"}}`:
-//! 400 `invalid_key`, 404 `issue_not_found`, 503 `store_unavailable` (the detail goes to the
-//! log only), and 405 `method_not_allowed` on a known path.
+//! Errors use the envelope of every baton HTTP surface, `{"error":{"code","message"}}` (see
+//! [`ApiError`]). [`require_auth`] wraps routers with the auth check, [`login_router`] serves
+//! the dashboard's sign-in form.
 //!
-//! The router sets no fallback, because axum refuses to merge two routers that both have one:
-//! it is meant to be merged into the ingress router (`ingress::router(..).merge(api::router(..))`),
-//! whose fallback answers every unknown path, `/api/...` included, with 404 `not_found`. The
-//! 405 answers are per-route fallbacks, which survive the merge.
+//! The routers set no fallback, because axum refuses to merge two routers that both have one:
+//! they are meant to be merged into the ingress router, whose fallback answers every unknown
+//! path, `/api/...` included, with 404 `not_found`. The 405 answers are per-route fallbacks,
+//! which survive the merge.
 
+mod actions;
+mod auth;
+mod cursor;
 mod error;
+mod events;
 mod issue;
+mod login;
+mod openapi;
+mod params;
+mod run;
 mod state;
 #[cfg(test)]
 mod tests;
 mod workflows;
 
 pub use crate::http_error::not_found;
-pub use error::ApiError;
+pub use actions::{ActionResponse, ActionStatus};
+pub use auth::{
+    require_auth, ApiAuth, AuthConfigError, AUTH_MODE_VARIABLE, SESSION_COOKIE, TOKEN_VARIABLE,
+};
+pub use cursor::{CursorError, CursorKey, CURSOR_KEY_VARIABLE};
+pub use error::{ApiError, ErrorBody, ErrorEnvelope};
+pub use events::{EventsResponse, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT};
 pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
+pub use login::{login_router, LOGIN_PATH};
+pub use openapi::{ApiDoc, OPENAPI_PATH};
+pub use run::RunResponse;
 pub use state::{snapshot, Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};
 pub use workflows::{workflows_router, WorkflowsResponse, WORKFLOWS_PATH};
 
 use crate::clock::Clock;
 use crate::http_error::method_not_allowed;
+use crate::ingress::Ingress;
 use crate::ports::Store;
-use axum::routing::get;
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 
@@ -41,25 +65,65 @@ use std::sync::Arc;
 pub const STATE_PATH: &str = "/api/v1/state";
 /// One work item, by its percent-encoded key.
 pub const ISSUE_PATH: &str = "/api/v1/issues/{key}";
+/// One run, by id.
+pub const RUN_PATH: &str = "/api/v1/runs/{id}";
+/// A run's timeline, a page at a time.
+pub const RUN_EVENTS_PATH: &str = "/api/v1/runs/{id}/events";
+/// Queue a new run of a work item.
+pub const RETRY_PATH: &str = "/api/v1/issues/{key}/retry";
+/// Cancel a work item.
+pub const CANCEL_PATH: &str = "/api/v1/issues/{key}/cancel";
+/// Route a delivery's event again.
+pub const REPLAY_PATH: &str = "/api/v1/deliveries/{id}/replay";
 
 /// What the handlers share.
 #[derive(Clone)]
 struct Api {
+    ingress: Arc<Ingress>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    cursors: CursorKey,
 }
 
-/// The read API's routes, without a fallback (see the module docs): merge it into a router
-/// that has one, such as [`crate::ingress::router`].
-pub fn router(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Router {
-    Router::new()
-        .route(
-            STATE_PATH,
-            get(state::get_state).fallback(method_not_allowed),
-        )
-        .route(
-            ISSUE_PATH,
-            get(issue::get_issue).fallback(method_not_allowed),
-        )
-        .with_state(Api { store, clock })
+/// The routes, with the paths they serve, so a test can hold the OpenAPI document to them.
+#[derive(Default)]
+pub(super) struct Routes {
+    router: Router<Api>,
+    pub(super) paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn add(mut self, path: &'static str, methods: MethodRouter<Api>) -> Self {
+        self.router = self
+            .router
+            .route(path, methods.fallback(method_not_allowed));
+        self.paths.push(path);
+        self
+    }
+}
+
+pub(super) fn routes() -> Routes {
+    Routes::default()
+        .add(STATE_PATH, get(state::get_state))
+        .add(ISSUE_PATH, get(issue::get_issue))
+        .add(RETRY_PATH, post(actions::retry_issue))
+        .add(CANCEL_PATH, post(actions::cancel_issue))
+        .add(RUN_PATH, get(run::get_run))
+        .add(RUN_EVENTS_PATH, get(events::list_run_events))
+        .add(REPLAY_PATH, post(actions::replay_delivery))
+        .add(OPENAPI_PATH, get(openapi::get_openapi))
+}
+
+/// The API's routes, without a fallback and without the auth check: wrap the result with
+/// [`require_auth`] and merge it into a router that has a fallback, such as
+/// [`crate::ingress::router`]. The actions go through `ingress`; `cursors` authenticates
+/// the event cursors (share one key between instances: [`CursorKey::from_env`]).
+pub fn router(ingress: Arc<Ingress>, cursors: CursorKey) -> Router {
+    let api = Api {
+        store: Arc::clone(ingress.store()),
+        clock: Arc::clone(ingress.clock()),
+        ingress,
+        cursors,
+    };
+    routes().router.with_state(api)
 }

@@ -18,7 +18,7 @@ pub const STATE_LIST_LIMIT: usize = 100;
 /// Each status is read up to [`STATE_LIST_LIMIT`] items (most recently updated first), so a
 /// count is exact below the cap; a status with more items than that is named in `capped`,
 /// and its count stops at the cap.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateResponse {
     /// When the snapshot was taken (RFC 3339).
     pub generated_at: DateTime<Utc>,
@@ -36,6 +36,8 @@ pub struct StateResponse {
     pub queued: Vec<StateEntry>,
     pub failed: Vec<StateEntry>,
     pub dead_lettered: Vec<StateEntry>,
+    /// Held at the dispatch gate until a person approves.
+    pub awaiting_approval: Vec<StateEntry>,
     /// The tokens of every item counted in `counts` (succeeded and cancelled ones included),
     /// summed.
     pub token_totals: TokenTotals,
@@ -44,7 +46,7 @@ pub struct StateResponse {
 }
 
 /// Work items per status (see [`StateResponse::capped`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Counts {
     pub queued: usize,
     pub running: usize,
@@ -53,10 +55,11 @@ pub struct Counts {
     pub failed: usize,
     pub cancelled: usize,
     pub dead_lettered: usize,
+    pub awaiting_approval: usize,
 }
 
 /// One work item in a list. Fields that do not apply are `null`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateEntry {
     /// The work item key, as `GET /api/v1/issues/{key}` takes it (percent-encoded).
     pub work_item: WorkItemKey,
@@ -142,6 +145,17 @@ async fn list(store: &dyn Store, status: WorkItemStatus) -> Result<Listed, ApiEr
     })
 }
 
+/// The work items by status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/state",
+    tag = "state",
+    responses(
+        (status = 200, description = "The snapshot", body = StateResponse),
+        (status = 401, description = "`unauthorized`", body = super::error::ErrorEnvelope),
+        (status = 503, description = "`store_unavailable`", body = super::error::ErrorEnvelope),
+    )
+)]
 pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateResponse>, ApiError> {
     snapshot(api.store.as_ref(), api.clock.as_ref())
         .await
@@ -152,15 +166,17 @@ pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateRespon
 pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateResponse, ApiError> {
     use WorkItemStatus as S;
     let generated_at = clock.now();
-    let (queued, running, retrying, succeeded, failed, cancelled, dead_lettered) = tokio::try_join!(
-        list(store, S::Queued),
-        list(store, S::Running),
-        list(store, S::Retrying),
-        list(store, S::Succeeded),
-        list(store, S::Failed),
-        list(store, S::Cancelled),
-        list(store, S::DeadLettered),
-    )?;
+    let (queued, running, retrying, succeeded, failed, cancelled, dead_lettered, awaiting_approval) =
+        tokio::try_join!(
+            list(store, S::Queued),
+            list(store, S::Running),
+            list(store, S::Retrying),
+            list(store, S::Succeeded),
+            list(store, S::Failed),
+            list(store, S::Cancelled),
+            list(store, S::DeadLettered),
+            list(store, S::AwaitingApproval),
+        )?;
     let all = [
         &queued,
         &running,
@@ -169,6 +185,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         &failed,
         &cancelled,
         &dead_lettered,
+        &awaiting_approval,
     ];
     let capped = all
         .iter()
@@ -187,6 +204,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         failed: failed.items.len(),
         cancelled: cancelled.items.len(),
         dead_lettered: dead_lettered.items.len(),
+        awaiting_approval: awaiting_approval.items.len(),
     };
     Ok(StateResponse {
         generated_at,
@@ -198,6 +216,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         queued: queued.entries(),
         failed: failed.entries(),
         dead_lettered: dead_lettered.entries(),
+        awaiting_approval: awaiting_approval.entries(),
         token_totals,
         rate_limits: None,
     })

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 /// The workflows listing.
 pub const WORKFLOWS_PATH: &str = "/api/v1/workflows";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkflowsResponse {
     /// By file name.
+    #[schema(value_type = Vec<Object>)]
     pub workflows: Vec<WorkflowStatus>,
 }
 
@@ -27,7 +28,19 @@ pub fn workflows_router(workflows: WorkflowWatch) -> Router {
         .with_state(workflows)
 }
 
-async fn list_workflows(State(workflows): State<WorkflowWatch>) -> Json<WorkflowsResponse> {
+/// The workflow files, the version of each in use, and why a changed file was not taken.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflows",
+    tag = "workflows",
+    responses(
+        (status = 200, description = "The workflows", body = WorkflowsResponse),
+        (status = 401, description = "`unauthorized`", body = super::error::ErrorEnvelope),
+    )
+)]
+pub(super) async fn list_workflows(
+    State(workflows): State<WorkflowWatch>,
+) -> Json<WorkflowsResponse> {
     Json(WorkflowsResponse {
         workflows: workflows.statuses().to_vec(),
     })

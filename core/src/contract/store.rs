@@ -3,8 +3,9 @@
 
 use super::unique;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, IssueSnapshot, JobId, JobReason, Lease, Run, RunError, RunEvent,
-    RunId, RunStatus, SourceKind, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus,
+    Actor, Association, DeliveryKey, DeliveryOutcome, DeliveryRecord, EventAction, IssueSnapshot,
+    JobId, JobReason, Lease, NormalizedEvent, Run, RunError, RunEvent, RunId, RunStatus,
+    SourceKind, TokenTotals, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
@@ -36,6 +37,12 @@ macro_rules! store_contract_tests {
         async fn store_completed_delivery_is_forgotten_after_retention() {
             let store = $fresh;
             $crate::contract::store::completed_delivery_is_forgotten_after_retention(&*store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_completed_delivery_keeps_its_event() {
+            let store = $fresh;
+            $crate::contract::store::completed_delivery_keeps_its_event(&*store).await;
         }
 
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,6 +122,34 @@ fn queued(work_item: &str) -> DeliveryOutcome {
     }
 }
 
+/// An event as the ingress completes a delivery with: every field set, so that a store that
+/// drops or mangles one fails the round trip.
+pub fn sample_event() -> NormalizedEvent {
+    NormalizedEvent {
+        source: SourceKind::Github,
+        event_name: "issues".into(),
+        action: EventAction::Labeled {
+            label: "baton".into(),
+        },
+        issue: IssueSnapshot {
+            id: "1001".into(),
+            identifier: "acme/app#12".into(),
+            title: "Fix the login page".into(),
+            body: "It breaks on Safari — ünïcode kept".into(),
+            state: "open".into(),
+            labels: vec!["baton".into(), "bug".into()],
+            url: Some("https://github.com/acme/app/issues/12".into()),
+            ..IssueSnapshot::default()
+        },
+        actor: Actor {
+            login: "octocat".into(),
+            association: Association::Member,
+            is_bot: false,
+        },
+        comment: None,
+    }
+}
+
 async fn begin(
     store: &dyn Store,
     key: &DeliveryKey,
@@ -164,14 +199,21 @@ pub async fn delivery_claim_lifecycle(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "a", &queued("x/y#1"), at(t0, 41), RETAIN)
+            .complete_delivery(
+                &key,
+                "a",
+                &queued("x/y#1"),
+                &sample_event(),
+                at(t0, 41),
+                RETAIN,
+            )
             .await,
         "completion by the holder whose lease was taken over",
     );
 
     let outcome = queued("acme/app#12");
     store
-        .complete_delivery(&key, "b", &outcome, at(t0, 42), RETAIN)
+        .complete_delivery(&key, "b", &outcome, &sample_event(), at(t0, 42), RETAIN)
         .await
         .expect("the holder completes");
     assert_eq!(
@@ -191,6 +233,7 @@ pub async fn delivery_claim_lifecycle(store: &dyn Store) {
                 &DeliveryOutcome::Ignored {
                     reason: "again".into(),
                 },
+                &sample_event(),
                 at(t0, 24 * 3600),
                 RETAIN,
             )
@@ -217,7 +260,14 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "b", &queued("x/y#2"), at(t0, 2), RETAIN)
+            .complete_delivery(
+                &key,
+                "b",
+                &queued("x/y#2"),
+                &sample_event(),
+                at(t0, 2),
+                RETAIN,
+            )
             .await,
         "completion by a non-owner",
     );
@@ -244,7 +294,14 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .complete_delivery(&key, "a", &queued("x/y#3"), at(t0, 6), RETAIN)
+            .complete_delivery(
+                &key,
+                "a",
+                &queued("x/y#3"),
+                &sample_event(),
+                at(t0, 6),
+                RETAIN,
+            )
             .await,
         "completion by the former owner",
     );
@@ -253,7 +310,7 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
         work_item: WorkItemKey::new(SourceKind::Linear, "ENG-42"),
     };
     store
-        .complete_delivery(&key, "c", &outcome, at(t0, 7), RETAIN)
+        .complete_delivery(&key, "c", &outcome, &sample_event(), at(t0, 7), RETAIN)
         .await
         .expect("the new owner completes");
     store
@@ -273,7 +330,7 @@ pub async fn delivery_release_and_non_owners(store: &dyn Store) {
     let unknown = delivery_key();
     assert_conflict(
         store
-            .complete_delivery(&unknown, "a", &queued("x/y#4"), t0, RETAIN)
+            .complete_delivery(&unknown, "a", &queued("x/y#4"), &sample_event(), t0, RETAIN)
             .await,
         "completing an unknown delivery",
     );
@@ -299,7 +356,7 @@ pub async fn completed_delivery_is_forgotten_after_retention(store: &dyn Store) 
         .expect("begin");
     assert_eq!(claim, DeliveryClaim::Claimed);
     store
-        .complete_delivery(&key, "a", &outcome, at(t0, 10), retain)
+        .complete_delivery(&key, "a", &outcome, &sample_event(), at(t0, 10), retain)
         .await
         .expect("complete");
     assert_eq!(
@@ -310,6 +367,62 @@ pub async fn completed_delivery_is_forgotten_after_retention(store: &dyn Store) 
     assert_eq!(
         begin(store, &key, "b", at(t0, 10 + 3600 + 2)).await,
         DeliveryClaim::Claimed,
+        "forgotten once the retention has passed"
+    );
+}
+
+/// A completed delivery gives back its outcome, event and completion time (what a replay
+/// needs) while retained; nothing is returned for unknown, in-progress or expired records.
+pub async fn completed_delivery_keeps_its_event(store: &dyn Store) {
+    let key = delivery_key();
+    let t0 = Utc::now();
+    let retain = Duration::from_secs(3600);
+    assert_eq!(
+        store.get_delivery(&key, t0).await.expect("get unknown"),
+        None,
+        "an unknown delivery"
+    );
+    assert_eq!(begin(store, &key, "a", t0).await, DeliveryClaim::Claimed);
+    assert_eq!(
+        store
+            .get_delivery(&key, at(t0, 1))
+            .await
+            .expect("get claimed"),
+        None,
+        "a delivery still being processed"
+    );
+    let outcome = queued("acme/app#12");
+    let event = sample_event();
+    let completed_at = at(t0, 2);
+    store
+        .complete_delivery(&key, "a", &outcome, &event, completed_at, retain)
+        .await
+        .expect("complete");
+    let expected = DeliveryRecord {
+        outcome,
+        event: Some(event),
+        completed_at,
+    };
+    assert_eq!(
+        store.get_delivery(&key, at(t0, 60)).await.expect("get"),
+        Some(expected),
+        "the completed record round-trips"
+    );
+    let other = delivery_key();
+    assert_eq!(
+        store
+            .get_delivery(&other, at(t0, 60))
+            .await
+            .expect("get other"),
+        None,
+        "another id shares nothing"
+    );
+    assert_eq!(
+        store
+            .get_delivery(&key, at(t0, 2 + 3600 + 2))
+            .await
+            .expect("get expired"),
+        None,
         "forgotten once the retention has passed"
     );
 }

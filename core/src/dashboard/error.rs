@@ -26,6 +26,9 @@ pub enum DashboardError {
         during: &'static str,
         error: StoreError,
     },
+    /// A read failed in a way no page expects: 500; the detail goes to the log only.
+    #[error("unexpected error")]
+    Unexpected,
 }
 
 impl DashboardError {
@@ -41,6 +44,13 @@ impl From<ApiError> for DashboardError {
             ApiError::InvalidKey(message) => Self::InvalidKey(message),
             ApiError::IssueNotFound(key) => Self::IssueNotFound(key),
             ApiError::Store { during, error } => Self::Store { during, error },
+            ApiError::InvalidRunId(message) => Self::InvalidRunId(message),
+            ApiError::RunNotFound(run) => Self::RunNotFound(run),
+            // The pages call only the reads above; the rest belong to the API's own routes.
+            other => {
+                tracing::error!(error = ?other, "dashboard: unexpected error from a read");
+                Self::Unexpected
+            }
         }
     }
 }
@@ -60,6 +70,11 @@ impl IntoResponse for DashboardError {
             }
             Self::IssueNotFound(_) => (StatusCode::NOT_FOUND, "Issue not found", self.to_string()),
             Self::RunNotFound(_) => (StatusCode::NOT_FOUND, "Run not found", self.to_string()),
+            Self::Unexpected => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The page could not be built; the details are in the log.".to_owned(),
+            ),
             // Backend errors can name accounts, tables and ARNs: they stay in the log.
             Self::Store { during, error } => {
                 tracing::warn!(%error, during, "dashboard: the store failed");

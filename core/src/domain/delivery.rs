@@ -1,4 +1,5 @@
-use super::{JobId, SourceKind, WorkItemKey};
+use super::{JobId, NormalizedEvent, SourceKind, WorkItemKey};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -46,4 +47,33 @@ pub enum DeliveryOutcome {
     Ignored {
         reason: String,
     },
+}
+
+/// A completed delivery as stored: what it did, and the event it carried, so that it can be
+/// replayed (`POST /api/v1/deliveries/{id}/replay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub outcome: DeliveryOutcome,
+    /// The normalized event; `None` for a record written before events were kept.
+    pub event: Option<NormalizedEvent>,
+    pub completed_at: DateTime<Utc>,
+}
+
+impl DeliveryKey {
+    /// Parses the display form, `<source>:<id>` (`github:72d3162e-...`), as API paths carry it.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let (source, id) = value
+            .split_once(':')
+            .ok_or_else(|| format!("delivery id `{value}` has no `<source>:` prefix"))?;
+        let source = source
+            .parse::<SourceKind>()
+            .map_err(|e| format!("delivery id `{value}`: {e}"))?;
+        if id.is_empty() || id.len() > Self::MAX_ID_LEN || id.chars().any(char::is_control) {
+            return Err(format!(
+                "delivery id `{value}` must have 1 to {} printable characters after the source",
+                Self::MAX_ID_LEN
+            ));
+        }
+        Ok(Self::new(source, id))
+    }
 }

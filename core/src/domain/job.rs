@@ -6,7 +6,7 @@ use std::fmt;
 /// Bumped whenever the job message changes shape; consumers refuse versions they do not know.
 pub const JOB_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct JobId(String);
 
@@ -34,7 +34,7 @@ impl fmt::Display for JobId {
 }
 
 /// Why a run was requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobReason {
     /// Opened or reopened already carrying the trigger label.
@@ -64,6 +64,8 @@ pub enum JobReason {
     Reconciled,
     /// The safety poll found the issue eligible and no webhook had said so.
     Polled,
+    /// Requested through the API or CLI (`POST /api/v1/issues/{key}/retry`).
+    Manual,
 }
 
 impl JobReason {
@@ -87,6 +89,7 @@ impl JobReason {
             Self::PullRequestMerged => "pull_request_merged",
             Self::Reconciled => "reconciled",
             Self::Polled => "polled",
+            Self::Manual => "manual",
         }
     }
 }

@@ -7,7 +7,7 @@ mod run;
 mod source;
 mod work_item;
 
-pub use delivery::{DeliveryKey, DeliveryOutcome};
+pub use delivery::{DeliveryKey, DeliveryOutcome, DeliveryRecord};
 pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState};
 pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
 pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};

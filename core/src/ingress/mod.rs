@@ -3,12 +3,14 @@
 //! [`Ingress`] is the pipeline (verify, parse, route, deduplicate, record, enqueue) with no
 //! HTTP in it; [`router`] serves it with axum, the same router on Lambda and locally.
 
+mod actions;
 mod response;
 mod router;
 mod service;
 mod verify;
 mod work_items;
 
+pub use actions::ActionError;
 pub use router::{router, WEBHOOK_PATH};
 pub use service::{Accepted, Ingress, IngressError, IngressSettings};
 pub use work_items::merge_snapshot;

@@ -46,6 +46,7 @@ impl IntoResponse for IngressError {
             IngressError::Malformed(message) => {
                 error(StatusCode::BAD_REQUEST, "malformed_payload", message)
             }
+            IngressError::Conflict(message) => error(StatusCode::CONFLICT, "conflict", message),
             // The detail (SDK errors can name accounts, roles and ARNs) stays in the log;
             // senders such as GitHub show response bodies to anyone who can see the hook.
             IngressError::Backend(_) => retry_later(error(

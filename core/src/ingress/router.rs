@@ -97,6 +97,7 @@ fn refusal_reason(error: &IngressError) -> RefusalReason {
         IngressError::Malformed(_) => RefusalReason::Malformed,
         IngressError::Backend(_) => RefusalReason::BackendUnavailable,
         IngressError::DeliveryInProgress(_) => RefusalReason::DeliveryInProgress,
+        IngressError::Conflict(_) => RefusalReason::Conflict,
     }
 }
 

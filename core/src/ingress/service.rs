@@ -72,6 +72,10 @@ pub enum IngressError {
     /// Another copy of this delivery is being processed right now: 503, retry shortly.
     #[error("delivery {0} is being processed by another request; retry shortly")]
     DeliveryInProgress(String),
+    /// A manual request conflicts with the work item's state (a run is queued or under
+    /// way already): 409. Webhooks never get it.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<StoreError> for IngressError {
@@ -82,9 +86,9 @@ impl From<StoreError> for IngressError {
 
 /// The webhook pipeline, independent of HTTP.
 pub struct Ingress {
-    store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
-    clock: Arc<dyn Clock>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) queue: Arc<dyn Queue>,
+    pub(super) clock: Arc<dyn Clock>,
     /// Read once per delivery: no file I/O on the request path.
     workflows: WorkflowWatch,
     settings: IngressSettings,
@@ -130,6 +134,14 @@ impl Ingress {
 
     pub fn workflows(&self) -> &WorkflowWatch {
         &self.workflows
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Sources that have a secret and so can accept webhooks, in the current set.
@@ -204,7 +216,8 @@ impl Ingress {
             &delivery_key,
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, applied).await
+        self.settle_delivery(&delivery_key, &owner, &event, applied)
+            .await
     }
 
     /// Claims the delivery id. `Ok(None)`: this request owns it; `Ok(Some(_))`: it was
@@ -309,7 +322,8 @@ impl Ingress {
             &delivery_key,
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, applied).await
+        self.settle_delivery(&delivery_key, &owner, event, applied)
+            .await
     }
 
     /// Remembers what a delivery did, or gives its id back when applying it failed, so that
@@ -318,6 +332,7 @@ impl Ingress {
         &self,
         key: &DeliveryKey,
         owner: &str,
+        event: &crate::domain::NormalizedEvent,
         applied: Result<DeliveryOutcome, IngressError>,
     ) -> Result<Accepted, IngressError> {
         let outcome = match applied {
@@ -336,6 +351,7 @@ impl Ingress {
                 key,
                 owner,
                 &outcome,
+                event,
                 self.clock.now(),
                 self.settings.delivery_retention,
             )
@@ -345,15 +361,17 @@ impl Ingress {
             // first becomes superseded.
             tracing::warn!(delivery = %key, %error, "could not mark delivery complete");
         }
-        Ok(match outcome {
-            DeliveryOutcome::Queued { work_item, job_id } => Accepted::Queued { work_item, job_id },
-            DeliveryOutcome::CancelRequested { work_item } => {
-                Accepted::CancelRequested { work_item }
-            }
-            DeliveryOutcome::AwaitingApproval { work_item } => {
-                Accepted::AwaitingApproval { work_item }
-            }
-            DeliveryOutcome::Ignored { reason } => Accepted::Ignored { reason },
-        })
+        Ok(Accepted::from(outcome))
+    }
+}
+
+impl From<DeliveryOutcome> for Accepted {
+    fn from(outcome: DeliveryOutcome) -> Self {
+        match outcome {
+            DeliveryOutcome::Queued { work_item, job_id } => Self::Queued { work_item, job_id },
+            DeliveryOutcome::CancelRequested { work_item } => Self::CancelRequested { work_item },
+            DeliveryOutcome::AwaitingApproval { work_item } => Self::AwaitingApproval { work_item },
+            DeliveryOutcome::Ignored { reason } => Self::Ignored { reason },
+        }
     }
 }

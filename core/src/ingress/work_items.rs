@@ -30,10 +30,11 @@ pub(super) async fn apply(
         snapshot: Some((&event.issue, &event.action)),
         reason,
         approved_by,
+        only_when_idle: false,
     };
     match decision {
         Decision::Run { reason } => {
-            queue_run(store, queue, clock, request(reason, None), delivery).await
+            queue_run(store, queue, clock, request(reason, None), Some(delivery)).await
         }
         Decision::AwaitApproval { reason } => {
             // An approval given earlier (`/baton approve` before the trigger) still counts.
@@ -42,7 +43,7 @@ pub(super) async fn apply(
                 .await?
                 .is_some_and(|item| item.approved_by.is_some());
             if approved {
-                queue_run(store, queue, clock, request(reason, None), delivery).await
+                queue_run(store, queue, clock, request(reason, None), Some(delivery)).await
             } else {
                 hold_for_approval(store, clock, event, &key, delivery).await
             }
@@ -58,7 +59,7 @@ pub(super) async fn apply(
                     queue,
                     clock,
                     request(JobReason::Approved, Some(by)),
-                    delivery,
+                    Some(delivery),
                 )
                 .await
             } else {
@@ -76,7 +77,7 @@ pub(super) async fn apply(
             .await
         }
         Decision::Cancel { reason } => {
-            let outcome = request_cancel(store, clock, Some(event), &key, delivery).await?;
+            let outcome = request_cancel(store, clock, Some(event), &key, Some(delivery)).await?;
             tracing::info!(work_item = %key, %reason, delivery_id = %delivery.id, ?outcome, "cancel");
             Ok(outcome)
         }
@@ -85,23 +86,27 @@ pub(super) async fn apply(
 }
 
 /// What a run request writes on the work item.
-struct RunRequest<'a> {
-    key: WorkItemKey,
-    source: SourceKind,
+pub(super) struct RunRequest<'a> {
+    pub(super) key: WorkItemKey,
     /// The event's view of the issue, folded into the item; `None` for pull request events,
     /// whose payload describes the pull request, not the issue.
-    snapshot: Option<(&'a IssueSnapshot, &'a EventAction)>,
-    reason: JobReason,
-    approved_by: Option<String>,
+    pub(super) snapshot: Option<(&'a IssueSnapshot, &'a EventAction)>,
+    pub(super) source: SourceKind,
+    pub(super) reason: JobReason,
+    pub(super) approved_by: Option<String>,
+    /// Refuse (with [`IngressError::Conflict`]) unless the item exists and has no run queued,
+    /// under way or held for approval: a manual retry must not stack a run on a live one.
+    pub(super) only_when_idle: bool,
 }
 
 /// Marks the item queued and sends the job; undoes the mark if the job cannot be sent.
-async fn queue_run(
+/// `delivery` is the webhook that asked, `None` for a request made through the API.
+pub(super) async fn queue_run(
     store: &dyn Store,
     queue: &dyn Queue,
     clock: &dyn Clock,
     request: RunRequest<'_>,
-    delivery: &DeliveryKey,
+    delivery: Option<&DeliveryKey>,
 ) -> Result<DeliveryOutcome, IngressError> {
     let job_id = JobId::generate();
     let written = request_run(store, clock, &request, &job_id, delivery).await?;
@@ -113,7 +118,7 @@ async fn queue_run(
         reason: request.reason,
         attempt: 1,
         queued_at: clock.now(),
-        delivery_id: Some(delivery.id.clone()),
+        delivery_id: delivery.map(|delivery| delivery.id.clone()),
         continuation: 0,
     };
     if let Err(error) = queue.send(&job).await {
@@ -123,7 +128,7 @@ async fn queue_run(
         return Err(IngressError::Backend(error.to_string()));
     }
     tracing::info!(work_item = %key, job_id = %job_id, reason = request.reason.as_str(),
-        delivery_id = %delivery.id, "run queued");
+        delivery_id = delivery.map(|delivery| delivery.id.as_str()), "run queued");
     Ok(DeliveryOutcome::Queued {
         work_item: key,
         job_id,
@@ -201,7 +206,7 @@ async fn pull_request_follow_up(
         FollowUp::Rework => JobReason::ReviewChangesRequested,
         FollowUp::Merge => JobReason::ReviewApproved,
         FollowUp::Merged => JobReason::PullRequestMerged,
-        FollowUp::Closed => return request_cancel(store, clock, None, key, delivery).await,
+        FollowUp::Closed => return request_cancel(store, clock, None, key, Some(delivery)).await,
     };
     let request = RunRequest {
         key: key.clone(),
@@ -209,8 +214,9 @@ async fn pull_request_follow_up(
         snapshot: None,
         reason,
         approved_by: None,
+        only_when_idle: false,
     };
-    queue_run(store, queue, clock, request, delivery).await
+    queue_run(store, queue, clock, request, Some(delivery)).await
 }
 
 /// A versioned read-modify-write of an item that may not exist yet.
@@ -291,12 +297,31 @@ async fn request_run(
     clock: &dyn Clock,
     request: &RunRequest<'_>,
     job_id: &JobId,
-    delivery: &DeliveryKey,
+    delivery: Option<&DeliveryKey>,
 ) -> Result<WrittenRequest, IngressError> {
     let key = &request.key;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let now = clock.now();
         let current = store.get_work_item(key).await?;
+        if request.only_when_idle {
+            if let Some(item) = &current {
+                if matches!(
+                    item.status,
+                    WorkItemStatus::Queued
+                        | WorkItemStatus::Running
+                        | WorkItemStatus::AwaitingApproval
+                ) {
+                    return Err(IngressError::Conflict(format!(
+                        "work item {key} is {}; a new run can be requested once it has ended",
+                        item.status.as_str()
+                    )));
+                }
+            } else {
+                return Err(IngressError::Conflict(format!(
+                    "work item {key} does not exist"
+                )));
+            }
+        }
         let expected = current.as_ref().map(|item| item.version);
         let previous = current.clone();
         let mut item = current.unwrap_or_else(|| new_item(key, request.source, now));
@@ -312,7 +337,9 @@ async fn request_run(
         }
         item.cancel_requested = false;
         item.pending_job = Some(job_id.clone());
-        item.last_delivery = Some(delivery.id.clone());
+        if let Some(delivery) = delivery {
+            item.last_delivery = Some(delivery.id.clone());
+        }
         item.requested_at = Some(now);
         item.updated_at = now;
         item.version += 1;
@@ -331,13 +358,13 @@ async fn request_run(
 }
 
 /// Sets the cancel flag. A queued or retrying item is cancelled outright; a running one is
-/// stopped by its runner, which watches the flag.
-async fn request_cancel(
+/// stopped by its runner, which watches the flag. `delivery` is `None` for an API request.
+pub(super) async fn request_cancel(
     store: &dyn Store,
     clock: &dyn Clock,
     event: Option<&NormalizedEvent>,
     key: &WorkItemKey,
-    delivery: &DeliveryKey,
+    delivery: Option<&DeliveryKey>,
 ) -> Result<DeliveryOutcome, IngressError> {
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let Some(mut item) = store.get_work_item(key).await? else {
@@ -363,7 +390,9 @@ async fn request_cancel(
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Cancelled;
         }
-        item.last_delivery = Some(delivery.id.clone());
+        if let Some(delivery) = delivery {
+            item.last_delivery = Some(delivery.id.clone());
+        }
         item.updated_at = clock.now();
         item.version += 1;
         match store.put_work_item(&item, expected).await {

@@ -1,6 +1,7 @@
 use super::lock;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, DeliveryRecord as CompletedDelivery, NormalizedEvent, Run,
+    RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use async_trait::async_trait;
@@ -93,7 +94,7 @@ enum DeliveryState {
         /// Epoch milliseconds; the claim may be taken over once this is in the past.
         lease_until: i64,
     },
-    Completed(DeliveryOutcome),
+    Completed(Box<CompletedDelivery>),
 }
 
 struct Expiry {
@@ -190,8 +191,8 @@ impl Store for MemoryStore {
         deliveries.prune(now_s);
         match deliveries.records.get_mut(key) {
             Some(record) if !record.is_expired(now_s) => match &record.state {
-                DeliveryState::Completed(outcome) => {
-                    return Ok(DeliveryClaim::Completed(outcome.clone()))
+                DeliveryState::Completed(completed) => {
+                    return Ok(DeliveryClaim::Completed(completed.outcome.clone()))
                 }
                 // Claiming again what one already holds is idempotent (a retried request).
                 DeliveryState::InProgress { owner: held, .. } if held == owner => {}
@@ -222,6 +223,7 @@ impl Store for MemoryStore {
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
@@ -229,7 +231,11 @@ impl Store for MemoryStore {
         let mut deliveries = self.deliveries(key);
         match deliveries.records.get_mut(key) {
             Some(record) if !record.is_expired(now_s) && record.held_by(owner) => {
-                record.state = DeliveryState::Completed(outcome.clone());
+                record.state = DeliveryState::Completed(Box::new(CompletedDelivery {
+                    outcome: outcome.clone(),
+                    event: Some(event.clone()),
+                    completed_at: now,
+                }));
                 record.expires_at = now_s.saturating_add(seconds(retain));
                 Ok(())
             }
@@ -237,6 +243,21 @@ impl Store for MemoryStore {
                 "delivery {key} is not held by {owner}"
             ))),
         }
+    }
+
+    async fn get_delivery(
+        &self,
+        key: &DeliveryKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CompletedDelivery>, StoreError> {
+        let deliveries = self.deliveries(key);
+        Ok(match deliveries.records.get(key) {
+            Some(record) if !record.is_expired(now.timestamp()) => match &record.state {
+                DeliveryState::Completed(completed) => Some(CompletedDelivery::clone(completed)),
+                DeliveryState::InProgress { .. } => None,
+            },
+            _ => None,
+        })
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
@@ -420,6 +441,7 @@ fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::store::sample_event;
     use crate::domain::SourceKind;
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -442,7 +464,7 @@ mod tests {
                 .unwrap();
             assert_eq!(claim, DeliveryClaim::Claimed);
             store
-                .complete_delivery(&key, "me", &outcome, now, retain)
+                .complete_delivery(&key, "me", &outcome, &sample_event(), now, retain)
                 .await
                 .unwrap();
         }

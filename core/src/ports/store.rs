@@ -1,5 +1,6 @@
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, Run, RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
+    WorkItemKey, WorkItemStatus,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,15 +60,25 @@ pub trait Store: Send + Sync + 'static {
         retain: Duration,
     ) -> Result<DeliveryClaim, StoreError>;
 
-    /// Marks the delivery done with what it did. Fails with `Conflict` unless `owner` holds it.
+    /// Marks the delivery done with what it did, keeping the `event` it carried for replays.
+    /// Fails with `Conflict` unless `owner` holds it.
     async fn complete_delivery(
         &self,
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError>;
+
+    /// A completed delivery still retained at `now`; `None` when the id is unknown, expired
+    /// or still being processed.
+    async fn get_delivery(
+        &self,
+        key: &DeliveryKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
 
     /// Gives up a claim so that the sender's retry can succeed. A no-op unless `owner` holds it.
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError>;

@@ -420,14 +420,23 @@ impl Store for Interleaving {
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &crate::domain::NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
         tokio::task::yield_now().await;
         self.0
-            .complete_delivery(key, owner, outcome, now, retain)
+            .complete_delivery(key, owner, outcome, event, now, retain)
             .await
     }
+    async fn get_delivery(
+        &self,
+        key: &DeliveryKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::DeliveryRecord>, StoreError> {
+        self.0.get_delivery(key, now).await
+    }
+
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
         self.0.release_delivery(key, owner).await
     }

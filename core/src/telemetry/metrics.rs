@@ -40,6 +40,8 @@ pub enum RefusalReason {
     Malformed,
     BackendUnavailable,
     DeliveryInProgress,
+    /// The work item's state refused the request (an API action; webhooks never conflict).
+    Conflict,
 }
 
 impl RefusalReason {
@@ -51,6 +53,7 @@ impl RefusalReason {
             RefusalReason::Malformed => "malformed",
             RefusalReason::BackendUnavailable => "backend_unavailable",
             RefusalReason::DeliveryInProgress => "delivery_in_progress",
+            RefusalReason::Conflict => "conflict",
         }
     }
 }

@@ -17,6 +17,12 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on port {port}"))?;
         tracing::info!("listening on http://127.0.0.1:{port}");
-        axum::serve(listener, app).await.context("server failed")
+        // The peer address lets the auth check serve loopback clients without a token.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .context("server failed")
     }
 }

@@ -335,13 +335,22 @@ mod tests {
             key: &DeliveryKey,
             owner: &str,
             outcome: &DeliveryOutcome,
+            event: &baton_core::domain::NormalizedEvent,
             now: DateTime<Utc>,
             retain: Duration,
         ) -> Result<(), StoreError> {
             self.inner
-                .complete_delivery(key, owner, outcome, now, retain)
+                .complete_delivery(key, owner, outcome, event, now, retain)
                 .await
         }
+        async fn get_delivery(
+            &self,
+            key: &DeliveryKey,
+            now: DateTime<Utc>,
+        ) -> Result<Option<baton_core::domain::DeliveryRecord>, StoreError> {
+            self.inner.get_delivery(key, now).await
+        }
+
         async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
             self.inner.release_delivery(key, owner).await
         }

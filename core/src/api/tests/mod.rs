@@ -1,4 +1,12 @@
-use super::{router, EVENTS_PER_RUN, STATE_LIST_LIMIT};
+//! The API's tests, on the real router over the memory adapters (`tower::oneshot`, no
+//! socket), except the auth tests, which serve it on loopback sockets to have a real peer.
+
+mod actions;
+mod auth;
+mod openapi;
+mod runs;
+
+use super::{router, CursorKey, EVENTS_PER_RUN, STATE_LIST_LIMIT};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, IssueSnapshot, JobId, JobReason, Lease, Run, RunError, RunEvent,
@@ -196,8 +204,29 @@ async fn seeded() -> Arc<MemoryStore> {
     store
 }
 
+/// An ingress over `store` and `queue` serving the built-in development workflow, on the
+/// test clock.
+fn ingress_on(store: Arc<dyn Store>, queue: Arc<MemoryQueue>) -> Arc<Ingress> {
+    Arc::new(Ingress::new(
+        &Workflow::development(),
+        BTreeMap::new(),
+        store,
+        queue,
+        clock(),
+        IngressSettings::default(),
+    ))
+}
+
+/// The API's routes over `store` (with a queue nobody reads).
+fn router_on(store: Arc<dyn Store>) -> Router {
+    router(
+        ingress_on(store, Arc::new(MemoryQueue::new())),
+        CursorKey::random(),
+    )
+}
+
 fn api(store: Arc<MemoryStore>) -> Router {
-    router(store, clock())
+    router_on(store)
 }
 
 struct Answer {
@@ -212,6 +241,11 @@ async fn send(app: &Router, method: Method, uri: &str) -> Answer {
         .uri(uri)
         .body(Body::empty())
         .expect("request");
+    answer(app, request, uri).await
+}
+
+/// Sends `request` and reads the JSON answer.
+async fn answer(app: &Router, request: Request<Body>, uri: &str) -> Answer {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
@@ -271,7 +305,14 @@ fn identifiers(list: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
-    let app = api(seeded().await);
+    let store = seeded().await;
+    // Held at the dispatch gate; no tokens, so the sums below stay those of items 1..=8.
+    put(
+        &store,
+        item(github("acme/app#9"), WorkItemStatus::AwaitingApproval, 8, 0),
+    )
+    .await;
+    let app = api(store);
     let answer = get(&app, "/api/v1/state").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     let body = &answer.body;
@@ -287,6 +328,7 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
             "queued",
             "failed",
             "dead_lettered",
+            "awaiting_approval",
             "token_totals",
             "rate_limits",
         ])
@@ -296,7 +338,7 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
         body["counts"],
         json!({
             "queued": 2, "running": 1, "retrying": 1, "succeeded": 1,
-            "failed": 1, "cancelled": 1, "dead_lettered": 1,
+            "failed": 1, "cancelled": 1, "dead_lettered": 1, "awaiting_approval": 1,
         })
     );
     assert_eq!(body["counts_capped_at"], STATE_LIST_LIMIT);
@@ -309,6 +351,8 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
     assert_eq!(identifiers(&body["retrying"]), ["acme/app#4"]);
     assert_eq!(identifiers(&body["failed"]), ["acme/app#6"]);
     assert_eq!(identifiers(&body["dead_lettered"]), ["acme/app#8"]);
+    assert_eq!(identifiers(&body["awaiting_approval"]), ["acme/app#9"]);
+    assert_eq!(body["awaiting_approval"][0]["status"], "awaiting_approval");
 
     let running = &body["running"][0];
     assert_eq!(
@@ -364,10 +408,18 @@ async fn state_of_an_empty_store_is_all_zeros() {
         "failed",
         "cancelled",
         "dead_lettered",
+        "awaiting_approval",
     ] {
         assert_eq!(body["counts"][status], 0, "{status}");
     }
-    for list in ["running", "retrying", "queued", "failed", "dead_lettered"] {
+    for list in [
+        "running",
+        "retrying",
+        "queued",
+        "failed",
+        "dead_lettered",
+        "awaiting_approval",
+    ] {
         assert_eq!(body[list], json!([]), "{list}");
     }
     assert_eq!(
@@ -649,13 +701,26 @@ impl Store for FailingStore {
         key: &DeliveryKey,
         owner: &str,
         outcome: &DeliveryOutcome,
+        event: &crate::domain::NormalizedEvent,
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
         self.check("complete_delivery")?;
         self.inner
-            .complete_delivery(key, owner, outcome, now, retain)
+            .complete_delivery(key, owner, outcome, event, now, retain)
             .await
+    }
+
+    async fn get_delivery(
+        &self,
+
+        key: &DeliveryKey,
+
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::DeliveryRecord>, StoreError> {
+        self.check("get_delivery")?;
+
+        self.inner.get_delivery(key, now).await
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
@@ -754,7 +819,7 @@ async fn store_failures_are_503_store_unavailable_without_the_detail() {
             inner: inner.clone(),
             fails,
         });
-        let answer = get(&router(store, clock()), uri).await;
+        let answer = get(&router_on(store), uri).await;
         let message = assert_error(
             &answer,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -773,7 +838,7 @@ async fn store_failures_are_503_store_unavailable_without_the_detail() {
         inner,
         fails: "nothing",
     });
-    let app = router(store, clock());
+    let app = router_on(store);
     assert_eq!(get(&app, "/api/v1/state").await.status, StatusCode::OK);
     assert_eq!(get(&app, &issue).await.status, StatusCode::OK);
 }
@@ -788,7 +853,8 @@ fn merged(store: Arc<MemoryStore>) -> Router {
         Arc::new(SystemClock),
         IngressSettings::default(),
     );
-    ingress::router(Arc::new(ingress)).merge(router(store, clock()))
+    let ingress = Arc::new(ingress);
+    ingress::router(Arc::clone(&ingress)).merge(router(ingress, CursorKey::random()))
 }
 
 #[tokio::test]
