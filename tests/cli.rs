@@ -373,7 +373,6 @@ async fn malformed_arguments_exit_2_without_calling_anything() {
 }
 
 #[tokio::test]
-#[ignore = "needs the runs/actions API (helper-api)"]
 async fn logs_prints_a_finished_runs_timeline() {
     let server = DevServer::start("happy_path", &[]).await;
     let (issue, _) = finished_run(&server).await;
@@ -430,7 +429,6 @@ async fn logs_prints_a_finished_runs_timeline() {
 }
 
 #[tokio::test]
-#[ignore = "needs the runs/actions API (helper-api)"]
 async fn logs_follow_streams_a_live_run_until_cancel_ends_it() {
     let server = DevServer::start("stall", &[]).await;
     server
@@ -501,7 +499,6 @@ async fn logs_follow_streams_a_live_run_until_cancel_ends_it() {
 }
 
 #[tokio::test]
-#[ignore = "needs the runs/actions API (helper-api)"]
 async fn retry_and_replay_queue_new_runs() {
     let server = DevServer::start("happy_path", &[]).await;
     let (_, delivery) = finished_run(&server).await;
@@ -537,7 +534,6 @@ async fn retry_and_replay_queue_new_runs() {
 }
 
 #[tokio::test]
-#[ignore = "needs the runs/actions API (helper-api)"]
 async fn the_token_comes_from_the_environment_and_is_never_printed() {
     let token = "cli-test-token-5c1d";
     let server = DevServer::start("happy_path", &[("BATON_API_TOKEN", token)]).await;
