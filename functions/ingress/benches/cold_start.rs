@@ -147,7 +147,11 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_until_healthy(child: &mut Child, addr: SocketAddr, started: Instant) -> Result<(), Failure> {
+fn wait_until_healthy(
+    child: &mut Child,
+    addr: SocketAddr,
+    started: Instant,
+) -> Result<(), Failure> {
     loop {
         if let Ok((200, _)) = request(addr, "GET /healthz HTTP/1.1\r\n", b"") {
             return Ok(());
@@ -212,9 +216,7 @@ fn serve_hello(port: &str) -> Result<(), Failure> {
         let mut stream = stream?;
         let mut buffer = [0_u8; 1024];
         let _ = stream.read(&mut buffer)?;
-        stream.write_all(
-            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-        )?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")?;
     }
     Ok(())
 }
@@ -250,7 +252,8 @@ fn create_aws_resources() -> Result<ResourceNames, Failure> {
 fn report(label: &str, samples: &[Duration], baseline: Option<&[Duration]>) {
     let mut sorted = samples.to_vec();
     sorted.sort();
-    let quantile = |q: f64| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let quantile =
+        |q: f64| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1];
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let median = quantile(0.5);
     let mut line = format!(
