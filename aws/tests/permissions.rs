@@ -260,7 +260,7 @@ fn the_derivation_sees_helpers_and_resources() {
 fn component_dirs(component: Component) -> &'static [&'static str] {
     match component {
         Component::Ingress => &["core/src/ingress", "functions/ingress/src"],
-        Component::Api => &["core/src/api", "functions/api/src"],
+        Component::Api => &["core/src/api", "core/src/dashboard", "functions/api/src"],
         Component::Reconciler => &["core/src/reconciler", "functions/reconciler/src"],
         Component::Runner => &["runner/src", "src/runner.rs"],
     }
