@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: a real `baton dev` process runs real sessions of the
 //! mock agent (one succeeds, one fails, one is dead-lettered, one keeps running), and headless Chromium loads the
-//! overview, an issue page and a run page. The assertions are on the DOM Chromium rendered,
-//! and the screenshots stay in `target/screenshots/` for a person to look at.
+//! overview, an issue page and a run page. Then an operator cancels and retries through the
+//! `baton` CLI, and the API, the CLI and the browser must show the same statuses and counts.
+//! The assertions are on the DOM Chromium rendered, and the screenshots stay in
+//! `target/screenshots/` for a person to look at.
 //!
 //! Without `/usr/bin/chromium` the test skips loudly, unless `BATON_REQUIRE_BROWSER` is set
 //! (`scripts/test` installs the browser and sets it, so CI cannot skip).
@@ -496,5 +498,119 @@ async fn a_browser_shows_running_failed_and_finished_work_with_their_timelines()
     assert!(text.contains("Running for"), "{text}");
     browser.screenshot(&live_url, &shots.join("run-running.png"));
 
+    // An operator acts through the CLI: stops the running session, retries the failed item.
+    let running_key = format!("github:acme/app#{RUNNING}");
+    let failing_key = format!("github:acme/app#{FAILING}");
+    cli(&server.base_url, &["cancel", &running_key]);
+    server
+        .wait_for_issue(RUNNING, |issue| issue["work_item"]["status"] == "cancelled")
+        .await;
+    cli(&server.base_url, &["retry", &failing_key]);
+    let retried = server
+        .wait_for_issue(FAILING, |issue| {
+            issue["work_item"]["status"] == "failed"
+                && issue["runs"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
+    assert_eq!(retried["runs"][1]["reason"], "manual", "{retried}");
+    assert_same_truth(&server, &browser, &shots).await;
+
+    // The retried item: both runs, by id, on its page and in `baton runs`.
+    let dom = browser.dom(&failed_url);
+    let runs_table = cli(&server.base_url, &["runs", &failing_key]);
+    for run in retried["runs"].as_array().expect("runs") {
+        let id = run["run_id"].as_str().expect("run id");
+        assert!(dom.contains(id), "run {id} missing from the issue page");
+        assert!(
+            runs_table.contains(id),
+            "run {id} missing from:\n{runs_table}"
+        );
+    }
+    assert!(runs_table.contains("manual"), "{runs_table}");
+
     server.stop();
+}
+
+/// Runs the real `baton` CLI against the server and returns its stdout; it must succeed.
+fn cli(api: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .args(["--api", api])
+        .env_remove("BATON_API_TOKEN")
+        .output()
+        .expect("run the baton CLI");
+    assert!(
+        output.status.success(),
+        "baton {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// The API's state, the CLI's `status` (JSON and table) and the dashboard's overview list
+/// the same items under the same statuses, with the same counts.
+async fn assert_same_truth(server: &DevServer, browser: &Browser, shots: &Path) {
+    let mut api: Value = server
+        .client
+        .get(format!("{}/api/v1/state", server.base_url))
+        .send()
+        .await
+        .expect("get state")
+        .json()
+        .await
+        .expect("state json");
+    let mut from_cli: Value =
+        serde_json::from_str(&cli(&server.base_url, &["status", "--json"])).expect("cli json");
+    let table = cli(&server.base_url, &["status"]);
+    let overview_url = format!("{}/", server.base_url);
+    let dom = browser.dom(&overview_url);
+    browser.screenshot(&overview_url, &shots.join("overview-after-actions.png"));
+    // Only the snapshot time may differ between two reads of a settled system.
+    api["generated_at"] = Value::Null;
+    from_cli["generated_at"] = Value::Null;
+    assert_eq!(api, from_cli, "the CLI's JSON is not the API's");
+
+    let sections = sections(&dom);
+    for (list, heading) in [
+        ("running", "Running"),
+        ("awaiting_approval", "Awaiting approval"),
+        ("queued", "Queued"),
+        ("retrying", "Retrying"),
+        ("failed", "Failed"),
+        ("dead_lettered", "Dead-lettered"),
+    ] {
+        let section = sections
+            .iter()
+            .find(|(h, _)| h == heading)
+            .map(|(_, text)| text.as_str())
+            .unwrap_or_else(|| panic!("no `{heading}` section"));
+        for entry in api[list].as_array().expect("a list") {
+            let identifier = entry["identifier"].as_str().expect("identifier");
+            let key = entry["work_item"].as_str().expect("key");
+            assert!(
+                section.contains(identifier),
+                "{identifier} not under `{heading}`: {section}"
+            );
+            assert!(
+                table.contains(key),
+                "{key} missing from `baton status`:\n{table}"
+            );
+        }
+    }
+    let text = visible_text(&dom);
+    for (count, label) in [
+        ("running", "Running"),
+        ("failed", "Failed"),
+        ("dead_lettered", "Dead-lettered"),
+        ("succeeded", "Succeeded"),
+        ("cancelled", "Cancelled"),
+    ] {
+        let shown = format!("{} {label}", api["counts"][count]);
+        assert!(
+            text.contains(&shown),
+            "no `{shown}` on the overview: {text}"
+        );
+    }
+    assert_eq!(api["counts"]["cancelled"], 1, "{api}");
+    assert_eq!(api["counts"]["running"], 0, "{api}");
 }
