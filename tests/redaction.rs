@@ -282,11 +282,28 @@ async fn no_secret_reaches_a_log_line_a_record_or_an_answer() {
         .as_str()
         .expect("a run id")
         .to_owned();
+    answers.push(
+        dev.get(&format!("/api/v1/runs/{run_id}/events?limit=500"))
+            .await,
+    );
+    // The dashboard's pages render the same records as HTML.
+    let pages = [
+        dev.get("/").await,
+        dev.get("/issues/github%3Aacme%2Fapp%237").await,
+        dev.get(&format!("/runs/{run_id}")).await,
+    ];
     dev.stop();
 
     for answer in &answers {
         assert_no_secret("a read API or webhook answer", answer);
     }
+    for page in &pages {
+        assert_no_secret("a dashboard page", page);
+    }
+    assert!(
+        pages[2].contains("[redacted]"),
+        "the run page shows where a secret was removed"
+    );
     // Where the secrets were, the record says so.
     assert!(
         issue_text.contains("the model refused key [redacted]"),
