@@ -57,7 +57,9 @@ pub struct RunView {
 }
 
 impl RunView {
-    pub(super) fn new(run: Run, events: Vec<RunEvent>, events_truncated: bool) -> Self {
+    /// The run with `events`, the first part of its timeline (`events_truncated`: there are
+    /// more).
+    pub fn new(run: Run, events: Vec<RunEvent>, events_truncated: bool) -> Self {
         Self {
             run_id: run.run_id,
             job_id: run.job_id,

@@ -3,7 +3,7 @@
 
 use super::error::DashboardError;
 use super::html::{page, respond, run_path, time, tokens, Html};
-use super::run::{summary, RunSummary};
+use super::run::summary;
 use super::timeline;
 use super::Dashboard;
 use crate::api::{issue_view, EVENTS_PER_RUN};
@@ -43,7 +43,7 @@ pub(super) async fn get_issue(
             .raw(" · ")
             .status(run.status.as_str())
             .raw("</h3>");
-        summary(&mut body, &dashboard, &RunSummary::from(run), now);
+        summary(&mut body, &dashboard, run, now);
         if run.events_truncated {
             body.raw("<p class=\"muted\">The first ")
                 .text(EVENTS_PER_RUN)

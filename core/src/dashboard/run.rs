@@ -6,7 +6,7 @@ use super::html::{duration, issue_path, page, respond, run_path, time, tokens, H
 use super::timeline;
 use super::Dashboard;
 use crate::api::RunView;
-use crate::domain::{JobReason, Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
+use crate::domain::{RunEvent, RunId, RunStatus};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,87 +19,13 @@ const EVENT_PAGE: usize = 500;
 /// whole timeline fits, while a page stays a size a browser opens.
 pub const RUN_PAGE_EVENTS: usize = 5000;
 
-/// What a run summary shows, from a stored [`Run`] or the API's [`RunView`].
-pub(super) struct RunSummary<'a> {
-    pub run_id: &'a RunId,
-    pub status: RunStatus,
-    pub reason: JobReason,
-    pub attempt: u32,
-    pub runner: &'a str,
-    pub received_at: Option<DateTime<Utc>>,
-    pub queued_at: DateTime<Utc>,
-    pub claimed_at: DateTime<Utc>,
-    pub agent_started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub error: Option<&'a RunError>,
-    pub tokens: TokenTotals,
-    pub turns: u32,
-    pub session_id: Option<&'a str>,
-    pub branch: Option<&'a str>,
-    pub commit: Option<&'a str>,
-    pub event_count: u32,
-}
-
-impl<'a> From<&'a Run> for RunSummary<'a> {
-    fn from(run: &'a Run) -> Self {
-        Self {
-            run_id: &run.run_id,
-            status: run.status,
-            reason: run.reason,
-            attempt: run.attempt,
-            runner: &run.runner,
-            received_at: run.received_at,
-            queued_at: run.queued_at,
-            claimed_at: run.claimed_at,
-            agent_started_at: run.agent_started_at,
-            ended_at: run.ended_at,
-            error: run.error.as_ref(),
-            tokens: run.tokens,
-            turns: run.turns,
-            session_id: run.session_id.as_deref(),
-            branch: run.branch.as_deref(),
-            commit: run.commit.as_deref(),
-            event_count: run.events,
-        }
-    }
-}
-
-impl<'a> From<&'a RunView> for RunSummary<'a> {
-    fn from(run: &'a RunView) -> Self {
-        Self {
-            run_id: &run.run_id,
-            status: run.status,
-            reason: run.reason,
-            attempt: run.attempt,
-            runner: &run.runner,
-            received_at: run.received_at,
-            queued_at: run.queued_at,
-            claimed_at: run.claimed_at,
-            agent_started_at: run.agent_started_at,
-            ended_at: run.ended_at,
-            error: run.error.as_ref(),
-            tokens: run.tokens,
-            turns: run.turns,
-            session_id: run.session_id.as_deref(),
-            branch: run.branch.as_deref(),
-            commit: run.commit.as_deref(),
-            event_count: run.event_count,
-        }
-    }
-}
-
 /// The facts of a run as a definition list; durations of a running run count up to `now`.
-pub(super) fn summary(
-    html: &mut Html,
-    dashboard: &Dashboard,
-    run: &RunSummary<'_>,
-    now: DateTime<Utc>,
-) {
+pub(super) fn summary(html: &mut Html, dashboard: &Dashboard, run: &RunView, now: DateTime<Utc>) {
     let end = run.ended_at.unwrap_or(now);
     html.raw("<dl><dt>Status</dt><dd>")
         .status(run.status.as_str())
         .raw("</dd>");
-    if let Some(error) = run.error {
+    if let Some(error) = &run.error {
         html.raw("<dt>Error</dt><dd class=\"error\"><code>")
             .text(&error.code)
             .raw("</code> ")
@@ -107,11 +33,11 @@ pub(super) fn summary(
             .raw("</dd>");
     }
     html.raw("<dt>Run</dt><dd>")
-        .link(&run_path(run.run_id), run.run_id)
+        .link(&run_path(&run.run_id), &run.run_id)
         .raw("</dd><dt>Why</dt><dd>")
         .text(format!("{} · attempt {}", run.reason.as_str(), run.attempt))
         .raw("</dd><dt>Runner</dt><dd>")
-        .text(run.runner)
+        .text(&run.runner)
         .raw("</dd>");
     if let Some(received) = run.received_at {
         html.raw("<dt>Webhook received</dt><dd>")
@@ -159,17 +85,17 @@ pub(super) fn summary(
         .raw("</dd><dt>Cost</dt><dd>")
         .text(dashboard.pricing.format_cost(run.tokens))
         .raw("</dd>");
-    if let Some(session) = run.session_id {
+    if let Some(session) = &run.session_id {
         html.raw("<dt>Session</dt><dd><code>")
             .text(session)
             .raw("</code></dd>");
     }
-    if let Some(branch) = run.branch {
+    if let Some(branch) = &run.branch {
         html.raw("<dt>Branch</dt><dd><code>")
             .text(branch)
             .raw("</code></dd>");
     }
-    if let Some(commit) = run.commit {
+    if let Some(commit) = &run.commit {
         html.raw("<dt>Commit</dt><dd><code>")
             .text(commit)
             .raw("</code></dd>");
@@ -206,7 +132,12 @@ pub(super) async fn get_run(
     };
     body.link(&issue_path(&run.work_item), issue_label)
         .raw("</p>");
-    summary(&mut body, &dashboard, &RunSummary::from(&run), now);
+    summary(
+        &mut body,
+        &dashboard,
+        &RunView::new(run.clone(), Vec::new(), false),
+        now,
+    );
     body.raw("<h2>Timeline</h2>");
     if truncated {
         body.raw("<p class=\"muted\">Showing the first ")
