@@ -5,50 +5,22 @@
 use super::error::DashboardError;
 use super::html::{count, issue_path, page, respond, run_path, time, tokens, Html};
 use super::Dashboard;
-use crate::api::{snapshot, StateEntry, StateResponse, STATE_LIST_LIMIT};
+use crate::api::{snapshot, StateEntry, StateResponse};
 use crate::domain::{TokenTotals, WorkItemStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
-/// The items held at the dispatch gate, read beside the snapshot, with the same cap.
-struct AwaitingApproval {
-    entries: Vec<StateEntry>,
-    capped: bool,
-}
-
-async fn awaiting_approval(dashboard: &Dashboard) -> Result<AwaitingApproval, DashboardError> {
-    // One more than the cap tells whether the cap was reached.
-    let mut items = dashboard
-        .store
-        .list_work_items(WorkItemStatus::AwaitingApproval, STATE_LIST_LIMIT + 1)
-        .await
-        .map_err(DashboardError::store("listing work items"))?;
-    let capped = items.len() > STATE_LIST_LIMIT;
-    items.truncate(STATE_LIST_LIMIT);
-    Ok(AwaitingApproval {
-        entries: items.into_iter().map(StateEntry::from).collect(),
-        capped,
-    })
-}
-
 pub(super) async fn get_overview(
     State(dashboard): State<Dashboard>,
 ) -> Result<Response, DashboardError> {
-    let (state, gated) = tokio::try_join!(
-        async {
-            snapshot(dashboard.store.as_ref(), dashboard.clock.as_ref())
-                .await
-                .map_err(DashboardError::from)
-        },
-        awaiting_approval(&dashboard),
-    )?;
+    let state = snapshot(dashboard.store.as_ref(), dashboard.clock.as_ref()).await?;
     let mut body = Html::new();
     body.raw("<h1>Overview</h1><p class=\"muted\">As of ")
         .text(time(state.generated_at))
         .raw("; this page reloads itself.</p>");
-    cards(&mut body, &dashboard, &state, &gated);
+    cards(&mut body, &dashboard, &state);
     let now = state.generated_at;
     section(
         &mut body,
@@ -61,7 +33,7 @@ pub(super) async fn get_overview(
         &mut body,
         "Awaiting approval",
         "Nothing is waiting for approval.",
-        &gated.entries,
+        &state.awaiting_approval,
         now,
     );
     section(
@@ -96,13 +68,17 @@ pub(super) async fn get_overview(
 }
 
 /// The counts per status, the token totals and their cost.
-fn cards(html: &mut Html, dashboard: &Dashboard, state: &StateResponse, gated: &AwaitingApproval) {
+fn cards(html: &mut Html, dashboard: &Dashboard, state: &StateResponse) {
     use WorkItemStatus as S;
     let counts = &state.counts;
     let capped = |status: WorkItemStatus| state.capped.contains(&status);
     let shown = [
         ("Running", counts.running, capped(S::Running)),
-        ("Awaiting approval", gated.entries.len(), gated.capped),
+        (
+            "Awaiting approval",
+            counts.awaiting_approval,
+            capped(S::AwaitingApproval),
+        ),
         ("Queued", counts.queued, capped(S::Queued)),
         ("Retrying", counts.retrying, capped(S::Retrying)),
         ("Failed", counts.failed, capped(S::Failed)),

@@ -288,14 +288,14 @@ async fn the_overview_lists_each_item_under_its_status_with_counts_tokens_and_co
     assert!(!page.body.contains("Done title"));
     assert!(page.body.contains("<b>1</b>Succeeded"), "{}", page.body);
     assert!(page.body.contains("<b>1</b>Cancelled"));
-    // The snapshot's token totals (n·1000 in, n·100 out for every item but the gated #2,
-    // which the snapshot does not count) and their cost at $2 / $10 per Mtok.
+    // The snapshot's token totals (n·1000 in, n·100 out for every item, the gated #2
+    // included) and their cost at $2 / $10 per Mtok.
     assert!(
-        page.body.contains("34,000 in · 3,400 out · 37,400 total"),
+        page.body.contains("36,000 in · 3,600 out · 39,600 total"),
         "{}",
         page.body
     );
-    assert!(page.body.contains("$0.1020"), "{}", page.body);
+    assert!(page.body.contains("$0.1080"), "{}", page.body);
     // Links to the issue and run pages.
     assert!(page
         .body
