@@ -176,6 +176,16 @@ pub fn require_auth(router: Router, auth: ApiAuth) -> Router {
 }
 
 async fn check(State(auth): State<ApiAuth>, request: Request, next: Next) -> Response {
+    if is_cross_origin_write(&request) {
+        // Loopback-only mode admits any local caller, a browser included: without this, any
+        // web page open on the machine could cancel or retry work on `baton dev`.
+        tracing::debug!(path = request.uri().path(), "cross-origin write refused");
+        return error(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "state-changing requests from another origin are refused",
+        );
+    }
     match auth.admits(&request) {
         Ok(()) => next.run(request).await,
         Err(why) => {
@@ -183,6 +193,31 @@ async fn check(State(auth): State<ApiAuth>, request: Request, next: Next) -> Res
             tracing::debug!(path = request.uri().path(), why, "request refused");
             refuse(&auth, &request, why)
         }
+    }
+}
+
+/// A request that changes state and that a browser sent from a page of another origin.
+/// Browsers always send `Origin` on cross-origin writes; the CLI and scripts send none.
+fn is_cross_origin_write(request: &Request) -> bool {
+    if request.method().is_safe() {
+        return false;
+    }
+    let Some(origin) = request.headers().get(header::ORIGIN) else {
+        return false;
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host);
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
+        // `Origin: null` (sandboxed frames, redirects) or no Host to compare with.
+        _ => true,
     }
 }
 

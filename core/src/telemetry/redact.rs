@@ -27,6 +27,8 @@ const SECRET_NAME_HINTS: &[&str] = &[
     "API_KEY",
     "ACCESS_KEY",
     "SESSION_KEY",
+    // BATON_CURSOR_KEY: it signs the status API's event cursors.
+    "CURSOR_KEY",
 ];
 
 /// Whether an environment variable's name says its value is a secret.

@@ -319,6 +319,48 @@ async fn without_a_token_only_loopback_peers_are_served() {
 }
 
 #[tokio::test]
+async fn a_web_page_of_another_origin_cannot_act_on_a_loopback_server() {
+    let app = protected(ApiAuth::LoopbackOnly);
+    let cancel = |origin: Option<&'static str>| {
+        move |b: axum::http::request::Builder| {
+            let b = b
+                .method("POST")
+                .uri("/api/v1/issues/github%3Aacme%2Fapp%231/cancel")
+                .header(header::HOST, "127.0.0.1:3000");
+            match origin {
+                Some(origin) => b.header(header::ORIGIN, origin),
+                None => b,
+            }
+        }
+    };
+    for origin in ["https://evil.example", "http://127.0.0.1:4000", "null"] {
+        let raw = call(&app, Some(LOCAL), cancel(Some(origin)), "").await;
+        assert_eq!(raw.status, StatusCode::FORBIDDEN, "{origin}: {}", raw.body);
+        assert!(raw.body.contains("cross_origin"), "{}", raw.body);
+    }
+    // The CLI sends no Origin, the dashboard's own origin matches: both reach the handler
+    // (which answers that no such item exists).
+    for origin in [None, Some("http://127.0.0.1:3000")] {
+        let raw = call(&app, Some(LOCAL), cancel(origin), "").await;
+        assert_eq!(
+            raw.status,
+            StatusCode::NOT_FOUND,
+            "{origin:?}: {}",
+            raw.body
+        );
+    }
+    // Reads are not writes: another origin's page cannot read the answer anyway (no CORS).
+    let raw = call(
+        &app,
+        Some(LOCAL),
+        |b| get_state(b).header(header::ORIGIN, "https://evil.example"),
+        "",
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.body);
+}
+
+#[tokio::test]
 async fn iam_mode_trusts_what_reached_the_function() {
     let app = protected(ApiAuth::Iam);
     for peer in [Some(REMOTE), None] {
