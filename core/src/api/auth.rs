@@ -142,12 +142,47 @@ impl ApiAuth {
             Self::LoopbackOnly => {
                 let peer = request.extensions().get::<ConnectInfo<SocketAddr>>();
                 match peer {
-                    Some(ConnectInfo(peer)) if peer.ip().to_canonical().is_loopback() => Ok(()),
-                    _ => Err("no BATON_API_TOKEN is set, so only loopback clients are served"),
+                    Some(ConnectInfo(peer)) if peer.ip().to_canonical().is_loopback() => {}
+                    _ => {
+                        return Err(
+                            "no BATON_API_TOKEN is set, so only loopback clients are served",
+                        )
+                    }
+                }
+                // A loopback peer is not enough: a web page whose name was re-pointed at
+                // 127.0.0.1 (DNS rebinding) connects from loopback too, but names its own host.
+                if addressed_to_loopback(request) {
+                    Ok(())
+                } else {
+                    Err("no BATON_API_TOKEN is set, so only requests to localhost, 127.0.0.1 or [::1] are served")
                 }
             }
         }
     }
+}
+
+/// Whether the request names a loopback host (`Host`, or the URI's authority over HTTP/2),
+/// or none at all (a client that is no browser).
+fn addressed_to_loopback(request: &Request) -> bool {
+    let host = match request.headers().get(header::HOST) {
+        Some(value) => match value.to_str() {
+            Ok(host) => host,
+            Err(_) => return false,
+        },
+        None => match request.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => return true,
+        },
+    };
+    // Strip the port: `[::1]:3000`, `127.0.0.1:3000`, `localhost:3000`.
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// The `Authorization: Bearer <token>` value, if any.

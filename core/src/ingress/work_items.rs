@@ -334,6 +334,9 @@ async fn request_run(
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Queued;
             item.attempt = 1;
+            // A new request starts afresh: the backoff of the failed attempt before it no
+            // longer applies (the runner would otherwise hold the new job until it is due).
+            item.next_retry_at = None;
         }
         item.cancel_requested = false;
         item.pending_job = Some(job_id.clone());

@@ -84,6 +84,7 @@ async fn retry_queues_a_manual_run_for_ended_and_retrying_items() {
         let after = f.item(&key).await;
         assert_eq!(after.status, WorkItemStatus::Queued, "{key}");
         assert_eq!(after.attempt, 1, "a new request starts at attempt 1");
+        assert_eq!(after.next_retry_at, None, "{key}: the backoff is skipped");
         assert_eq!(
             after.pending_job.as_ref().map(JobId::as_str),
             Some(&*job_id)

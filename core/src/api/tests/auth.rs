@@ -307,6 +307,32 @@ async fn without_a_token_only_loopback_peers_are_served() {
         assert_unauthorized(&raw);
         assert!(raw.body.contains("BATON_API_TOKEN"), "{}", raw.body);
     }
+    // A page whose name was re-pointed at 127.0.0.1 (DNS rebinding) still names itself.
+    for host in ["evil.example:3000", "evil.example", "10.0.0.8:3000"] {
+        let raw = call(
+            &app,
+            Some(LOCAL),
+            |b| get_state(b).header(header::HOST, host),
+            "",
+        )
+        .await;
+        assert_unauthorized(&raw);
+    }
+    for host in [
+        "localhost:3000",
+        "127.0.0.1:3000",
+        "[::1]:3000",
+        "LOCALHOST",
+    ] {
+        let raw = call(
+            &app,
+            Some(LOCAL),
+            |b| get_state(b).header(header::HOST, host),
+            "",
+        )
+        .await;
+        assert_eq!(raw.status, StatusCode::OK, "{host}: {}", raw.body);
+    }
     // A bearer token means nothing when none is configured.
     let raw = call(
         &app,
