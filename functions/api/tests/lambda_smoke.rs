@@ -44,8 +44,11 @@ fn get_event(domain: &str, route_key: &str, path: &str, query: &str) -> String {
 }
 
 async fn invoke(event: &str) -> (u16, Value) {
-    // SAFETY of the environment: every test in this file sets the same value.
+    // SAFETY of the environment: every test in this file sets the same values. A Lambda
+    // has no loopback peer, so the function is deployed with IAM auth on its URL (or a
+    // token); these events come through that URL.
     std::env::set_var("BATON_BACKEND", "memory");
+    std::env::set_var("BATON_API_AUTH", "iam");
     let app = baton_api::app_from_env()
         .await
         .expect("the function starts on the memory backend");
