@@ -12,7 +12,8 @@ use baton_core::domain::{RunEvent, RunStatus, SourceKind, WorkItemKey, WorkItemS
 use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::ports::Store;
 use baton_core::secret::Secret;
-use baton_core::workflow::Workflow;
+use baton_core::workflow::{Workflow, WorkflowSet, WorkflowWatch};
+use baton_integrations::wiring::Wiring;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -62,17 +63,17 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     }
     let backends = backend::open(&args.backend).await?;
     let clock = Arc::new(SystemClock);
+    let workflows = WorkflowWatch::fixed(WorkflowSet::single(Arc::new(workflow.clone()), secrets));
     let runner = crate::runner::build(
         crate::runner::settings_from_env(Some(Duration::from_secs(1)))?,
-        &workflow,
-        &secrets,
+        &workflows,
+        &Wiring::from_env(),
         Arc::clone(&backends.store),
         Arc::clone(&backends.queue),
         clock.clone(),
     )?;
-    let ingress = Arc::new(Ingress::new(
-        &workflow,
-        secrets,
+    let ingress = Arc::new(Ingress::with_workflows(
+        workflows,
         Arc::clone(&backends.store),
         backends.queue,
         clock,

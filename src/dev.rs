@@ -11,6 +11,7 @@ use baton_core::clock::SystemClock;
 use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, WorkflowSource, WorkflowWatch};
+use baton_integrations::wiring::Wiring;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,13 +31,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ..IngressSettings::default()
     };
     let clock: Arc<SystemClock> = Arc::new(SystemClock);
+    // One wiring for the process: the runner and the safety poll share each workflow's
+    // adapters (and so the in-memory tracker).
+    let wiring = Wiring::from_env();
     let runner = if args.no_runner {
         None
     } else {
-        Some(runner::build_for_set(
+        Some(runner::build(
             // A short long poll: Ctrl-C waits for it.
             runner::settings_from_env(Some(Duration::from_secs(2)))?,
-            &set,
+            &workflows,
+            &wiring,
             Arc::clone(&backends.store),
             Arc::clone(&backends.queue),
             clock.clone(),
@@ -44,6 +49,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let reconciler = reconciler::build(
         &set,
+        &wiring,
         Arc::clone(&backends.store),
         Arc::clone(&backends.queue),
         clock.clone(),

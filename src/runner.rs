@@ -2,16 +2,14 @@
 
 use crate::backend;
 use crate::cli::RunnerArgs;
-use anyhow::Context;
 use baton_aws::BackendKind;
 use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{Queue, Store};
-use baton_core::secret::Secret;
 use baton_core::telemetry::redact;
-use baton_core::workflow::{env_lookup, Workflow, WorkflowSet, WorkflowSource};
+use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
+use baton_integrations::wiring::Wiring;
 use baton_runner::agent::setup::MockAgentCommand;
-use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
-use std::collections::BTreeMap;
+use baton_runner::worker::{PlanBook, Runner, RunnerSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -25,81 +23,43 @@ pub fn mock_agent_command() -> Option<MockAgentCommand> {
     ]))
 }
 
-/// Builds a runner for `workflow`: checks the workflow's agent, limits, workspace and prompt
-/// up front, and knows every secret it must keep out of the record.
+/// Builds a runner for the workflows `workflows` serves: each job runs with the plan of the
+/// workflow that accepted it (see `PlanBook`), and the set reloads as the ingress's does.
+/// Every workflow is checked up front, so a bad file fails at start-up rather than in the
+/// middle of a run; every webhook secret is kept out of the record.
 pub fn build(
     settings: RunnerSettings,
-    workflow: &Workflow,
-    webhook_secrets: &BTreeMap<baton_core::domain::SourceKind, Secret>,
+    workflows: &WorkflowWatch,
+    wiring: &Wiring,
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Runner>> {
-    build_with_secrets(
-        settings,
-        workflow,
-        webhook_secrets.values(),
-        store,
-        queue,
-        clock,
-    )
-}
-
-/// Builds a runner for a set of workflows. Until the runner picks a workflow per job
-/// (`WorkflowSet::select_served_for_item`), it runs every job with the set's first
-/// workflow; every workflow's webhook secrets are kept out of the record.
-pub fn build_for_set(
-    settings: RunnerSettings,
-    set: &WorkflowSet,
-    store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Runner>> {
-    let first = set
-        .iter()
-        .next()
-        .context("no workflow is loaded, so the runner has nothing to run")?;
-    if set.len() > 1 {
-        tracing::warn!(
-            workflow = %first.workflow().describe(),
-            "several workflows are loaded; the runner runs every job with the first"
-        );
+    let set = workflows.current();
+    if set.is_empty() {
+        anyhow::bail!("no workflow is loaded, so the runner has nothing to run");
     }
-    build_with_secrets(
-        settings,
-        first.workflow(),
-        set.all_secrets(),
-        store,
-        queue,
-        clock,
-    )
-}
-
-fn build_with_secrets<'a>(
-    settings: RunnerSettings,
-    workflow: &Workflow,
-    webhook_secrets: impl IntoIterator<Item = &'a Secret>,
-    store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Runner>> {
-    let plan = RunPlan::from_workflow(workflow, mock_agent_command().as_ref())
-        .with_context(|| format!("workflow {}", workflow.describe()))?;
-    let passed = plan.agent.passed_secret_names();
-    if !passed.is_empty() {
-        tracing::info!(variables = ?passed, "credentials passed to the agent's environment");
+    let plans = PlanBook::watching(workflows.clone(), wiring.clone(), mock_agent_command());
+    if let Some(error) = plans.check_all().into_iter().next() {
+        anyhow::bail!("{}", error.message);
+    }
+    for plan in plans.all() {
+        let passed = plan.agent.passed_secret_names();
+        if !passed.is_empty() {
+            tracing::info!(variables = ?passed, "credentials passed to the agent's environment");
+        }
     }
     // One redactor for the run's records and the process's log lines: everything the log
     // writer knows (every resolved secret, secret-looking environment values) and these.
     redact::remember(
-        redact::process_env_secret_values().into_iter().chain(
-            webhook_secrets
-                .into_iter()
-                .map(|secret| secret.expose().to_owned()),
-        ),
+        redact::process_env_secret_values()
+            .into_iter()
+            .chain(set.all_secrets().map(|secret| secret.expose().to_owned())),
     );
     let redactor = redact::known_secrets();
-    Ok(Runner::new(store, queue, clock, settings, plan, redactor))
+    Ok(Runner::with_plans(
+        store, queue, clock, settings, plans, redactor,
+    ))
 }
 
 /// The runner's settings from the environment. `poll_wait`, when given, is the default long
@@ -120,16 +80,20 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
              AWS_ENDPOINT_URL or AWS credentials; for everything in one process use `baton dev`"
         );
     }
-    let workflows = WorkflowSource::discover(args.workflow.as_deref(), env_lookup())?;
+    let source = WorkflowSource::discover(args.workflow.as_deref(), env_lookup())?;
+    let described = source.describe();
+    // The same set as the ingress, reloaded the same way (BATON_WORKFLOW_RELOAD_MS).
+    let workflows = WorkflowWatch::start(source, reload_interval(|name| std::env::var(name).ok())?);
     let backends = backend::open(&args.backend).await?;
-    let runner = build_for_set(
+    let runner = build(
         settings_from_env(None)?,
-        &workflows.set(),
+        &workflows,
+        &Wiring::from_env(),
         backends.store,
         backends.queue,
         Arc::new(SystemClock),
     )?;
-    tracing::info!(backend = %backends.description, workflow = %workflows.describe(), "baton runner");
+    tracing::info!(backend = %backends.description, workflow = %described, "baton runner");
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {

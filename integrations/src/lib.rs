@@ -12,6 +12,7 @@ pub mod http;
 pub(crate) mod pages;
 pub mod repo;
 pub mod tracker;
+pub mod wiring;
 
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;

@@ -10,7 +10,6 @@
 
 pub mod agent;
 pub mod mock_agent;
-pub mod poller;
 pub mod prompt;
 pub mod redact;
 pub mod worker;

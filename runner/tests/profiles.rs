@@ -97,11 +97,8 @@ async fn run_profile_with(profile: &str, routes: &str, steps: &[serde_json::Valu
         .await
         .expect("get run")
         .expect("run");
-    let tracker = runner
-        .plan()
-        .delivery
-        .memory_tracker()
-        .expect("memory tracker");
+    let plan = runner.plan_for(&item).expect("the item's plan");
+    let tracker = plan.delivery.memory_tracker().expect("memory tracker");
     let comments = tracker.comments("issue-1");
     assert_eq!(
         comments.len(),
@@ -169,6 +166,7 @@ async fn request(store: &dyn Store, queue: &dyn Queue) -> WorkItemKey {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 1,
     };
     store.put_work_item(&item, None).await.expect("put item");

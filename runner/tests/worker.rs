@@ -161,6 +161,7 @@ impl Harness {
             approved_by: None,
             pull_request: None,
             status_comment: None,
+            workflow: None,
             version: 1,
         };
         self.store

@@ -600,6 +600,7 @@ fn work_item() -> WorkItem {
             branch: "baton/acme_app_12".into(),
         }),
         status_comment: Some("IC_kwDO123".into()),
+        workflow: Some("app.md".into()),
         version: 7,
     }
 }

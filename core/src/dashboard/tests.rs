@@ -82,6 +82,7 @@ fn item(number: u32, status: WorkItemStatus, title: &str) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 1,
     }
 }

@@ -141,6 +141,11 @@ pub struct WorkItem {
     /// The one living status comment on the issue, updated in place run after run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_comment: Option<String>,
+    /// The workflow (its name in the deployment's set: the file name) that accepted the
+    /// newest run request. Its runs follow that workflow and no other: when it is gone, the
+    /// item fails with an error naming it rather than running under another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
 }

@@ -56,6 +56,7 @@ impl Ingress {
         let request = RunRequest {
             key: key.clone(),
             source: item.source,
+            workflow: None,
             snapshot: None,
             reason: JobReason::Manual,
             approved_by: None,

@@ -214,6 +214,7 @@ impl Ingress {
             &event,
             decision,
             &delivery_key,
+            served.name(),
         )
         .await;
         self.settle_delivery(&delivery_key, &owner, &event, applied)
@@ -320,6 +321,7 @@ impl Ingress {
             event,
             decision,
             &delivery_key,
+            served.name(),
         )
         .await;
         self.settle_delivery(&delivery_key, &owner, event, applied)

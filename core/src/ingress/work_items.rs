@@ -22,11 +22,13 @@ pub(super) async fn apply(
     event: &NormalizedEvent,
     decision: Decision,
     delivery: &DeliveryKey,
+    workflow: &str,
 ) -> Result<DeliveryOutcome, IngressError> {
     let key = WorkItemKey::new(event.source, &event.issue.identifier);
     let request = |reason, approved_by: Option<String>| RunRequest {
         key: key.clone(),
         source: event.source,
+        workflow: Some(workflow),
         snapshot: Some((&event.issue, &event.action)),
         reason,
         approved_by,
@@ -92,6 +94,9 @@ pub(super) struct RunRequest<'a> {
     /// whose payload describes the pull request, not the issue.
     pub(super) snapshot: Option<(&'a IssueSnapshot, &'a EventAction)>,
     pub(super) source: SourceKind,
+    /// The workflow that accepted the request; `None` keeps the one the item has (API
+    /// retries, pull request follow-ups).
+    pub(super) workflow: Option<&'a str>,
     pub(super) reason: JobReason,
     pub(super) approved_by: Option<String>,
     /// Refuse (with [`IngressError::Conflict`]) unless the item exists and has no run queued,
@@ -211,6 +216,7 @@ async fn pull_request_follow_up(
     let request = RunRequest {
         key: key.clone(),
         source: item.source,
+        workflow: None,
         snapshot: None,
         reason,
         approved_by: None,
@@ -265,6 +271,7 @@ fn new_item(key: &WorkItemKey, source: SourceKind, now: chrono::DateTime<chrono:
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 0,
     }
 }
@@ -330,6 +337,9 @@ async fn request_run(
         }
         if request.approved_by.is_some() {
             item.approved_by.clone_from(&request.approved_by);
+        }
+        if let Some(workflow) = request.workflow {
+            item.workflow = Some(workflow.to_owned());
         }
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Queued;

@@ -65,6 +65,7 @@ fn item(number: u32, status: WorkItemStatus, at: DateTime<Utc>) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 1,
     }
 }

@@ -1,13 +1,23 @@
-//! The reconciler Lambda: one requeue pass per invocation, on an EventBridge schedule
-//! (`rate(1 minute)`), wired to DynamoDB and SQS from the environment. The pass's report is
-//! the invocation's result.
+//! The reconciler Lambda: on an EventBridge schedule (`rate(1 minute)`), one requeue pass and
+//! the safety poll of every workflow's tracker that is due, wired to DynamoDB and SQS from the
+//! environment. The workflows and their trackers are built by the same wiring as `baton dev`
+//! (`baton_integrations::wiring`); the invocation's result reports both.
 
 use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{Queue, Store};
-use baton_core::reconciler::{reconcile_once, ReconcileError, ReconcileReport, ReconcilerSettings};
+use baton_core::reconciler::{
+    reconcile_once, PollReport, ReconcileError, ReconcileReport, ReconcilerSettings,
+};
+use baton_core::workflow::{env_lookup, WorkflowSource};
+use baton_integrations::wiring::{self, Backends, Wiring, WorkflowReconciler};
 use lambda_runtime::LambdaEvent;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// The parts of an EventBridge scheduled event worth a log line. Every field is optional,
 /// so a manual test invoke with `{}` runs a pass too.
@@ -27,14 +37,39 @@ pub struct ScheduledEvent {
     pub resources: Vec<String>,
 }
 
+/// What one invocation did: the requeue pass's report, and each safety poll that ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    #[serde(flatten)]
+    pub pass: ReconcileReport,
+    pub polls: Vec<WorkflowPoll>,
+}
+
+/// One workflow's safety poll in an invocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowPoll {
+    pub workflow: String,
+    /// The tracker's report; absent when the poll failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<PollReport>,
+    /// Why the poll failed; the next due invocation tries again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 pub struct Handler {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     settings: ReconcilerSettings,
+    polls: Vec<WorkflowReconciler>,
+    /// When each workflow was last polled by this (warm) instance: a poll runs when its
+    /// `polling.interval_ms` has passed, so at most once per scheduled invocation.
+    last_polled: Mutex<HashMap<String, Instant>>,
 }
 
 impl Handler {
+    /// A handler that runs the requeue pass only; see [`Handler::with_polls`].
     pub fn new(
         store: Arc<dyn Store>,
         queue: Arc<dyn Queue>,
@@ -46,10 +81,20 @@ impl Handler {
             queue,
             clock,
             settings,
+            polls: Vec::new(),
+            last_polled: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Adds the workflows' safety polls (see `baton_integrations::wiring::reconcilers`).
+    pub fn with_polls(mut self, polls: Vec<WorkflowReconciler>) -> Self {
+        self.polls = polls.into_iter().filter(|poll| poll.polls).collect();
+        self
+    }
+
     /// Builds the handler from the environment:
+    /// - `BATON_WORKFLOW`: the workflow file or directory, as the ingress reads it; each
+    ///   workflow with `tracker.provider` is polled, with the credentials it names;
     /// - `BATON_BACKEND`: `aws` (default) or `memory`; `BATON_TABLE`, `BATON_QUEUE`, `BATON_DLQ`;
     /// - `BATON_LEASE_SECS`, `BATON_RECONCILE_LEASE_GRACE_SECS`,
     ///   `BATON_RECONCILE_RETRY_GRACE_SECS`, `BATON_RECONCILE_QUEUED_SECS`: the graces.
@@ -60,37 +105,93 @@ impl Handler {
             .map_err(|e: String| anyhow::anyhow!("BATON_BACKEND: {e}"))?;
         let backends = baton_aws::open(backend, &baton_aws::Settings::from_env()).await?;
         let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
-        tracing::info!(backend = %backends.description, ?settings, "reconciler ready");
-        Ok(Self::new(
-            backends.store,
-            backends.queue,
-            Arc::new(SystemClock),
-            settings,
-        ))
+        let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
+        let source = WorkflowSource::discover(workflow_path.as_deref(), env_lookup())?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let polls = wiring::reconcilers(
+            &source.set(),
+            &Wiring::from_env(),
+            &Backends {
+                store: Arc::clone(&backends.store),
+                queue: Arc::clone(&backends.queue),
+                clock: Arc::clone(&clock),
+            },
+            &settings,
+            // The schedule, not this value, paces the requeue pass here.
+            Duration::from_secs(60),
+        )?;
+        let handler = Self::new(backends.store, backends.queue, clock, settings).with_polls(polls);
+        tracing::info!(backend = %backends.description, workflow = %source.describe(),
+            polled = handler.polls.len(), "reconciler ready");
+        Ok(handler)
     }
 
-    /// One pass.
+    /// One requeue pass.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ReconcileError> {
         reconcile_once(&*self.store, &*self.queue, &*self.clock, &self.settings).await
     }
 
+    /// The safety poll of every workflow whose interval has passed since this instance last
+    /// polled it (or that it never polled).
+    pub async fn poll_due(&self) -> Vec<WorkflowPoll> {
+        let mut last_polled = self.last_polled.lock().await;
+        let mut done = Vec::new();
+        for poll in &self.polls {
+            let now = Instant::now();
+            let due = last_polled
+                .get(&poll.workflow)
+                .is_none_or(|at| now.saturating_duration_since(*at) >= poll.schedule.poll_every);
+            if !due {
+                continue;
+            }
+            last_polled.insert(poll.workflow.clone(), now);
+            for result in poll.reconciler.poll().await {
+                done.push(match result {
+                    Ok(report) => WorkflowPoll {
+                        workflow: poll.workflow.clone(),
+                        report: Some(report),
+                        error: None,
+                    },
+                    Err(error) => {
+                        tracing::warn!(workflow = %poll.workflow, %error,
+                            "safety poll failed; the next invocation tries again");
+                        WorkflowPoll {
+                            workflow: poll.workflow.clone(),
+                            report: None,
+                            error: Some(error.to_string()),
+                        }
+                    }
+                });
+            }
+        }
+        done
+    }
+
     /// One scheduled invocation. A pass that cannot list the work items fails the
-    /// invocation; the next schedule tries again.
+    /// invocation; the next schedule tries again. A tracker that cannot be read fails its
+    /// poll only.
     pub async fn handle(
         &self,
         event: LambdaEvent<ScheduledEvent>,
-    ) -> Result<ReconcileReport, ReconcileError> {
+    ) -> Result<Invocation, ReconcileError> {
         let (scheduled, context) = event.into_parts();
         tracing::info!(request_id = %context.request_id,
             event_id = scheduled.id.as_deref().unwrap_or(""),
             scheduled_at = scheduled.time.as_deref().unwrap_or(""), "reconciler invoked");
-        let report = self.reconcile().await?;
+        let pass = self.reconcile().await?;
+        let polls = self.poll_due().await;
         tracing::info!(
-            inspected = report.inspected,
-            requeued = report.requeued.len(),
-            failed = report.failed.len(),
+            inspected = pass.inspected,
+            requeued = pass.requeued.len(),
+            failed = pass.failed.len(),
+            polled = polls.len(),
+            queued_by_poll = polls
+                .iter()
+                .filter_map(|poll| poll.report.as_ref())
+                .map(|report| report.queued.len())
+                .sum::<usize>(),
             "reconciler pass done"
         );
-        Ok(report)
+        Ok(Invocation { pass, polls })
     }
 }

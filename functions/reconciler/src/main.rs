@@ -1,5 +1,5 @@
 //! `baton-reconciler`: under Lambda (`AWS_LAMBDA_RUNTIME_API` set) it answers scheduled
-//! invocations; anywhere else it runs one pass and prints the report.
+//! invocations; anywhere else it runs one pass and the safety polls, and prints the report.
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
@@ -23,7 +23,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
     } else {
-        let report = handler.reconcile().await?;
+        let pass = handler.reconcile().await?;
+        let polls = handler.poll_due().await;
+        let report = baton_reconciler::Invocation { pass, polls };
         println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
     }

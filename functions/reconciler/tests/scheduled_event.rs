@@ -55,6 +55,7 @@ fn item(number: u32, status: WorkItemStatus, at: chrono::DateTime<Utc>) -> WorkI
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 1,
     }
 }
@@ -135,7 +136,7 @@ async fn a_scheduled_invocation_requeues_the_stale_item_and_reports_it() {
         .expect("item");
     assert_eq!(
         stored.pending_job.as_ref(),
-        Some(&report.requeued[0].job_id)
+        Some(&report.pass.requeued[0].job_id)
     );
     let received = queue
         .receive(10, Duration::from_secs(1), Duration::from_secs(30))

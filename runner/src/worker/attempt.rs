@@ -6,7 +6,7 @@ use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
 use super::stop::{Stop, StopReason};
 use super::tools::TrackerTools;
-use super::Runner;
+use super::{RunPlan, Runner};
 use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
 use crate::prompt::{PromptInput, RepoVars};
 use baton_core::domain::{Job, JobReason, RunError, WorkItem};
@@ -67,6 +67,8 @@ fn agent_failure(error: &AgentError) -> AttemptEnd {
 pub struct AttemptInput<'a> {
     pub job: &'a Job,
     pub item: &'a WorkItem,
+    /// The plan of the item's own workflow.
+    pub plan: &'a RunPlan,
     pub stop: &'a Stop,
     pub timeline: &'a Timeline,
     /// Where the agent's events go (the evidence tap, then the recorder).
@@ -77,7 +79,7 @@ pub struct AttemptInput<'a> {
 /// Runs the attempt; returns how it ended and what it delivered.
 pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> (AttemptEnd, Delivered) {
     if input.job.reason.is_follow_up() {
-        return follow_up(runner, &input).await;
+        return follow_up(&input).await;
     }
     let mut delivered = Delivered::default();
     let end = run_session(runner, input, &mut delivered).await;
@@ -85,8 +87,8 @@ pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> (AttemptEnd, 
 }
 
 /// Jobs about a delivered pull request: no agent, only platform and tracker work.
-async fn follow_up(runner: &Arc<Runner>, input: &AttemptInput<'_>) -> (AttemptEnd, Delivered) {
-    let plan = &runner.plan().delivery;
+async fn follow_up(input: &AttemptInput<'_>) -> (AttemptEnd, Delivered) {
+    let plan = &input.plan.delivery;
     let done = AttemptEnd::Succeeded {
         issue_active: false,
         commit: None,
@@ -117,10 +119,10 @@ async fn run_session(
     input: AttemptInput<'_>,
     delivered: &mut Delivered,
 ) -> AttemptEnd {
-    let plan = runner.plan();
     let AttemptInput {
         job,
         item,
+        plan,
         stop,
         timeline,
         agent_events,
@@ -197,7 +199,7 @@ async fn run_session(
         Err(error) => return agent_failure(&error),
     };
 
-    let end = drive_turns(runner, job, item, stop, session.as_mut(), &prompt).await;
+    let end = drive_turns(runner, plan, (job, item), stop, session.as_mut(), &prompt).await;
     session.stop().await;
     // The session's event senders go with it; then the tap has seen everything it said.
     drop(session);
@@ -270,13 +272,12 @@ async fn run_session(
 /// Turns on one session up to `agent.max_turns`, re-reading the work item between turns.
 async fn drive_turns(
     runner: &Arc<Runner>,
-    job: &Job,
-    item: &WorkItem,
+    plan: &RunPlan,
+    (job, item): (&Job, &WorkItem),
     stop: &Stop,
     session: &mut dyn crate::agent::AgentSession,
     prompt: &str,
 ) -> AttemptEnd {
-    let plan = runner.plan();
     let max_turns = plan.limits.max_turns;
     for turn in 1..=max_turns {
         if let Some(reason) = stop.reason() {

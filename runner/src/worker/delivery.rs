@@ -11,13 +11,13 @@ use baton_core::domain::{IssueSnapshot, PullRequestLink, RunError, WorkItem, Wor
 use baton_core::workflow::profile::RouteAction;
 use baton_core::workflow::profile::{self, Deliverable, Delivered as Accepted, RunOutput};
 use baton_core::workflow::{MergeFacts, MergeGates, Profile, Workflow};
-use baton_integrations::config::{AdapterConfig, ConfigError};
-use baton_integrations::http::RetryPolicy;
+use baton_integrations::config::ConfigError;
 use baton_integrations::repo::{
     self, git, CheckState, MergeOutcome, PullRequestSpec, RepoPlatform, ReviewVerdict,
 };
 use baton_integrations::tracker::memory::MemoryTracker;
 use baton_integrations::tracker::{IssueRef, StateMove, Tracker, TrackerIssue};
+use baton_integrations::wiring::Connections;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,74 +37,35 @@ pub struct DeliveryPlan {
     pub public_url: Option<String>,
 }
 
-fn json(value: Option<&serde_yaml::Value>) -> serde_json::Value {
-    value
-        .and_then(|v| serde_json::to_value(v).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 impl DeliveryPlan {
+    /// The plan for `workflow`, delivering through `connections` (see
+    /// [`Connections::of`]: the one place a workflow's adapters are built).
+    pub fn new(
+        workflow: &Workflow,
+        connections: Connections,
+        base_branch: &str,
+        env: &(dyn Fn(&str) -> Option<String> + Send + Sync),
+    ) -> Self {
+        let config = &workflow.config;
+        Self {
+            tracker: connections.tracker,
+            memory: connections.memory,
+            platform: connections.platform,
+            profile: config.profile.clone(),
+            merge_gates: config.gates.merge.clone(),
+            base_branch: base_branch.to_owned(),
+            public_url: env("BATON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// [`DeliveryPlan::new`] with adapters of its own.
     pub fn from_workflow(
         workflow: &Workflow,
         base_branch: &str,
         env: &(dyn Fn(&str) -> Option<String> + Send + Sync),
     ) -> Result<Self, ConfigError> {
-        let config = &workflow.config;
-        let tracker_options = if config.tracker.provider.is_empty() {
-            serde_json::Value::Null
-        } else {
-            json(Some(&serde_yaml::Value::Mapping(
-                config.tracker.provider.clone(),
-            )))
-        };
-        let kind = config.tracker.kind.trim();
-        let (tracker, memory): (Option<Arc<dyn Tracker>>, _) = if kind == "memory" {
-            let memory = MemoryTracker::new();
-            (Some(Arc::new(memory.clone())), Some(memory))
-        } else if tracker_options.is_null() {
-            (None, None)
-        } else {
-            let adapter = AdapterConfig {
-                kind,
-                options: &tracker_options,
-                env,
-                policy: RetryPolicy::default(),
-            };
-            let tracker = baton_integrations::tracker::registry::build(&adapter)?;
-            (Some(tracker), None)
-        };
-        let repo_provider = config
-            .extra
-            .get("repo")
-            .and_then(|repo| repo.get("provider"))
-            .cloned();
-        let platform = match repo_provider {
-            None => None,
-            Some(provider) => {
-                let options = json(Some(&provider));
-                let kind = options
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .ok_or_else(|| ConfigError::new("repo.provider.kind", "is required"))?
-                    .to_owned();
-                let adapter = AdapterConfig {
-                    kind: &kind,
-                    options: &options,
-                    env,
-                    policy: RetryPolicy::default(),
-                };
-                Some(repo::registry::build(&adapter)?)
-            }
-        };
-        Ok(Self {
-            tracker,
-            memory,
-            platform,
-            profile: config.profile.clone(),
-            merge_gates: config.gates.merge.clone(),
-            base_branch: base_branch.to_owned(),
-            public_url: env("BATON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
-        })
+        let connections = Connections::of(workflow, env)?;
+        Ok(Self::new(workflow, connections, base_branch, env))
     }
 
     /// The run's link for comments.

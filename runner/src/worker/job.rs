@@ -10,7 +10,7 @@ use super::keeper::{self, Kept};
 use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
 use super::slots::{self, HeldSlots, GLOBAL_SCOPE};
 use super::stop::{Shutdown, Stop, StopReason};
-use super::{later, Runner};
+use super::{later, RunPlan, Runner};
 use baton_core::domain::{
     Job, JobId, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
     JOB_SCHEMA_VERSION,
@@ -32,7 +32,10 @@ const STORE_DOWN_RETRY: Duration = Duration::from_secs(5);
 enum Triage {
     Run {
         item: Box<WorkItem>,
+        plan: Arc<RunPlan>,
     },
+    /// The item cannot run as its workflow stands (gone, or invalid): it fails, naming why.
+    Fail(RunError),
     /// Acknowledge (delete) it: nothing to do.
     Ack(String),
     /// Not yet: send a copy that shows up after the delay, and acknowledge this one.
@@ -72,7 +75,10 @@ impl Runner {
 
     async fn handle_job(self: Arc<Self>, job: Job, received: ReceivedJob, shutdown: Shutdown) {
         match self.triage(&job, &received).await {
-            Triage::Run { item } => self.run_claimed(job, received, *item, shutdown).await,
+            Triage::Run { item, plan } => {
+                self.run_claimed(job, received, *item, plan, shutdown).await
+            }
+            Triage::Fail(error) => self.fail_item(&job, &received.receipt, error).await,
             Triage::Ack(reason) => {
                 tracing::info!(%reason, "job acknowledged without a run");
                 self.ack(&received.receipt).await;
@@ -137,8 +143,12 @@ impl Runner {
                 received.receive_count
             ));
         }
-        Triage::Run {
-            item: Box::new(item),
+        match self.plan_for(&item) {
+            Ok(plan) => Triage::Run {
+                item: Box::new(item),
+                plan,
+            },
+            Err(error) => Triage::Fail(error),
         }
     }
 
@@ -168,8 +178,8 @@ impl Runner {
         }
     }
 
-    fn slot_limits(&self, item: &WorkItem) -> Vec<(String, u32)> {
-        let limits = &self.plan().limits;
+    fn slot_limits(plan: &RunPlan, item: &WorkItem) -> Vec<(String, u32)> {
+        let limits = &plan.limits;
         let mut scopes = vec![(GLOBAL_SCOPE.to_owned(), limits.max_concurrent_agents)];
         if let Some(limit) = limits.state_limit(&item.issue.state) {
             scopes.push((slots::state_scope(&item.issue.state), limit));
@@ -182,6 +192,7 @@ impl Runner {
         job: Job,
         received: ReceivedJob,
         item: WorkItem,
+        plan: Arc<RunPlan>,
         shutdown: Shutdown,
     ) {
         if shutdown.stop_claiming.is_cancelled() {
@@ -193,7 +204,7 @@ impl Runner {
         let now = self.clock.now();
         let held = match slots::acquire(
             &*self.store,
-            &self.slot_limits(&item),
+            &Self::slot_limits(&plan, &item),
             run_id.as_str(),
             now,
             self.settings.lease,
@@ -238,9 +249,15 @@ impl Runner {
         tracing::info!(work_item = %job.work_item, run_id = %run_id, attempt = job.attempt, "claimed");
         // Every line of the run carries its id, and its session once the agent reports one.
         let span = tracing::info_span!("run", run_id = %run_id, session_id = tracing::field::Empty);
-        self.run_and_conclude(job, received, item, run_id, held, shutdown.stop_sessions)
-            .instrument(span)
-            .await;
+        self.run_and_conclude(
+            job,
+            received,
+            Claimed { item, plan, run_id },
+            held,
+            shutdown.stop_sessions,
+        )
+        .instrument(span)
+        .await;
     }
 
     /// Takes the lease with a versioned write. `Ok(None)`: the item no longer wants this job.
@@ -308,12 +325,11 @@ impl Runner {
         self: Arc<Self>,
         job: Job,
         received: ReceivedJob,
-        item: WorkItem,
-        run_id: RunId,
+        claimed: Claimed,
         held: HeldSlots,
         shutdown: CancellationToken,
     ) {
-        let plan = self.plan();
+        let Claimed { item, plan, run_id } = claimed;
         let now = self.clock.now();
         let run = Run {
             run_id: run_id.clone(),
@@ -374,6 +390,7 @@ impl Runner {
         );
         let comment = self
             .post_status(
+                &plan,
                 &item,
                 None,
                 &run,
@@ -386,6 +403,7 @@ impl Runner {
             AttemptInput {
                 job: &job,
                 item: &item,
+                plan: &plan,
                 stop: &stop,
                 timeline: &timeline,
                 agent_events: agent_tx,
@@ -401,7 +419,7 @@ impl Runner {
             evidence: evidence.snapshot(),
             delivered,
         };
-        self.conclude(&job, &received, &mut run, end, &item, report)
+        self.conclude(&job, &received, &mut run, end, (&item, &plan), report)
             .await;
         slots::release(&*self.store, &held).await;
     }
@@ -414,7 +432,7 @@ impl Runner {
         received: &ReceivedJob,
         run: &mut Run,
         end: AttemptEnd,
-        item: &WorkItem,
+        (item, plan): (&WorkItem, &RunPlan),
         mut report: Report,
     ) {
         let now = self.clock.now();
@@ -429,6 +447,7 @@ impl Runner {
         if !matches!(end, AttemptEnd::Abandoned(_)) {
             report.status_comment = self
                 .post_status(
+                    plan,
                     item,
                     report.status_comment.as_deref(),
                     run,
@@ -446,7 +465,7 @@ impl Runner {
             // The item is someone else's now; the message comes back and is judged then.
             return;
         }
-        let next = self.next_job(job, &end);
+        let next = self.next_job(plan, job, &end);
         if let Some((next_job, delay)) = &next {
             if let Err(error) = self
                 .queue
@@ -491,8 +510,8 @@ impl Runner {
 
     /// The follow-up job and its delay: a retry after a retryable failure, a continuation
     /// after a clean run with the issue still active.
-    fn next_job(&self, job: &Job, end: &AttemptEnd) -> Option<(Job, Duration)> {
-        let limits = &self.plan().limits;
+    fn next_job(&self, plan: &RunPlan, job: &Job, end: &AttemptEnd) -> Option<(Job, Duration)> {
+        let limits = &plan.limits;
         match end {
             AttemptEnd::Failed(error)
                 if job.attempt < limits.max_attempts && is_retryable(&error.code) =>
@@ -580,13 +599,14 @@ impl Runner {
     /// [`delivery::post_status`]). `existing` falls back to the one the item recorded.
     async fn post_status(
         &self,
+        plan: &RunPlan,
         item: &WorkItem,
         existing: Option<&str>,
         run: &Run,
         evidence: &Evidence,
         delivered: &Delivered,
     ) -> Option<String> {
-        let plan = &self.plan().delivery;
+        let plan = &plan.delivery;
         let body = evidence::render(
             run,
             evidence,
@@ -670,6 +690,39 @@ impl Runner {
         self.ack(receipt).await;
     }
 
+    /// Ends a job that cannot run with the plan its item follows: the item fails with the
+    /// error (naming the workflow file), and the message is acknowledged.
+    async fn fail_item(&self, job: &Job, receipt: &str, error: RunError) {
+        let text = self
+            .redactor
+            .redact(&format!("{}: {}", error.code, error.message));
+        tracing::error!(work_item = %job.work_item, job_id = %job.job_id, error = %text,
+            "the job's workflow cannot run it; the work item fails");
+        let marked = edit(
+            &*self.store,
+            &job.work_item,
+            || self.clock.now(),
+            |item| {
+                if item.pending_job.as_ref() != Some(&job.job_id) {
+                    return Edit::Keep(());
+                }
+                item.status = WorkItemStatus::Failed;
+                item.pending_job = None;
+                item.next_retry_at = None;
+                item.last_error = Some(text.clone());
+                Edit::Write(())
+            },
+        )
+        .await;
+        match marked {
+            Ok(_) => self.ack(receipt).await,
+            Err(error) => {
+                tracing::warn!(work_item = %job.work_item, %error, "cannot mark the work item failed; the job is looked at again");
+                self.hide(receipt, STORE_DOWN_RETRY).await;
+            }
+        }
+    }
+
     async fn ack(&self, receipt: &str) {
         if let Err(error) = self.queue.delete(receipt).await {
             tracing::warn!(%error, "cannot acknowledge a job message; it will come back and be judged again");
@@ -707,6 +760,13 @@ const NOT_RETRYABLE: &[&str] = &[
     "template_parse_error",
     "template_render_error",
 ];
+
+/// A claimed item, the plan it runs with and the run's id.
+struct Claimed {
+    item: WorkItem,
+    plan: Arc<RunPlan>,
+    run_id: RunId,
+}
 
 /// What a run leaves for its conclusion besides how it ended.
 struct Report {

@@ -15,6 +15,7 @@ mod item;
 mod job;
 mod keeper;
 pub mod limits;
+mod plans;
 mod recorder;
 pub mod settings;
 pub mod slots;
@@ -24,6 +25,7 @@ mod writer;
 
 pub use attempt::CONTINUATION_NOTE;
 pub use limits::AgentLimits;
+pub use plans::{PlanBook, WORKFLOW_INVALID, WORKFLOW_MISSING};
 pub use settings::RunnerSettings;
 
 use crate::agent::setup::{AgentSetup, AgentSetupError, MockAgentCommand};
@@ -31,8 +33,10 @@ use crate::prompt::{PromptError, PromptTemplate};
 use crate::redact::Redactor;
 use crate::workspace::{WorkspaceConfig, WorkspaceConfigError, WorkspaceManager};
 use baton_core::clock::Clock;
+use baton_core::domain::{RunError, WorkItem};
 use baton_core::ports::{Queue, Store};
 use baton_core::workflow::{StateRules, Workflow};
+use baton_integrations::wiring::Connections;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,8 +72,19 @@ pub struct RunPlan {
 }
 
 impl RunPlan {
+    /// The plan for `workflow`, with adapters of its own (tests, single-workflow tools).
     pub fn from_workflow(
         workflow: &Workflow,
+        mock: Option<&MockAgentCommand>,
+    ) -> Result<Self, PlanError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::new(workflow, Connections::of(workflow, &env)?, mock)
+    }
+
+    /// The plan for `workflow`, delivering through `connections` (built by the wiring).
+    pub fn new(
+        workflow: &Workflow,
+        connections: Connections,
         mock: Option<&MockAgentCommand>,
     ) -> Result<Self, PlanError> {
         let workspaces = WorkspaceConfig::from_workflow(workflow)?;
@@ -78,11 +93,12 @@ impl RunPlan {
             rules: StateRules::new(&workflow.config),
             limits: AgentLimits::from_workflow(workflow)?,
             agent: AgentSetup::from_workflow(workflow, mock)?,
-            delivery: delivery::DeliveryPlan::from_workflow(
+            delivery: delivery::DeliveryPlan::new(
                 workflow,
+                connections,
                 &workspaces.repo.base_branch,
                 &env,
-            )?,
+            ),
             workspaces: WorkspaceManager::new(workspaces),
             prompt: PromptTemplate::from_workflow(workflow)?,
         })
@@ -95,7 +111,7 @@ pub struct Runner {
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     settings: RunnerSettings,
-    plan: Arc<RunPlan>,
+    plans: PlanBook,
     redactor: Redactor,
 }
 
@@ -131,12 +147,31 @@ impl Runner {
         plan: RunPlan,
         redactor: Redactor,
     ) -> Arc<Self> {
+        Self::with_plans(
+            store,
+            queue,
+            clock,
+            settings,
+            PlanBook::fixed(plan),
+            redactor,
+        )
+    }
+
+    /// A runner whose jobs each run with their own workflow's plan.
+    pub fn with_plans(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: RunnerSettings,
+        plans: PlanBook,
+        redactor: Redactor,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             queue,
             clock,
             settings,
-            plan: Arc::new(plan),
+            plans,
             redactor,
         })
     }
@@ -145,9 +180,13 @@ impl Runner {
         &self.settings
     }
 
-    /// What the workflow says, resolved at start-up.
-    pub fn plan(&self) -> &RunPlan {
-        &self.plan
+    /// The plan `item`'s runs follow: its own workflow's (see [`PlanBook`]).
+    pub fn plan_for(&self, item: &WorkItem) -> Result<Arc<RunPlan>, RunError> {
+        self.plans.for_item(item)
+    }
+
+    pub fn plans(&self) -> &PlanBook {
+        &self.plans
     }
 
     /// Runs until `shutdown` fires: then claims nothing more, gives running sessions

@@ -101,6 +101,7 @@ fn item(key: WorkItemKey, status: WorkItemStatus, updated_minutes_ago: i64, n: u
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        workflow: None,
         version: 1,
     }
 }

@@ -1,10 +1,10 @@
 //! The safety poll's view of a tracker: a `baton-integrations` tracker read through the
 //! reconciler's [`IssuePoller`] port.
 
+use crate::tracker::{IssueRef, Tracker};
 use async_trait::async_trait;
 use baton_core::domain::{IssueSnapshot, SourceKind};
 use baton_core::reconciler::{IssuePoller, TrackerUnavailable};
-use baton_integrations::tracker::{IssueRef, Tracker};
 use std::sync::Arc;
 
 pub struct TrackerPoller {
