@@ -17,52 +17,18 @@ use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
     events, spawn_control_plane_with, wait_for_item, wait_for_runs, Scratch,
 };
+use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
 use github_api::{GithubFake, NewIssue};
 use github_repo_api::GithubRepoFake;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 
 on_both_backends!(a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework);
 
 const TRACKER_TOKEN: &str = "tracker-token-never-logged";
 const REPO_TOKEN: &str = "repo-token-never-logged";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-/// A bare repository with one commit on `main`, as a code host would hold it.
-fn bare_remote(scratch: &Path) -> std::path::PathBuf {
-    let seed = scratch.join("seed");
-    std::fs::create_dir_all(&seed).expect("seed dir");
-    git(&seed, &["init", "--quiet", "--initial-branch=main"]);
-    std::fs::write(seed.join("README.md"), "# app\n").expect("readme");
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "--quiet", "-m", "initial"]);
-    let remote = scratch.join("remote.git");
-    git(
-        scratch,
-        &["clone", "--quiet", "--bare", "seed", "remote.git"],
-    );
-    remote
-}
 
 fn workflow(scratch: &Path, remote: &Path, issues_url: &str, repo_url: &str, env: &str) -> String {
     format!(

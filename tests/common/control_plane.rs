@@ -1,15 +1,16 @@
 //! The whole control plane in the test process: the ingress on a real port and a runner loop
 //! on the same backends, with the mock agent as a real child process (`baton mock-agent`).
 
-use super::{all_secrets, backends, spawn_with, Backend, TestApp};
+use super::{all_secrets, backends, serve_router, spawn_with, Backend, TestApp};
 use baton_core::clock::SystemClock;
 use baton_core::domain::{Run, RunEvent, WorkItem, WorkItemKey};
-use baton_core::ingress::IngressSettings;
+use baton_core::ingress::{router, Ingress, IngressSettings};
 use baton_core::ports::Store;
-use baton_core::workflow::Workflow;
+use baton_core::workflow::{Workflow, WorkflowSource, WorkflowWatch};
+use baton_integrations::wiring::Wiring;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
-use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use baton_runner::worker::{PlanBook, RunPlan, Runner, RunnerSettings};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,6 +108,53 @@ pub async fn spawn_control_plane_with(
         IngressSettings::default(),
     )
     .await;
+    ControlPlane {
+        app,
+        scratch,
+        shutdown,
+        runner: Some(task),
+    }
+}
+
+/// The control plane serving every workflow of `source` as a deployment does: the ingress
+/// and the runner share one reloaded set, and the runner builds each workflow's plan and
+/// adapters through the wiring (adapters read their settings from the process
+/// environment). `scratch` is kept with it.
+pub async fn spawn_control_plane_for(
+    backend: Backend,
+    source: WorkflowSource,
+    scratch: Scratch,
+) -> ControlPlane {
+    let (store, queue) = backends(backend).await;
+    let workflows = WorkflowWatch::start(source, Some(Duration::from_millis(200)));
+    let plans = PlanBook::watching(
+        workflows.clone(),
+        Wiring::from_env(),
+        Some(MockAgentCommand(vec![
+            env!("CARGO_BIN_EXE_baton").to_owned(),
+            "mock-agent".to_owned(),
+        ])),
+    );
+    let problems = plans.check_all();
+    assert!(problems.is_empty(), "every workflow runs: {problems:?}");
+    let runner = Runner::with_plans(
+        store.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        runner_settings("runner-in-test"),
+        plans,
+        Redactor::default(),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    let ingress = Ingress::with_workflows(
+        workflows,
+        store.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        IngressSettings::default(),
+    );
+    let app = serve_router(router(Arc::new(ingress)), store, queue).await;
     ControlPlane {
         app,
         scratch,

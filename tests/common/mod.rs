@@ -23,6 +23,7 @@ macro_rules! on_both_backends {
 
 pub mod control_plane;
 pub mod faults;
+pub mod remote;
 pub mod signing;
 
 use baton_core::clock::SystemClock;
@@ -124,15 +125,20 @@ pub async fn spawn_with(
         Arc::new(SystemClock),
         settings,
     );
+    serve_router(router(Arc::new(ingress)), store, queue).await
+}
+
+/// Serves `app` on a free loopback port.
+pub async fn serve_router(
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
     let address = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        axum::serve(listener, router(Arc::new(ingress)))
-            .await
-            .expect("server");
-    });
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("server") });
     TestApp {
         base_url: format!("http://{address}"),
         store,

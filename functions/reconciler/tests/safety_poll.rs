@@ -67,7 +67,9 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
     std::env::set_var("BATON_DLQ", &settings.dead_letter_queue);
     std::env::set_var("RECONCILER_TEST_GITHUB_TOKEN", TOKEN);
 
-    let handler = Handler::from_env().await.expect("the handler from its environment");
+    let handler = Handler::from_env()
+        .await
+        .expect("the handler from its environment");
     let event: ScheduledEvent = serde_json::from_str("{}").expect("event");
     let invocation = handler
         .handle(LambdaEvent::new(event.clone(), Context::default()))
@@ -76,7 +78,11 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
 
     let json = serde_json::to_value(&invocation).expect("json");
     let polls = json["polls"].as_array().expect("polls");
-    assert_eq!(polls.len(), 1, "only the workflow with a tracker is polled: {json}");
+    assert_eq!(
+        polls.len(),
+        1,
+        "only the workflow with a tracker is polled: {json}"
+    );
     assert_eq!(polls[0]["workflow"], "app.md", "{json}");
     let key = WorkItemKey::parse(&format!("github:acme/app#{wanted}")).expect("key");
     assert_eq!(
@@ -91,7 +97,11 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
         .expect("get")
         .expect("the polled issue has a work item");
     assert_eq!(item.status, WorkItemStatus::Queued);
-    assert_eq!(item.workflow.as_deref(), Some("app.md"), "it follows its workflow");
+    assert_eq!(
+        item.workflow.as_deref(),
+        Some("app.md"),
+        "it follows its workflow"
+    );
     let received = queue
         .receive(10, Duration::from_secs(1), Duration::from_secs(30))
         .await
@@ -101,7 +111,9 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
     assert_eq!(job.work_item, key);
     assert_eq!(job.reason, JobReason::Polled);
     assert!(
-        api.requests().iter().all(|request| !request.uri.contains(TOKEN)),
+        api.requests()
+            .iter()
+            .all(|request| !request.uri.contains(TOKEN)),
         "the token travels in a header, never in a URL"
     );
 

@@ -1,0 +1,269 @@
+//! One deployment, many repositories: a directory of two workflows for two repositories on
+//! two trackers (GitHub, GitLab), each with its own mock scenario, profile, remote and repo
+//! platform. Every job runs with the workflow that accepted it: each issue is cloned from,
+//! pushed to and opened as a pull request on its own repository, with its own agent and its
+//! own tracker comment, on both backends.
+
+#[macro_use]
+mod common;
+#[path = "../integrations/tests/fakes/github_api.rs"]
+mod github_api;
+#[path = "../integrations/tests/fakes/github_repo_api.rs"]
+mod github_repo_api;
+#[path = "../integrations/tests/fakes/gitlab_api.rs"]
+mod gitlab_api;
+#[path = "../integrations/tests/fakes/gitlab_repo_api.rs"]
+mod gitlab_repo_api;
+
+use baton_core::domain::{WorkItemKey, WorkItemStatus};
+use baton_core::workflow::{SecretLookup, WorkflowSource};
+use baton_integrations::test_support::FakeApi;
+use baton_runner::workspace::RepoConfig;
+use common::control_plane::{spawn_control_plane_for, wait_for_item, wait_for_runs, Scratch};
+use common::remote::{bare_remote_named, git};
+use common::signing::{self, github_issue};
+use common::{Backend, GITHUB_SECRET, GITLAB_TOKEN};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+on_both_backends!(each_repository_runs_and_delivers_with_its_own_workflow);
+
+const GITHUB_TOKEN: &str = "github-token-of-the-app-workflow";
+const GITLAB_API_TOKEN: &str = "gitlab-token-of-the-svc-workflow";
+
+fn webhook_secrets() -> SecretLookup {
+    Arc::new(|name: &str| match name {
+        "GITHUB_WEBHOOK_SECRET" => Some(GITHUB_SECRET.to_owned()),
+        "GITLAB_WEBHOOK_TOKEN" => Some(GITLAB_TOKEN.to_owned()),
+        _ => None,
+    })
+}
+
+/// The GitHub repository's workflow: the `iterate` scenario, reviewed under `In Review`.
+fn app_workflow(scratch: &Path, remote: &Path, issues: &str, repo: &str, env: &str) -> String {
+    format!(
+        r#"---
+tracker:
+  kind: github
+  provider:
+    repository: acme/app
+    base_url: "{issues}"
+    token: ${env}_GH
+    state_labels: {{"In Review": "status:in-review"}}
+triggers: {{label: baton}}
+agent_provider: {{kind: mock, options: {{scenario: iterate}}}}
+agent: {{max_turns: 1, max_continuations: 0}}
+workspace: {{root: "{root}"}}
+repo:
+  path: "{remote}"
+  provider: {{kind: github, repository: acme/app, base_url: "{repo}", token: ${env}_GH}}
+workflow:
+  profile:
+    kind: coding_pr_delivery
+    routes: {{developing: [open], review: [In Review]}}
+---
+App issue {{{{ issue.identifier }}}}
+"#,
+        root = scratch.join("app-workspaces").display(),
+        remote = remote.display(),
+    )
+}
+
+/// The GitLab project's workflow: the `happy_path` scenario, reviewed under `Review`.
+fn svc_workflow(scratch: &Path, remote: &Path, issues: &str, repo: &str, env: &str) -> String {
+    format!(
+        r#"---
+tracker:
+  kind: gitlab
+  provider:
+    project: group/svc
+    base_url: "{issues}/api/v4"
+    token: ${env}_GL
+    state_labels: {{"Review": "workflow::review"}}
+triggers: {{label: agent}}
+agent_provider: {{kind: mock, options: {{scenario: happy_path}}}}
+agent: {{max_turns: 1, max_continuations: 0}}
+workspace: {{root: "{root}"}}
+repo:
+  path: "{remote}"
+  provider: {{kind: gitlab, project: group/svc, base_url: "{repo}/api/v4", token: ${env}_GL}}
+workflow:
+  profile:
+    kind: coding_pr_delivery
+    routes: {{developing: [opened], review: [Review]}}
+---
+Service issue {{{{ issue.identifier }}}}
+"#,
+        root = scratch.join("svc-workspaces").display(),
+        remote = remote.display(),
+    )
+}
+
+/// GitLab's `Issue Hook` for `group/svc#1`, opened with the label `Agent`.
+fn gitlab_issue_opened() -> Vec<u8> {
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "../core/src/webhooks/fixtures/gitlab/issue_open.json"
+    ))
+    .expect("fixture");
+    payload["project"]["path_with_namespace"] = json!("group/svc");
+    payload["project"]["web_url"] = json!("https://gitlab.example.com/group/svc");
+    payload["object_attributes"]["iid"] = json!(1);
+    payload["object_attributes"]["url"] = json!("https://gitlab.example.com/group/svc/-/issues/1");
+    serde_json::to_vec(&payload).expect("json")
+}
+
+async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backend) {
+    let scratch = Scratch::new("baton-many");
+    let app_remote = bare_remote_named(&scratch.0, "app");
+    let svc_remote = bare_remote_named(&scratch.0, "svc");
+
+    let github = github_api::GithubFake::new("acme/app").require_token(GITHUB_TOKEN);
+    let mut app_issue = github_api::NewIssue::new("App issue");
+    app_issue.labels = vec!["baton".into()];
+    assert_eq!(github.add_issue(app_issue), 1);
+    let github_issues = FakeApi::spawn(github.router()).await;
+    let github_repo = github_repo_api::GithubRepoFake::new("acme", "app", GITHUB_TOKEN);
+    let app_branch = RepoConfig::default().work_branch("acme/app#1");
+    github_repo.push(&app_branch);
+    let github_repo_api = FakeApi::spawn(github_repo.router()).await;
+
+    let gitlab = gitlab_api::GitlabFake::new("group/svc").require_token(GITLAB_API_TOKEN);
+    let mut svc_issue = gitlab_api::NewIssue::new("Service issue");
+    svc_issue.labels = vec!["Agent".into()];
+    assert_eq!(gitlab.add_issue(svc_issue), 1);
+    let gitlab_issues = FakeApi::spawn(gitlab.router()).await;
+    let gitlab_repo = gitlab_repo_api::GitlabRepoFake::new("group/svc", GITLAB_API_TOKEN);
+    let svc_branch = RepoConfig::default().work_branch("group/svc#1");
+    gitlab_repo.push(&svc_branch);
+    let gitlab_repo_api = FakeApi::spawn(gitlab_repo.router()).await;
+
+    // Adapters read their tokens from the process environment, as deployed.
+    let env = format!("MANY_REPOS_{backend:?}").to_uppercase();
+    std::env::set_var(format!("{env}_GH"), GITHUB_TOKEN);
+    std::env::set_var(format!("{env}_GL"), GITLAB_API_TOKEN);
+    let dir = scratch.0.join("workflows");
+    std::fs::create_dir_all(&dir).expect("workflows dir");
+    let app = app_workflow(
+        &scratch.0,
+        &app_remote,
+        &github_issues.url(),
+        &github_repo_api.url(),
+        &env,
+    );
+    let svc = svc_workflow(
+        &scratch.0,
+        &svc_remote,
+        &gitlab_issues.url(),
+        &gitlab_repo_api.url(),
+        &env,
+    );
+    std::fs::write(dir.join("app.md"), app).expect("app.md");
+    std::fs::write(dir.join("svc.md"), svc).expect("svc.md");
+    let source = WorkflowSource::open(&dir, webhook_secrets()).expect("the workflows load");
+    assert_eq!(source.set().len(), 2);
+    let plane = spawn_control_plane_for(backend, source, scratch).await;
+    let store = &*plane.app.store;
+
+    let body = github_issue(
+        "labeled",
+        1,
+        &["baton"],
+        json!({ "label": { "name": "baton" }, "repository": { "full_name": "acme/app" } }),
+    );
+    let delivery = uuid::Uuid::new_v4().to_string();
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery, &body);
+    let (status, answer) = plane.app.post("github", &headers, body).await;
+    assert_eq!(status, 202, "{answer}");
+    let headers = signing::gitlab(
+        GITLAB_TOKEN,
+        "Issue Hook",
+        &uuid::Uuid::new_v4().to_string(),
+    );
+    let (status, answer) = plane
+        .app
+        .post("gitlab", &headers, gitlab_issue_opened())
+        .await;
+    assert_eq!(status, 202, "{answer}");
+
+    let app_key = WorkItemKey::parse("github:acme/app#1").expect("key");
+    let svc_key = WorkItemKey::parse("gitlab:group/svc#1").expect("key");
+    for (key, workflow) in [(&app_key, "app.md"), (&svc_key, "svc.md")] {
+        let item = wait_for_item(store, key, "its run to succeed", |item| {
+            item.status == WorkItemStatus::Succeeded
+        })
+        .await;
+        assert_eq!(item.workflow.as_deref(), Some(workflow), "{key}");
+        let runs = wait_for_runs(store, key, 1).await;
+        let workspace = runs[0].workspace.clone().unwrap_or_default();
+        let root = if workflow == "app.md" {
+            "app-workspaces"
+        } else {
+            "svc-workspaces"
+        };
+        assert!(
+            workspace.contains(root),
+            "{key} ran in its own workflow's workspace root: {workspace}"
+        );
+    }
+
+    // Each agent's change is on its own remote, and only there.
+    let app_change = git(&app_remote, &["show", &format!("{app_branch}:CHANGES.md")]);
+    assert_eq!(
+        app_change, "- another iteration",
+        "the iterate scenario ran for acme/app"
+    );
+    let svc_change = git(&svc_remote, &["show", &format!("{svc_branch}:src/lib.rs")]);
+    assert_eq!(
+        svc_change, "pub fn fixed() {}",
+        "the happy_path scenario ran for group/svc"
+    );
+    let app_branches = git(&app_remote, &["branch", "--list"]);
+    let svc_branches = git(&svc_remote, &["branch", "--list"]);
+    assert!(!app_branches.contains(&svc_branch), "{app_branches}");
+    assert!(!svc_branches.contains(&app_branch), "{svc_branches}");
+
+    // Each pull request on its own platform.
+    let pulls = github_repo.lock().pulls.clone();
+    assert_eq!(pulls.len(), 1, "one GitHub pull request: {pulls:#?}");
+    assert_eq!(pulls[0].head, app_branch);
+    assert!(
+        pulls[0].body.contains(&app_key.marker()),
+        "{}",
+        pulls[0].body
+    );
+    let merge_requests = gitlab_repo.lock().merge_requests.clone();
+    assert_eq!(
+        merge_requests.len(),
+        1,
+        "one GitLab merge request: {merge_requests:#?}"
+    );
+    assert_eq!(merge_requests[0].source_branch, svc_branch);
+    assert!(
+        merge_requests[0].description.contains(&svc_key.marker()),
+        "{}",
+        merge_requests[0].description
+    );
+
+    // Each tracker got its issue's evidence and its own profile's state move.
+    let app_comments = github.comments(1);
+    assert_eq!(app_comments.len(), 1, "{app_comments:#?}");
+    let app_labels = github.issue(1).expect("issue").labels;
+    assert!(
+        app_labels.iter().any(|l| l == "status:in-review"),
+        "{app_labels:?}"
+    );
+    let svc_notes = gitlab.notes(1);
+    assert!(
+        svc_notes
+            .iter()
+            .any(|note| note.body.contains("svc") || note.body.contains(&svc_branch)),
+        "the evidence note is on the GitLab issue: {svc_notes:#?}"
+    );
+    let svc_labels = gitlab.issue(1).expect("issue").labels;
+    assert!(
+        svc_labels.iter().any(|l| l == "workflow::review"),
+        "{svc_labels:?}"
+    );
+    plane.stop().await;
+}
