@@ -267,3 +267,105 @@ async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backen
     );
     plane.stop().await;
 }
+
+on_both_backends!(a_job_whose_workflow_is_gone_fails_naming_it_and_runs_under_no_other);
+
+/// A webhook-only workflow with the mock agent for the GitHub repository `repository`.
+fn plain_workflow(scratch: &Path, repository: &str) -> String {
+    format!(
+        "---\ntracker:\n  kind: github\n  provider: {{repository: {repository}, token: $MANY_REPOS_GONE_TOKEN}}\n\
+         agent_provider: {{kind: mock, options: {{scenario: happy_path}}}}\n\
+         agent: {{max_turns: 1, max_continuations: 0}}\n\
+         workspace: {{root: \"{}\"}}\n---\nWork.\n",
+        scratch.join("workspaces").display()
+    )
+}
+
+async fn a_job_whose_workflow_is_gone_fails_naming_it_and_runs_under_no_other(backend: Backend) {
+    let scratch = Scratch::new("baton-gone");
+    std::env::set_var("MANY_REPOS_GONE_TOKEN", "token-of-a-tracker-never-called");
+    let dir = scratch.0.join("workflows");
+    std::fs::create_dir_all(&dir).expect("workflows dir");
+    // `any.md` serves every GitHub repository: the gone workflow's item must not fall to it.
+    std::fs::write(
+        dir.join("any.md"),
+        plain_workflow(&scratch.0, "acme/any").replace(
+            "  provider: {repository: acme/any, token: $MANY_REPOS_GONE_TOKEN}\n",
+            "",
+        ),
+    )
+    .expect("any.md");
+    std::fs::write(dir.join("svc.md"), plain_workflow(&scratch.0, "acme/svc")).expect("svc.md");
+    let source = WorkflowSource::open(&dir, webhook_secrets()).expect("the workflows load");
+    let plane = spawn_control_plane_for(backend, source, scratch).await;
+    let store = &*plane.app.store;
+
+    // An item svc.md accepted, whose job waits while svc.md is removed and the set reloads.
+    std::fs::remove_file(dir.join("svc.md")).expect("remove svc.md");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let key = WorkItemKey::parse("github:acme/svc#4").expect("key");
+    let now = chrono::Utc::now();
+    let job_id = baton_core::domain::JobId::generate();
+    let item = baton_core::domain::WorkItem {
+        key: key.clone(),
+        source: baton_core::domain::SourceKind::Github,
+        issue: baton_core::domain::IssueSnapshot {
+            identifier: "acme/svc#4".into(),
+            repository: Some("acme/svc".into()),
+            state: "open".into(),
+            labels: vec!["baton".into()],
+            ..Default::default()
+        },
+        status: WorkItemStatus::Queued,
+        attempt: 1,
+        cancel_requested: false,
+        pending_job: Some(job_id.clone()),
+        last_delivery: None,
+        created_at: now,
+        updated_at: now,
+        requested_at: Some(now),
+        lease: None,
+        last_run: None,
+        next_retry_at: None,
+        last_error: None,
+        tokens: Default::default(),
+        approved_by: None,
+        pull_request: None,
+        status_comment: None,
+        workflow: Some("svc.md".into()),
+        version: 1,
+    };
+    store
+        .put_work_item(&item, None)
+        .await
+        .expect("put the item");
+    let job = baton_core::domain::Job {
+        v: baton_core::domain::JOB_SCHEMA_VERSION,
+        job_id,
+        work_item: key.clone(),
+        reason: baton_core::domain::JobReason::Labeled,
+        attempt: 1,
+        queued_at: now,
+        delivery_id: None,
+        continuation: 0,
+    };
+    plane.app.queue.send(&job).await.expect("send the job");
+
+    let failed = wait_for_item(store, &key, "the item to fail", |item| {
+        item.status == WorkItemStatus::Failed
+    })
+    .await;
+    let error = failed.last_error.unwrap_or_default();
+    assert!(error.starts_with("workflow_missing: "), "{error}");
+    assert!(
+        error.contains("svc.md"),
+        "the error names the file: {error}"
+    );
+    let runs = store.list_runs(&key).await.expect("runs");
+    assert!(
+        runs.is_empty(),
+        "nothing ran under another workflow: {runs:#?}"
+    );
+    assert_eq!(failed.pending_job, None);
+    plane.stop().await;
+}
