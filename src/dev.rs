@@ -47,14 +47,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             clock.clone(),
         )?)
     };
-    let reconciler = reconciler::build(
-        &set,
-        &wiring,
-        Arc::clone(&backends.store),
-        Arc::clone(&backends.queue),
-        clock.clone(),
-        Duration::from_secs(args.reconcile_every_secs),
-    )?;
+    let reconcilers = reconciler::ReconcilerLoops {
+        workflows: workflows.clone(),
+        wiring: wiring.clone(),
+        store: Arc::clone(&backends.store),
+        queue: Arc::clone(&backends.queue),
+        clock: clock.clone(),
+        every: Duration::from_secs(args.reconcile_every_secs),
+    };
+    reconcilers.check()?;
     let ingress = Arc::new(Ingress::with_workflows(
         workflows.clone(),
         Arc::clone(&backends.store),
@@ -111,12 +112,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     let runner_task = runner.map(|runner| tokio::spawn(runner.run(shutdown.clone())));
-    let reconciler_task = reconciler
-        .into_iter()
-        .map(|(reconciler, schedule)| {
-            tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned()))
-        })
-        .collect::<Vec<_>>();
+    let reconciler_task = tokio::spawn(reconcilers.run(shutdown.clone()));
     let stop_server = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -135,8 +131,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if let Some(task) = runner_task {
         let _ = task.await;
     }
-    for task in reconciler_task {
-        let _ = task.await;
+    if let Ok(Err(error)) = reconciler_task.await {
+        tracing::warn!(%error, "the reconciler stopped");
     }
     served?;
     tracing::info!("stopped");

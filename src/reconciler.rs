@@ -1,33 +1,114 @@
 //! The reconciler loops `baton dev` runs: one per served workflow (see
 //! `baton_integrations::wiring::reconcilers`, which the reconciler Lambda function uses too).
 //! The requeue pass is the same in each; versioned writes make concurrent passes act once.
+//! When the workflow set reloads, the loops are rebuilt, so a new or changed workflow's
+//! tracker is polled without a restart.
 
 use baton_core::clock::Clock;
 use baton_core::ports::{Queue, Store};
-use baton_core::reconciler::{Reconciler, ReconcilerSettings, Schedule};
-use baton_core::workflow::WorkflowSet;
+use baton_core::reconciler::ReconcilerSettings;
+use baton_core::workflow::WorkflowWatch;
 use baton_integrations::wiring::{self, Backends, Wiring};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
-pub fn build(
-    set: &WorkflowSet,
-    wiring: &Wiring,
-    store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
-    clock: Arc<dyn Clock>,
-    every: Duration,
-) -> anyhow::Result<Vec<(Reconciler, Schedule)>> {
-    let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
-    let backends = Backends {
-        store,
-        queue,
-        clock,
-    };
-    Ok(
-        wiring::reconcilers(set, wiring, &backends, &settings, every)?
+/// Runs the reconcilers of the current workflow set until `shutdown`, rebuilding them on
+/// every reload. A set whose reconcilers cannot be built keeps the previous loops running.
+pub struct ReconcilerLoops {
+    pub workflows: WorkflowWatch,
+    pub wiring: Wiring,
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub every: Duration,
+}
+
+impl ReconcilerLoops {
+    /// Checks that the current set's reconcilers can be built (a start-up error otherwise).
+    pub fn check(&self) -> anyhow::Result<()> {
+        let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
+        self.build(&settings)?;
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        settings: &ReconcilerSettings,
+    ) -> Result<Vec<wiring::WorkflowReconciler>, wiring::WiringError> {
+        let backends = Backends {
+            store: Arc::clone(&self.store),
+            queue: Arc::clone(&self.queue),
+            clock: Arc::clone(&self.clock),
+        };
+        wiring::reconcilers(
+            &self.workflows.current(),
+            &self.wiring,
+            &backends,
+            settings,
+            self.every,
+        )
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
+        let mut changes = self.workflows.subscribe();
+        let mut generation = self.start(self.build(&settings)?, &shutdown);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    match self.build(&settings) {
+                        Ok(built) => {
+                            generation.stop().await;
+                            generation = self.start(built, &shutdown);
+                            tracing::info!("workflows reloaded: reconcilers rebuilt");
+                        }
+                        Err(error) => tracing::warn!(%error,
+                            "the reloaded workflows' reconcilers cannot be built; the previous ones keep running"),
+                    }
+                }
+            }
+        }
+        generation.stop().await;
+        Ok(())
+    }
+
+    fn start(
+        &self,
+        built: Vec<wiring::WorkflowReconciler>,
+        shutdown: &CancellationToken,
+    ) -> Generation {
+        let stop = shutdown.child_token();
+        let tasks = built
             .into_iter()
-            .map(|built| (built.reconciler, built.schedule))
-            .collect(),
-    )
+            .map(|built| {
+                tokio::spawn(
+                    built
+                        .reconciler
+                        .run(built.schedule, stop.clone().cancelled_owned()),
+                )
+            })
+            .collect();
+        Generation { stop, tasks }
+    }
+}
+
+/// One set's loops.
+struct Generation {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Generation {
+    /// Stops the loops; a pass under way finishes first.
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }

@@ -79,7 +79,8 @@ async fn a_killed_runner_s_work_is_finished_once_by_another() {
     std::fs::write(&workflow_file, &text).expect("write workflow");
     let settings = unique_aws_settings();
     let (store, queue) = aws_backends_named(&settings).await;
-    let workflow = Workflow::parse(&text).expect("workflow");
+    // Loaded from the file, as the runner processes load it: items name it `WORKFLOW.md`.
+    let workflow = Workflow::load(&workflow_file).expect("workflow");
     let app = spawn_with(
         &workflow,
         all_secrets(),

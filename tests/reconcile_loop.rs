@@ -270,8 +270,10 @@ async fn a_killed_runner_whose_job_message_is_lost_too_is_finished_by_the_reconc
     let scratch = Scratch::new("baton-reconcile-crash");
     let workflow_file = scratch.0.join("WORKFLOW.md");
     // About five seconds of work: time enough to kill the first runner in the middle.
-    let (text, workflow) = github_workflow(&scratch, "slow_happy_path");
+    let (text, _) = github_workflow(&scratch, "slow_happy_path");
     std::fs::write(&workflow_file, &text).expect("write workflow");
+    // Loaded from the file, as the runner processes load it: items name it `WORKFLOW.md`.
+    let workflow = Workflow::load(&workflow_file).expect("workflow");
     let settings = common::unique_aws_settings();
     let (store, queue) = common::aws_backends_named(&settings).await;
     let app = spawn_with(
