@@ -73,28 +73,19 @@ impl DeliveryPlan {
             let tracker = baton_integrations::tracker::registry::build(&adapter)?;
             (Some(tracker), None)
         };
-        let repo_provider = config
-            .extra
-            .get("repo")
-            .and_then(|repo| repo.get("provider"))
-            .cloned();
-        let platform = match repo_provider {
-            None => None,
-            Some(provider) => {
-                let options = json(Some(&provider));
-                let kind = options
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .ok_or_else(|| ConfigError::new("repo.provider.kind", "is required"))?
-                    .to_owned();
+        // `repo.provider.kind` was required when the file was parsed.
+        let platform = match (&config.repo.provider, config.repo.provider_kind()) {
+            (Some(provider), Some(kind)) => {
+                let options = serde_json::Value::Object(provider.clone());
                 let adapter = AdapterConfig {
-                    kind: &kind,
+                    kind,
                     options: &options,
                     env,
                     policy: RetryPolicy::default(),
                 };
                 Some(repo::registry::build(&adapter)?)
             }
+            _ => None,
         };
         Ok(Self {
             tracker,
