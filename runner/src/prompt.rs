@@ -103,13 +103,16 @@ impl<'a> PromptInput<'a> {
 
     fn globals(&self) -> Value {
         let issue = self.issue;
+        // Symphony's description is nil when the ticket has none, so
+        // `{% if issue.description %}` can tell; an empty string would be truthy in Liquid.
+        let description = Some(&issue.body).filter(|body| !body.trim().is_empty());
         json!({
             "issue": {
                 "id": issue.id,
                 "identifier": issue.identifier,
                 "title": issue.title,
                 "body": issue.body,
-                "description": issue.body,
+                "description": description,
                 "state": issue.state,
                 "labels": issue.labels,
                 "url": issue.url,

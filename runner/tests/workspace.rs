@@ -221,8 +221,11 @@ fn config_errors() {
     assert_eq!(err.key, "workspace.root");
     assert!(err.to_string().contains("UNSET_VARIABLE"), "{err}");
 
-    let err = parse("hooks:\n  timeout_ms: soon\n").unwrap_err();
-    assert_eq!(err.key, "hooks");
+    // A mistyped value is refused when the file is parsed, naming its key.
+    let err = Workflow::parse("---\ntracker:\n  kind: github\nhooks:\n  timeout_ms: soon\n---\n")
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_parse_error");
+    assert!(err.to_string().contains("`hooks.timeout_ms`"), "{err}");
 
     // A non-positive timeout falls back to the default.
     let config = parse("hooks:\n  timeout_ms: 0\n").unwrap();

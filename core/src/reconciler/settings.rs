@@ -101,28 +101,16 @@ impl Schedule {
         }
         Ok(Self {
             reconcile_every,
-            poll_every: poll_interval(workflow)?,
+            poll_every: poll_interval(workflow),
         })
     }
 }
 
-/// The front matter's `polling.interval_ms` (a positive whole number of milliseconds).
-pub fn poll_interval(workflow: &Workflow) -> Result<Duration, SettingsError> {
-    let Some(polling) = workflow.config.extra.get("polling") else {
-        return Ok(DEFAULT_POLL_INTERVAL);
-    };
-    let invalid = || {
-        SettingsError(
-            "`polling.interval_ms` must be a positive whole number of milliseconds".into(),
-        )
-    };
-    let polling = polling.as_mapping().ok_or_else(invalid)?;
-    match polling.get("interval_ms") {
-        None => Ok(DEFAULT_POLL_INTERVAL),
-        Some(value) => value
-            .as_u64()
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .ok_or_else(invalid),
-    }
+/// The front matter's `polling.interval_ms` (checked positive when the file was parsed).
+pub fn poll_interval(workflow: &Workflow) -> Duration {
+    workflow
+        .config
+        .polling
+        .interval_ms
+        .map_or(DEFAULT_POLL_INTERVAL, Duration::from_millis)
 }

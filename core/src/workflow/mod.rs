@@ -1,20 +1,25 @@
 //! The `WORKFLOW.md` contract: YAML front matter (a map) and a prompt template.
 //!
-//! Symphony-compatible: its keys keep their meaning and unknown keys are ignored. baton adds
-//! `triggers` (who and what starts a run) and `webhooks` (where each source's secret lives).
+//! Symphony-compatible: its keys keep their meaning, and so do Maestro's. baton adds
+//! `triggers` (who and what starts a run), `webhooks` (where each source's secret lives) and
+//! `gates`. Every key is typed in [`schema`]; an unknown one is refused, naming its path.
 
-mod config;
 pub mod gates;
 pub mod profile;
+pub mod schema;
 mod scope;
 mod set;
 mod source;
 mod states;
 mod watch;
 
-pub use config::{TrackerConfig, TriggerConfig, WebhookSecretConfig, WorkflowConfig};
 pub use gates::{GatesConfig, MergeFacts, MergeGates};
 pub use profile::{Profile, ProfileKind};
+pub use schema::{
+    AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, HooksSection,
+    PollingConfig, RepoSection, ServerConfig, TrackerConfig, TriggerConfig, WebhookSecretConfig,
+    WorkflowConfig, WorkspaceSection,
+};
 pub use scope::{scope_key, WorkflowScope};
 pub use set::{NamedWorkflow, ServedWorkflow, WorkflowSet};
 pub use source::{env_lookup, SecretLookup, WorkflowSource, WorkflowStatus};
@@ -70,6 +75,17 @@ impl WorkflowError {
             Self::InFile { error, .. } => error.code(),
         }
     }
+
+    /// The error as read from the file at `path`, naming it (a missing file already does).
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            Self::MissingWorkflowFile { .. } | Self::InFile { .. } => self,
+            error => Self::InFile {
+                path: path.to_owned(),
+                error: Box::new(error),
+            },
+        }
+    }
 }
 
 /// A parsed workflow file.
@@ -89,7 +105,7 @@ impl Workflow {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })?;
-        let mut workflow = Self::parse(&text)?;
+        let mut workflow = Self::parse(&text).map_err(|error| error.in_file(path))?;
         workflow.path = Some(path.to_owned());
         Ok(workflow)
     }
@@ -125,32 +141,15 @@ impl Workflow {
                 let value: serde_yaml::Value = serde_yaml::from_str(yaml)
                     .map_err(|e| WorkflowError::WorkflowParseError(e.to_string()))?;
                 match value {
-                    serde_yaml::Value::Mapping(mut map) => {
-                        let webhooks = map.remove("webhooks");
-                        let mut config: WorkflowConfig =
-                            serde_yaml::from_value(serde_yaml::Value::Mapping(map))
-                                .map_err(|e| WorkflowError::WorkflowParseError(e.to_string()))?;
-                        if let Some(webhooks) = webhooks {
-                            // serde's message would quote the offending value: maybe a secret.
-                            config.webhooks = serde_yaml::from_value(webhooks).map_err(|_| {
-                                WorkflowError::WorkflowParseError(
-                                    "`webhooks` must map each source to `{ secret: $VARIABLE }` \
-                                     (the value is not shown: it may be a secret)"
-                                        .into(),
-                                )
-                            })?;
-                        }
-                        config
-                    }
+                    serde_yaml::Value::Mapping(map) => WorkflowConfig::from_front_matter(map)?,
                     // An empty front matter block is an empty map.
-                    serde_yaml::Value::Null => WorkflowConfig::default(),
+                    serde_yaml::Value::Null => {
+                        WorkflowConfig::from_front_matter(serde_yaml::Mapping::new())?
+                    }
                     _ => return Err(WorkflowError::FrontMatterNotAMap),
                 }
             }
         };
-        let mut config = config;
-        config.read_profile()?;
-        config.validate()?;
         let body = body.trim();
         Ok(Self {
             config,

@@ -18,6 +18,7 @@
 //! Symphony. With them, a state mapped to a `wait` route neither starts nor stops work, and
 //! a finished run moves the issue to its profile's next route.
 
+use super::schema::ProfileSection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -233,14 +234,14 @@ impl Default for Profile {
 }
 
 impl Profile {
-    /// Reads `workflow.profile` from the front matter's `workflow` value (absent → coding).
-    pub fn from_config(workflow: Option<&serde_yaml::Value>) -> Result<Self, String> {
-        let Some(profile) = workflow.and_then(|w| w.get("profile")) else {
+    /// Resolves `workflow.profile` as written (absent → coding).
+    pub fn from_config(section: Option<&ProfileSection>) -> Result<Self, String> {
+        let Some(section) = section else {
             return Ok(Self::default());
         };
-        let kind = match profile.get("kind") {
+        let kind = match &section.kind {
             None => ProfileKind::default(),
-            Some(value) => value.as_str().and_then(ProfileKind::parse).ok_or_else(|| {
+            Some(value) => ProfileKind::parse(value).ok_or_else(|| {
                 format!(
                     "`workflow.profile.kind` must be one of {}",
                     ProfileKind::ALL.map(ProfileKind::as_str).join(", ")
@@ -249,37 +250,19 @@ impl Profile {
         };
         let spec = kind.spec();
         let mut routes = BTreeMap::new();
-        if let Some(map) = profile.get("routes") {
-            let map = map
-                .as_mapping()
-                .ok_or("`workflow.profile.routes` must map route keys to tracker states")?;
-            for (key, states) in map {
-                let key = key.as_str().unwrap_or_default();
-                let known =
-                    spec.routes.iter().find(|(k, _)| *k == key).ok_or_else(|| {
-                        format!(
-                        "`workflow.profile.routes.{key}`: `{}` has no such route (its routes: {})",
-                        kind.as_str(),
-                        spec.routes.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
-                    )
-                    })?;
-                let states: Vec<String> = match states {
-                    serde_yaml::Value::String(one) => vec![one.clone()],
-                    serde_yaml::Value::Sequence(many) => many
+        for (key, states) in &section.routes {
+            let known = spec.routes.iter().find(|(k, _)| k == key).ok_or_else(|| {
+                format!(
+                    "`workflow.profile.routes.{key}`: `{}` has no such route (its routes: {})",
+                    kind.as_str(),
+                    spec.routes
                         .iter()
-                        .map(|s| s.as_str().map(str::to_owned))
-                        .collect::<Option<_>>()
-                        .ok_or(format!(
-                            "`workflow.profile.routes.{key}` must list state names"
-                        ))?,
-                    _ => {
-                        return Err(format!(
-                            "`workflow.profile.routes.{key}` must list state names"
-                        ))
-                    }
-                };
-                routes.insert(known.0, states);
-            }
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            routes.insert(known.0, states.0.clone());
         }
         let profile = Self { spec, routes };
         profile.check_unique_states()?;

@@ -460,14 +460,7 @@ fn hash(text: &str) -> String {
 }
 
 fn in_file(path: &Path, error: WorkflowError) -> WorkflowError {
-    match error {
-        // Already names the file.
-        WorkflowError::MissingWorkflowFile { .. } => error,
-        error => WorkflowError::InFile {
-            path: path.to_owned(),
-            error: Box::new(error),
-        },
-    }
+    error.in_file(path)
 }
 
 #[cfg(test)]

@@ -15,7 +15,10 @@ fn a_symphony_file_parses_unchanged() {
     let workflow = Workflow::parse(text).expect("symphony workflow");
     assert_eq!(workflow.config.tracker.kind, "linear");
     assert_eq!(workflow.prompt_template, "Work on {{ issue.identifier }}.");
-    assert!(workflow.config.extra.contains_key("codex"));
+    assert_eq!(
+        workflow.config.codex.command.as_deref(),
+        Some("codex app-server")
+    );
 }
 
 #[test]

@@ -57,27 +57,19 @@ impl Connections {
             };
             (Some(registry::build(&adapter)?), None)
         };
-        let platform = match config
-            .extra
-            .get("repo")
-            .and_then(|repo| repo.get("provider"))
-        {
-            None | Some(serde_yaml::Value::Null) => None,
-            Some(provider) => {
-                let options = json(provider);
-                let kind = options
-                    .get("kind")
-                    .and_then(serde_json::Value::as_str)
-                    .ok_or_else(|| ConfigError::new("repo.provider.kind", "is required"))?
-                    .to_owned();
+        // `repo.provider.kind` was required when the file was parsed.
+        let platform = match (&config.repo.provider, config.repo.provider_kind()) {
+            (Some(provider), Some(kind)) => {
+                let options = serde_json::Value::Object(provider.clone());
                 let adapter = AdapterConfig {
-                    kind: &kind,
+                    kind,
                     options: &options,
                     env,
                     policy: RetryPolicy::default(),
                 };
                 Some(repo::registry::build(&adapter)?)
             }
+            _ => None,
         };
         Ok(Self {
             tracker,

@@ -24,7 +24,8 @@ use super::codex::CodexProvider;
 use super::opencode::OpenCodeProvider;
 use super::{AgentProvider, ApprovalPolicy, Timeouts};
 use crate::redact::is_secret_name;
-use baton_core::workflow::Workflow;
+use baton_core::workflow::schema::AGENT_KINDS;
+use baton_core::workflow::{CodexConfig, Workflow};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,108 +94,68 @@ impl AgentSetup {
         workflow: &Workflow,
         mock: Option<&MockAgentCommand>,
     ) -> Result<Self, AgentSetupError> {
-        let extra = &workflow.config.extra;
-        let provider = to_json(extra.get("agent_provider"))?;
-        let codex = to_json(extra.get("codex"))?;
-        let invalid = |message: String| AgentSetupError(message);
+        // Types, key names and ranges were checked when the file was parsed.
+        let provider = &workflow.config.agent_provider;
+        let codex = &workflow.config.codex;
+        let kind = provider.kind();
+        let options_as_written = &provider.options;
+        // baton's own keys are typed apart; the rest goes to the provider.
+        let mut options = options_as_written.provider.clone();
 
-        let kind = match provider.get("kind") {
-            None | Some(Value::Null) => "codex".to_owned(),
-            Some(Value::String(kind)) => kind.trim().to_lowercase(),
-            Some(other) => {
-                return Err(invalid(format!(
-                    "`agent_provider.kind` must be a string, not {other}"
-                )))
-            }
-        };
-        let mut options = match provider.get("options") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
-            Some(other) => {
-                return Err(invalid(format!(
-                    "`agent_provider.options` must be a map, not {other}"
-                )))
-            }
-        };
-        // baton's own keys; the rest goes to the provider.
-        let argv_option = options.remove("command_argv");
-        let command_option = options.remove("command");
-        let env_option = options.remove("env");
-        let scenario_option = options.remove("scenario");
-
-        let mut command_argv = match argv_option {
-            None | Some(Value::Null) => Vec::new(),
-            Some(value) => string_list("agent_provider.options.command_argv", &value)?,
-        };
-        let shell_command = match command_option {
-            Some(Value::String(command)) => Some(command),
-            None | Some(Value::Null) => codex
-                .get("command")
-                .and_then(Value::as_str)
-                .filter(|_| kind == "codex")
-                .map(str::to_owned),
-            Some(other) => {
-                return Err(invalid(format!(
-                    "`agent_provider.options.command` must be a string, not {other}"
-                )))
-            }
+        let mut command_argv = options_as_written.command_argv.clone().unwrap_or_default();
+        let shell_command = match &options_as_written.command {
+            Some(command) => Some(command.clone()),
+            None if kind == "codex" => codex.command.clone(),
+            None => None,
         };
         if command_argv.is_empty() {
             if let Some(command) = shell_command.filter(|c| !c.trim().is_empty()) {
-                // Symphony runs its command string through a shell.
-                command_argv = vec!["sh".into(), "-lc".into(), command];
+                command_argv = login_shell(&command);
             }
         }
 
         let mut env_names: Vec<String> = BASE_AGENT_ENV.iter().map(|s| s.to_string()).collect();
         env_names.extend(provider_env(&kind).iter().map(|s| s.to_string()));
-        if let Some(value) = env_option {
-            env_names.extend(string_list("agent_provider.options.env", &value)?);
-        }
+        env_names.extend(options_as_written.env.iter().flatten().cloned());
         env_names.retain(|name| !is_platform_secret(name));
         env_names.sort();
         env_names.dedup();
 
         if kind == "codex" {
             // Symphony's codex keys, unless the options already say.
-            for (from, to) in [
-                ("approval_policy", "approval_policy"),
-                ("thread_sandbox", "sandbox"),
-                ("turn_sandbox_policy", "sandbox_policy"),
-                ("model", "model"),
+            let model = codex.model.clone().map(Value::String);
+            let sandbox = codex.thread_sandbox.clone().map(Value::String);
+            for (to, value) in [
+                ("approval_policy", codex.approval_policy.clone()),
+                ("sandbox", sandbox),
+                ("sandbox_policy", codex.turn_sandbox_policy.clone()),
+                ("model", model),
             ] {
-                if let Some(value) = codex.get(from).filter(|v| !v.is_null()) {
-                    options.entry(to).or_insert_with(|| value.clone());
+                if let Some(value) = value.filter(|v| !v.is_null()) {
+                    options.entry(to).or_insert(value);
                 }
             }
         }
 
-        let timeouts = timeouts(&codex)?;
-        let approval_policy = match options.get("decline_approvals") {
-            Some(Value::Bool(true)) => ApprovalPolicy::DeclineAll,
+        let approval_policy = match options_as_written.decline_approvals {
+            Some(true) => ApprovalPolicy::DeclineAll,
             _ => ApprovalPolicy::AcceptAll,
         };
-        options.remove("decline_approvals");
 
         let provider: Arc<dyn AgentProvider> = match kind.as_str() {
             "codex" => Arc::new(CodexProvider::new()),
             "claude_code" => Arc::new(ClaudeCodeProvider::new()),
             "opencode" => Arc::new(OpenCodeProvider::new()),
             "mock" => {
-                let scenario = match scenario_option {
-                    None | Some(Value::Null) => DEFAULT_MOCK_SCENARIO.to_owned(),
-                    Some(Value::String(s)) => s,
-                    Some(other) => {
-                        return Err(invalid(format!(
-                            "`agent_provider.options.scenario` must be a string, not {other}"
-                        )))
-                    }
-                };
-                let scenario = resolve_scenario(&scenario, workflow.path.as_deref());
+                let scenario = options_as_written
+                    .scenario
+                    .as_deref()
+                    .unwrap_or(DEFAULT_MOCK_SCENARIO);
+                let scenario = resolve_scenario(scenario, workflow.path.as_deref());
                 let mut argv = if command_argv.is_empty() {
                     match mock {
                         Some(MockAgentCommand(argv)) if !argv.is_empty() => argv.clone(),
-                        _ => return Err(invalid(
+                        _ => return Err(AgentSetupError(
                             "agent_provider `mock` needs the mock agent: run it from `baton`, or set `agent_provider.options.command_argv`".into(),
                         )),
                     }
@@ -204,9 +165,11 @@ impl AgentSetup {
                 argv.extend(["--scenario".to_owned(), scenario]);
                 Arc::new(CodexProvider::with_command("mock", argv))
             }
+            // Refused when the file was parsed; kept for callers that build a config by hand.
             other => {
-                return Err(invalid(format!(
-                    "unknown `agent_provider.kind` `{other}` (codex, claude_code, opencode, mock)"
+                return Err(AgentSetupError(format!(
+                    "unknown `agent_provider.kind` `{other}` ({})",
+                    AGENT_KINDS.join(", ")
                 )))
             }
         };
@@ -215,7 +178,7 @@ impl AgentSetup {
             kind,
             command_argv,
             env_names,
-            timeouts,
+            timeouts: timeouts(codex),
             approval_policy,
             options,
         })
@@ -223,10 +186,23 @@ impl AgentSetup {
 
     /// The agent's whole environment: the listed variables that are set, nothing else.
     pub fn environment(&self, lookup: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-        self.env_names
+        let mut env: Vec<(String, String)> = self
+            .env_names
             .iter()
             .filter_map(|name| lookup(name).map(|value| (name.clone(), value)))
-            .collect()
+            .collect();
+        if self.runs_in_login_shell() {
+            // The login profile resets PATH; the wrapper puts this copy back in front.
+            if let Some((_, path)) = env.iter().find(|(name, _)| name == "PATH") {
+                env.push((CALLER_PATH_ENV.to_owned(), path.clone()));
+            }
+        }
+        env
+    }
+
+    fn runs_in_login_shell(&self) -> bool {
+        matches!(self.command_argv.as_slice(), [bash, lc, script]
+            if bash == "bash" && lc == "-lc" && script.starts_with(RESTORE_CALLER_PATH))
     }
 
     /// Names in the environment the runner will pass although they look like secrets (the
@@ -260,57 +236,41 @@ fn resolve_scenario(scenario: &str, workflow_path: Option<&Path>) -> String {
         .into_owned()
 }
 
-fn timeouts(codex: &Map<String, Value>) -> Result<Timeouts, AgentSetupError> {
+/// Where the wrapper finds the caller's PATH once the login profile has replaced it.
+pub const CALLER_PATH_ENV: &str = "BATON_CALLER_PATH";
+
+/// The first line of the wrapper: the caller's PATH first, then what the profile added.
+const RESTORE_CALLER_PATH: &str = "PATH=\"${BATON_CALLER_PATH:+$BATON_CALLER_PATH:}$PATH\"; \
+     export PATH; unset BATON_CALLER_PATH\n";
+
+/// A shell string run as Symphony runs it, `bash -lc`, so the user's login profile applies
+/// (nvm, pyenv, ...), but with the caller's PATH still first: on Debian `/etc/profile` resets
+/// PATH, which would hide a `codex` the runner itself can find.
+fn login_shell(command: &str) -> Vec<String> {
+    vec![
+        "bash".into(),
+        "-lc".into(),
+        format!("{RESTORE_CALLER_PATH}{command}"),
+    ]
+}
+
+/// Symphony's `codex.*_timeout_ms`, already checked positive where that matters.
+fn timeouts(codex: &CodexConfig) -> Timeouts {
     let defaults = Timeouts::default();
-    let millis = |key: &str| -> Result<Option<i64>, AgentSetupError> {
-        match codex.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => value.as_i64().map(Some).ok_or_else(|| {
-                AgentSetupError(format!("`codex.{key}` must be an integer (milliseconds)"))
-            }),
-        }
+    let positive = |ms: Option<i64>, default: Duration| {
+        ms.filter(|ms| *ms > 0)
+            .map_or(default, |ms| Duration::from_millis(ms as u64))
     };
-    let positive = |key: &str, default: Duration| -> Result<Duration, AgentSetupError> {
-        match millis(key)? {
-            None => Ok(default),
-            Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
-            Some(_) => Err(AgentSetupError(format!("`codex.{key}` must be positive"))),
-        }
-    };
-    Ok(Timeouts {
-        read: positive("read_timeout_ms", defaults.read)?,
-        turn: positive("turn_timeout_ms", defaults.turn)?,
+    Timeouts {
+        read: positive(codex.read_timeout_ms, defaults.read),
+        turn: positive(codex.turn_timeout_ms, defaults.turn),
         // Symphony: zero or less disables stall detection.
-        stall: match millis("stall_timeout_ms")? {
+        stall: match codex.stall_timeout_ms {
             None => defaults.stall,
             Some(ms) if ms <= 0 => None,
             Some(ms) => Some(Duration::from_millis(ms as u64)),
         },
-    })
-}
-
-fn to_json(value: Option<&serde_yaml::Value>) -> Result<Map<String, Value>, AgentSetupError> {
-    match value {
-        None | Some(serde_yaml::Value::Null) => Ok(Map::new()),
-        Some(value) => match serde_json::to_value(value) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(other) => Err(AgentSetupError(format!("expected a map, found {other}"))),
-            Err(e) => Err(AgentSetupError(e.to_string())),
-        },
     }
-}
-
-fn string_list(key: &str, value: &Value) -> Result<Vec<String>, AgentSetupError> {
-    let list = value
-        .as_array()
-        .ok_or_else(|| AgentSetupError(format!("`{key}` must be a list of strings")))?;
-    list.iter()
-        .map(|item| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| AgentSetupError(format!("`{key}` must be a list of strings")))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -335,9 +295,16 @@ mod tests {
         )
         .expect("a Symphony file works unchanged");
         assert_eq!(agent.kind, "codex");
-        assert_eq!(
-            agent.command_argv,
-            ["sh", "-lc", "codex --model o3 app-server"]
+        assert_eq!(agent.command_argv[..2], ["bash", "-lc"]);
+        assert!(
+            agent.command_argv[2].ends_with("\ncodex --model o3 app-server"),
+            "{:?}",
+            agent.command_argv
+        );
+        let env = agent.environment(|name| (name == "PATH").then(|| "/opt/bin".to_owned()));
+        assert!(
+            env.contains(&(CALLER_PATH_ENV.to_owned(), "/opt/bin".to_owned())),
+            "the wrapper gets the caller's PATH: {env:?}"
         );
         assert_eq!(agent.timeouts.turn, Duration::from_secs(600));
         assert_eq!(agent.timeouts.read, Duration::from_secs(2));
@@ -395,26 +362,28 @@ mod tests {
     }
 
     #[test]
-    fn bad_agent_configuration_is_refused_with_the_key() {
+    fn bad_agent_configuration_is_refused_when_the_file_is_parsed_with_the_key() {
         for (yaml, needle) in [
-            (
-                "agent_provider: {kind: gpt-pilot}",
-                "unknown `agent_provider.kind`",
-            ),
+            ("agent_provider: {kind: gpt-pilot}", "`agent_provider.kind`"),
             (
                 "agent_provider: {kind: codex, options: [a]}",
-                "agent_provider.options",
+                "`agent_provider.options`",
             ),
             (
                 "agent_provider: {options: {command_argv: codex}}",
-                "command_argv",
+                "`agent_provider.options.command_argv`",
             ),
-            ("codex: {turn_timeout_ms: soon}", "codex.turn_timeout_ms"),
-            ("codex: {read_timeout_ms: -5}", "codex.read_timeout_ms"),
+            ("codex: {turn_timeout_ms: soon}", "`codex.turn_timeout_ms`"),
+            ("codex: {read_timeout_ms: -5}", "`codex.read_timeout_ms`"),
+            (
+                "codex: {comand: codex app-server}",
+                "unknown key `codex.comand`; did you mean `codex.command`?",
+            ),
         ] {
-            let error = setup(&format!("tracker: {{kind: github}}\n{yaml}")).err();
-            let error = error.map(|e| e.to_string()).unwrap_or_default();
-            assert!(error.contains(needle), "{yaml}: {error}");
+            let text = format!("---\ntracker: {{kind: github}}\n{yaml}\n---\nprompt");
+            let error = Workflow::parse(&text).expect_err(yaml);
+            assert_eq!(error.code(), "workflow_parse_error");
+            assert!(error.to_string().contains(needle), "{yaml}: {error}");
         }
     }
 }

@@ -8,7 +8,7 @@ use super::evidence::{self, Delivered, Evidence};
 use super::item::{edit, Edit};
 use super::keeper::{self, Kept};
 use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
-use super::slots::{self, HeldSlots, GLOBAL_SCOPE};
+use super::slots::{self, HeldSlots};
 use super::stop::{Shutdown, Stop, StopReason};
 use super::{later, RunPlan, Runner};
 use baton_core::domain::{
@@ -179,12 +179,7 @@ impl Runner {
     }
 
     fn slot_limits(plan: &RunPlan, item: &WorkItem) -> Vec<(String, u32)> {
-        let limits = &plan.limits;
-        let mut scopes = vec![(GLOBAL_SCOPE.to_owned(), limits.max_concurrent_agents)];
-        if let Some(limit) = limits.state_limit(&item.issue.state) {
-            scopes.push((slots::state_scope(&item.issue.state), limit));
-        }
-        scopes
+        slots::slot_limits(&plan.limits, &item.issue)
     }
 
     async fn run_claimed(

@@ -50,8 +50,6 @@ pub enum PlanError {
     #[error(transparent)]
     Agent(#[from] AgentSetupError),
     #[error(transparent)]
-    Limits(#[from] limits::LimitsError),
-    #[error(transparent)]
     Workspace(#[from] WorkspaceConfigError),
     #[error(transparent)]
     Prompt(#[from] PromptError),
@@ -91,7 +89,7 @@ impl RunPlan {
         let env = |name: &str| std::env::var(name).ok();
         Ok(Self {
             rules: StateRules::new(&workflow.config),
-            limits: AgentLimits::from_workflow(workflow)?,
+            limits: workflow.config.agent.clone(),
             agent: AgentSetup::from_workflow(workflow, mock)?,
             delivery: delivery::DeliveryPlan::new(
                 workflow,

@@ -1,10 +1,13 @@
-//! The concurrency limits across every runner: `agent.max_concurrent_agents` and
-//! `agent.max_concurrent_agents_by_state`, as leased slots in the store.
+//! The concurrency limits across every runner: `agent.max_concurrent_agents`,
+//! `agent.max_concurrent_agents_by_state` and `agent.max_concurrent_agents_per_repository`,
+//! as leased slots in the store.
 //!
 //! A pool records its holders with an expiry; taking a slot is a versioned write that
 //! succeeds only while fewer than `limit` unexpired holders are recorded. Holders renew with
 //! their lease, so the slot of a runner that crashed frees itself when its lease would have.
 
+use super::AgentLimits;
+use baton_core::domain::IssueSnapshot;
 use baton_core::ports::{SlotPool, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -17,6 +20,30 @@ pub const GLOBAL_SCOPE: &str = "global";
 /// The scope of the limit for issues in `state`.
 pub fn state_scope(state: &str) -> String {
     format!("state:{}", state.trim().to_lowercase())
+}
+
+/// The scope of the limit for issues of `repository` (`owner/name`; case does not matter,
+/// as on the hosts).
+pub fn repository_scope(repository: &str) -> String {
+    format!("repository:{}", repository.trim().to_lowercase())
+}
+
+/// Every `(scope, limit)` a run of `issue` needs a slot of: the global one, its state's and
+/// its repository's when the workflow limits them. An issue without a repository takes no
+/// repository slot.
+pub fn slot_limits(limits: &AgentLimits, issue: &IssueSnapshot) -> Vec<(String, u32)> {
+    let mut scopes = vec![(GLOBAL_SCOPE.to_owned(), limits.max_concurrent_agents)];
+    if let Some(limit) = limits.state_limit(&issue.state) {
+        scopes.push((state_scope(&issue.state), limit));
+    }
+    let repository = issue.repository.as_deref().map(str::trim);
+    if let (Some(limit), Some(repository)) = (
+        limits.max_concurrent_agents_per_repository,
+        repository.filter(|r| !r.is_empty()),
+    ) {
+        scopes.push((repository_scope(repository), limit));
+    }
+    scopes
 }
 
 /// The slots one run holds, released when it ends.
@@ -189,6 +216,66 @@ mod tests {
             .expect("store")
             .expect("pool");
         assert_eq!(global.holders.keys().collect::<Vec<_>>(), ["a"]);
+    }
+
+    fn issue(repository: Option<&str>) -> IssueSnapshot {
+        IssueSnapshot {
+            state: "open".into(),
+            repository: repository.map(str::to_owned),
+            ..IssueSnapshot::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_repository_holds_at_most_its_limit_while_another_repository_runs() {
+        let workflow = baton_core::workflow::Workflow::parse(
+            "---\ntracker: {kind: github}\nagent:\n  max_concurrent_agents: 10\n  \
+             max_concurrent_agents_per_repository: 1\n---\nhi",
+        )
+        .expect("workflow");
+        let limits = &workflow.config.agent;
+        let store = MemoryStore::new();
+        let now = Utc::now();
+        let lease = Duration::from_secs(60);
+        let take = |holder: &'static str, repository: Option<&'static str>| {
+            let scopes = slot_limits(limits, &issue(repository));
+            let store = &store;
+            async move {
+                acquire(store, &scopes, holder, now, lease)
+                    .await
+                    .expect("store")
+            }
+        };
+        let first = take("app-1", Some("acme/app")).await.expect("a free slot");
+        assert!(
+            take("app-2", Some("Acme/App")).await.is_none(),
+            "a second item of acme/app waits for the first"
+        );
+        assert!(
+            take("api-1", Some("acme/api")).await.is_some(),
+            "another repository has its own slot"
+        );
+        assert!(
+            take("none-1", None).await.is_some(),
+            "an issue without a repository takes no repository slot"
+        );
+        let global = store.get_slot_pool(GLOBAL_SCOPE).await.expect("store");
+        assert_eq!(
+            global.expect("pool").holders.keys().collect::<Vec<_>>(),
+            ["api-1", "app-1", "none-1"],
+            "the refused item gave its global slot back"
+        );
+        release(&store, &first).await;
+        assert!(
+            take("app-2", Some("acme/app")).await.is_some(),
+            "the released slot lets the waiting item run"
+        );
+    }
+
+    #[test]
+    fn without_the_key_there_is_no_repository_slot() {
+        let scopes = slot_limits(&AgentLimits::default(), &issue(Some("acme/app")));
+        assert_eq!(scopes, [(GLOBAL_SCOPE.to_owned(), 10)]);
     }
 
     #[tokio::test]

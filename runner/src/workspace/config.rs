@@ -1,7 +1,6 @@
 //! The `workspace`, `hooks` and `repo` keys of a workflow file.
 
 use baton_core::workflow::Workflow;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,56 +113,9 @@ impl RepoSource {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct RawWorkspace {
-    root: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawHooks {
-    after_create: Option<String>,
-    before_run: Option<String>,
-    after_run: Option<String>,
-    before_remove: Option<String>,
-    timeout_ms: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawRepo {
-    path: Option<String>,
-    base_branch: Option<String>,
-    #[serde(default)]
-    remote: RawRemote,
-    #[serde(default)]
-    branch: RawBranch,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawRemote {
-    url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawBranch {
-    work_prefix: Option<String>,
-}
-
-fn section<T: for<'de> Deserialize<'de> + Default>(
-    workflow: &Workflow,
-    key: &'static str,
-) -> Result<T, WorkspaceConfigError> {
-    match workflow.config.extra.get(key) {
-        None | Some(serde_yaml::Value::Null) => Ok(T::default()),
-        Some(value) => serde_yaml::from_value(value.clone()).map_err(|e| WorkspaceConfigError {
-            key,
-            message: e.to_string(),
-        }),
-    }
-}
-
 /// A script that is empty or only whitespace counts as absent.
-fn script(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
+fn script(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|s| !s.trim().is_empty())
 }
 
 impl WorkspaceConfig {
@@ -178,11 +130,16 @@ impl WorkspaceConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, WorkspaceConfigError> {
         let base = workflow_dir(workflow);
-        let raw_workspace: RawWorkspace = section(workflow, "workspace")?;
-        let raw_hooks: RawHooks = section(workflow, "hooks")?;
-        let raw_repo: RawRepo = section(workflow, "repo")?;
+        // Typed and checked when the file was parsed; here paths meet the environment.
+        let config = &workflow.config;
+        let (raw_hooks, raw_repo) = (&config.hooks, &config.repo);
 
-        let root = match raw_workspace.root.filter(|r| !r.trim().is_empty()) {
+        let root = match config
+            .workspace
+            .root
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+        {
             None => std::env::temp_dir().join(DEFAULT_ROOT_DIR_NAME),
             Some(root) => {
                 resolve_path(&root, &base, &lookup).map_err(|message| WorkspaceConfigError {
@@ -197,16 +154,16 @@ impl WorkspaceConfig {
             _ => DEFAULT_HOOK_TIMEOUT_MS,
         };
         let hooks = HooksConfig {
-            after_create: script(raw_hooks.after_create),
-            before_run: script(raw_hooks.before_run),
-            after_run: script(raw_hooks.after_run),
-            before_remove: script(raw_hooks.before_remove),
+            after_create: script(&raw_hooks.after_create),
+            before_run: script(&raw_hooks.before_run),
+            after_run: script(&raw_hooks.after_run),
+            before_remove: script(&raw_hooks.before_remove),
             timeout: Duration::from_millis(timeout_ms),
         };
 
         let source = match (
-            raw_repo.remote.url.filter(|u| !u.trim().is_empty()),
-            raw_repo.path.filter(|p| !p.trim().is_empty()),
+            raw_repo.remote.url.clone().filter(|u| !u.trim().is_empty()),
+            raw_repo.path.clone().filter(|p| !p.trim().is_empty()),
         ) {
             (Some(url), _) => {
                 let url = url.trim().to_owned();
@@ -232,12 +189,14 @@ impl WorkspaceConfig {
         };
         let base_branch = raw_repo
             .base_branch
+            .as_deref()
             .map(|b| b.trim().to_owned())
             .filter(|b| !b.is_empty())
             .unwrap_or_else(|| DEFAULT_BASE_BRANCH.into());
         let work_prefix = raw_repo
             .branch
             .work_prefix
+            .as_deref()
             .map(|p| p.trim().to_owned())
             .unwrap_or_else(|| DEFAULT_WORK_PREFIX.into());
         for (key, value) in [

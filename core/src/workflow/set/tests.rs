@@ -340,10 +340,7 @@ fn tracker_keys_baton_does_not_read_are_kept() {
     )
     .expect("valid");
     let tracker = &workflow.config.tracker;
-    assert_eq!(
-        tracker.extra.get("project_slug").and_then(|v| v.as_str()),
-        Some("abc")
-    );
+    assert_eq!(tracker.project_slug.as_deref(), Some("abc"));
     assert_eq!(tracker.provider_str("team"), Some("ENG"));
     assert_eq!(
         tracker.provider_str("api_base_url"),
