@@ -47,7 +47,7 @@ impl WorkflowConfig {
         if !self.triggers.command_prefix.starts_with('/') {
             return invalid("`triggers.command_prefix` must start with `/`".into());
         }
-        for source in SourceKind::ALL {
+        for source in SourceKind::WEBHOOK_SOURCES {
             let variable = self.webhooks.secret_variable(source);
             if variable.is_empty()
                 || !variable
@@ -159,10 +159,12 @@ impl WebhookSecretConfig {
             SourceKind::Linear => &self.linear.secret,
             SourceKind::Jira => &self.jira.secret,
             SourceKind::Gitlab => &self.gitlab.secret,
+            // No webhooks, so no secret.
+            SourceKind::Tapd | SourceKind::Memory => return "",
         };
         match configured {
             Some(reference) => reference.strip_prefix('$').unwrap_or(""),
-            None => source.default_secret_env(),
+            None => source.default_secret_env().unwrap_or(""),
         }
     }
 }

@@ -1,22 +1,26 @@
 //! A workflow's tracker scope: which webhooks it serves.
 //!
 //! `tracker.kind` names the source; one key of the adapter-owned `tracker.provider` map
-//! narrows it to a repository (GitHub, GitLab), a project (Jira) or a team (Linear). Only
-//! what every delivery of that source carries can be a scope: GitHub and GitLab payloads
-//! name the repository, and Jira and Linear identifiers start with the project or team key
-//! (`PROJ-7`, `ENG-42`). Linear webhooks do not name the project, so Symphony's
-//! `project_slug` does not select a workflow.
+//! narrows it to a repository (GitHub, GitLab), a project (Jira), a team (Linear) or a
+//! workspace (TAPD). Only what every delivery of that source carries can be a scope: GitHub
+//! and GitLab payloads name the repository, Jira and Linear identifiers start with the
+//! project or team key (`PROJ-7`, `ENG-42`), and a TAPD story's address holds its workspace
+//! (`…/20355782/prong/stories/view/…`). Linear webhooks do not name the project, so
+//! Symphony's `project_slug` does not select a workflow. The memory tracker has no scope.
 
 use super::{TrackerConfig, WorkflowError};
 use crate::domain::{IssueSnapshot, SourceKind};
 use std::fmt;
 
-/// The `tracker.provider` key that scopes a workflow whose tracker is `source`.
-pub fn scope_key(source: SourceKind) -> &'static str {
+/// The `tracker.provider` key that scopes a workflow whose tracker is `source`; `None` when
+/// the tracker cannot be narrowed (memory: one board per workflow).
+pub fn scope_key(source: SourceKind) -> Option<&'static str> {
     match source {
-        SourceKind::Github => "repository",
-        SourceKind::Gitlab | SourceKind::Jira => "project",
-        SourceKind::Linear => "team",
+        SourceKind::Github => Some("repository"),
+        SourceKind::Gitlab | SourceKind::Jira => Some("project"),
+        SourceKind::Linear => Some("team"),
+        SourceKind::Tapd => Some("workspace_id"),
+        SourceKind::Memory => None,
     }
 }
 
@@ -26,7 +30,7 @@ pub fn scope_key(source: SourceKind) -> &'static str {
 pub struct WorkflowScope {
     /// `tracker.kind` as written.
     kind: String,
-    /// The webhook source `kind` names; `None` for trackers that are not one (`memory`).
+    /// The origin `kind` names; `None` for a kind that is none (refused by the registry).
     source: Option<SourceKind>,
     /// The repository, project or team, as written; `None`: all of them.
     value: Option<String>,
@@ -38,7 +42,8 @@ impl WorkflowScope {
     pub fn of(tracker: &TrackerConfig) -> Self {
         let source = tracker.kind.parse::<SourceKind>().ok();
         let value = source
-            .and_then(|source| tracker.provider_str(scope_key(source)))
+            .and_then(scope_key)
+            .and_then(|key| tracker.provider_str(key))
             .map(str::trim)
             .filter(|value| !value.is_empty())
             .map(str::to_owned);
@@ -77,6 +82,12 @@ impl WorkflowScope {
                     .is_some_and(|repository| repository.eq_ignore_ascii_case(value)),
                 SourceKind::Jira | SourceKind::Linear => key_prefix(&issue.identifier)
                     .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value)),
+                // Story ids are opaque; the story's address names its workspace.
+                SourceKind::Tapd => issue
+                    .url
+                    .as_deref()
+                    .is_some_and(|url| url.contains(&format!("/{value}/prong/"))),
+                SourceKind::Memory => false,
             }
     }
 
@@ -92,10 +103,11 @@ impl WorkflowScope {
 
 impl fmt::Display for WorkflowScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.source, &self.value) {
-            (Some(source), Some(value)) => write!(f, "{source} {} {value}", scope_key(source)),
-            (Some(source), None) => write!(f, "every {source} {}", scope_key(source)),
-            (None, _) => write!(f, "the {} tracker", self.kind),
+        let key = self.source.and_then(scope_key);
+        match (self.source, key, &self.value) {
+            (Some(source), Some(key), Some(value)) => write!(f, "{source} {key} {value}"),
+            (Some(source), Some(key), None) => write!(f, "every {source} {key}"),
+            _ => write!(f, "the {} tracker", self.kind),
         }
     }
 }
@@ -110,10 +122,14 @@ fn key_prefix(identifier: &str) -> Option<&str> {
 /// Refuses a scope that could never match, so a typo fails the file instead of silently
 /// serving nothing.
 pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
-    let Ok(source) = tracker.kind.parse::<SourceKind>() else {
+    let Some((source, key)) = tracker
+        .kind
+        .parse::<SourceKind>()
+        .ok()
+        .and_then(|source| Some((source, scope_key(source)?)))
+    else {
         return Ok(());
     };
-    let key = scope_key(source);
     let Some(value) = tracker.provider.get(key) else {
         return Ok(());
     };
@@ -136,6 +152,9 @@ pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
         }
         SourceKind::Jira | SourceKind::Linear if !(well_formed && segments.len() == 1) => {
             invalid("a key, such as `ENG`")
+        }
+        SourceKind::Tapd if !value.bytes().all(|b| b.is_ascii_digit()) || value.is_empty() => {
+            invalid("the workspace's numeric id, as a string (`\"20355782\"`)")
         }
         _ => Ok(()),
     }

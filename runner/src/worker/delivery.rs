@@ -114,11 +114,12 @@ impl DeliveryPlan {
         Some(format!("{base}/api/v1/issues/{key}"))
     }
 
-    /// How the tracker is addressed for `issue`; the memory tracker learns the issue first.
+    /// How the tracker is addressed for `issue`; the memory tracker learns an issue another
+    /// tracker originated first (its own issues are there already).
     pub fn issue_ref(&self, issue: &IssueSnapshot) -> IssueRef {
         if let Some(memory) = &self.memory {
             if memory.issue(&issue.id).is_none() {
-                memory.upsert(TrackerIssue {
+                memory.mirror(TrackerIssue {
                     id: issue.id.clone(),
                     identifier: issue.identifier.clone(),
                     title: issue.title.clone(),
@@ -138,6 +139,17 @@ impl DeliveryPlan {
     /// The in-memory tracker, when the workflow uses it (`baton dev`, tests).
     pub fn memory_tracker(&self) -> Option<&MemoryTracker> {
         self.memory.as_ref()
+    }
+
+    /// Delivers to `board` instead of a board of its own when the workflow's tracker is the
+    /// memory one, so the safety poll that originates a memory issue and the runner that
+    /// delivers it see one board; a workflow with another tracker is left as it is.
+    pub fn with_memory_tracker(mut self, board: MemoryTracker) -> Self {
+        if self.memory.is_some() {
+            self.tracker = Some(Arc::new(board.clone()));
+            self.memory = Some(board);
+        }
+        self
     }
 }
 
