@@ -159,3 +159,84 @@ pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{NamedWorkflow, Workflow, WorkflowSet};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn named(name: &str, front_matter: &str) -> NamedWorkflow {
+        let workflow = Workflow::parse(&format!("---\n{front_matter}\n---\n")).expect("parses");
+        NamedWorkflow {
+            name: name.to_owned(),
+            workflow: Arc::new(workflow),
+            version: None,
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    fn story(workspace: &str) -> IssueSnapshot {
+        IssueSnapshot {
+            identifier: format!("TAPD-11{workspace}000000001"),
+            url: Some(format!(
+                "https://www.tapd.cn/{workspace}/prong/stories/view/11{workspace}000000001"
+            )),
+            ..IssueSnapshot::default()
+        }
+    }
+
+    fn tapd(workspace: &str) -> String {
+        format!("tracker: {{kind: tapd, provider: {{workspace_id: \"{workspace}\"}}}}")
+    }
+
+    #[test]
+    fn tapd_workflows_are_scoped_by_workspace() {
+        let set = WorkflowSet::new(vec![
+            named("a.md", &tapd("20355782")),
+            named("b.md", &tapd("55001234")),
+        ])
+        .expect("two workspaces, two workflows");
+        let chosen = |workspace: &str| {
+            set.select_served(SourceKind::Tapd, &story(workspace))
+                .map(|served| served.name().to_owned())
+        };
+        assert_eq!(chosen("20355782").as_deref(), Some("a.md"));
+        assert_eq!(chosen("55001234").as_deref(), Some("b.md"));
+        assert_eq!(chosen("99999999"), None);
+        assert_eq!(
+            set.iter().next().map(|served| served.scope().to_string()),
+            Some("tapd workspace_id 20355782".to_owned())
+        );
+
+        let same = WorkflowSet::new(vec![
+            named("a.md", &tapd("20355782")),
+            named("c.md", &tapd("20355782")),
+        ]);
+        assert!(same.is_err(), "one workspace claimed twice");
+        for bad in [
+            "tracker: {kind: tapd, provider: {workspace_id: 20355782}}",
+            "tracker: {kind: tapd, provider: {workspace_id: \"ws-1\"}}",
+        ] {
+            let error = Workflow::parse(&format!("---\n{bad}\n---\n")).expect_err(bad);
+            assert!(error.to_string().contains("workspace_id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_memory_tracker_has_no_scope_and_still_serves_every_source_alone() {
+        let set = WorkflowSet::single(Arc::new(Workflow::development()), BTreeMap::new());
+        let served = set.iter().next().expect("one workflow");
+        assert_eq!(served.scope().source(), Some(SourceKind::Memory));
+        assert!(!served.scope().is_scoped());
+        assert_eq!(served.scope().to_string(), "the memory tracker");
+        for source in SourceKind::ALL {
+            assert!(
+                set.select_served(source, &IssueSnapshot::default())
+                    .is_some(),
+                "{source}"
+            );
+        }
+    }
+}
