@@ -2,7 +2,8 @@
 //! from a stateful fake of TAPD's open API through the real adapter) and an issue on the
 //! memory tracker's board, in an active state with the trigger label, are queued once; one
 //! without the label or in a terminal state is not. Then a TAPD story runs end to end: the
-//! poll queues it, the runner runs the mock agent, and the evidence comment lands on TAPD.
+//! poll queues it, the runner runs the mock agent, and the evidence comment lands on TAPD;
+//! and a memory issue the same way, the poll and the runner sharing one board.
 
 #[macro_use]
 mod common;
@@ -12,7 +13,7 @@ mod common;
 mod tapd_api;
 
 use baton_core::clock::SystemClock;
-use baton_core::domain::{JobReason, SourceKind, WorkItemKey, WorkItemStatus};
+use baton_core::domain::{JobReason, Run, SourceKind, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{Queue, Store};
 use baton_core::reconciler::{PollReport, Reconciler, ReconcilerSettings, SafetyPoll, Schedule};
 use baton_core::workflow::{StateRules, Workflow};
@@ -35,6 +36,7 @@ on_both_backends!(
     a_labelled_active_tapd_story_is_queued_once,
     a_labelled_active_memory_issue_is_queued_once,
     a_polled_tapd_story_is_run_and_commented_on,
+    a_polled_memory_issue_is_run_and_commented_on,
 );
 
 const PASSWORD_VARIABLE: &str = "TAPD_TEST_PASSWORD";
@@ -186,6 +188,71 @@ async fn a_labelled_active_memory_issue_is_queued_once(backend: Backend) {
     assert!(again.queued.is_empty(), "{again:?}");
 }
 
+fn mock_agent() -> MockAgentCommand {
+    MockAgentCommand(vec![
+        env!("CARGO_BIN_EXE_baton").to_owned(),
+        "mock-agent".to_owned(),
+    ])
+}
+
+/// Runs the runner loop with `plan` and the reconciler loop polling with `poller` until the
+/// polled item's run succeeded and `commented` says its evidence comment is there, then a
+/// few more polls; returns the item's runs.
+async fn run_polled(
+    workflow: &Workflow,
+    plan: RunPlan,
+    poller: TrackerPoller,
+    backend: Backend,
+    key: &WorkItemKey,
+    commented: impl Fn() -> bool,
+) -> Vec<Run> {
+    let (store, queue) = common::backends(backend).await;
+    let shutdown = CancellationToken::new();
+    let runner = Runner::new(
+        store.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        runner_settings("origin-runner"),
+        plan,
+        Redactor::default(),
+    );
+    let reconciler = Reconciler::new(
+        workflow,
+        store.clone(),
+        queue.clone(),
+        Arc::new(SystemClock),
+        ReconcilerSettings {
+            lease_grace: Duration::from_secs(60),
+            retry_grace: Duration::from_secs(60),
+            queued_grace: Duration::from_secs(60),
+        },
+    )
+    .with_poller(Arc::new(poller));
+    let schedule = Schedule {
+        reconcile_every: Duration::from_secs(5),
+        poll_every: Duration::from_millis(200),
+    };
+    let tasks = [
+        tokio::spawn(runner.run(shutdown.clone())),
+        tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned())),
+    ];
+    wait_for_item(&*store, key, "the polled issue's run to succeed", |item| {
+        item.status == WorkItemStatus::Succeeded
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !commented() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // More polls: a finished issue that stays in its active state is not run again.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.expect("loop task");
+    }
+    wait_for_runs(&*store, key, 1).await
+}
+
 async fn a_polled_tapd_story_is_run_and_commented_on(backend: Backend) {
     let fake = TapdFake::default();
     let api = FakeApi::spawn(fake.router()).await;
@@ -199,67 +266,57 @@ async fn a_polled_tapd_story_is_run_and_commented_on(backend: Backend) {
         &labels(&["baton"]),
     );
     let key = WorkItemKey::new(SourceKind::Tapd, &format!("TAPD-{story}"));
-    let (store, queue) = common::backends(backend).await;
-
-    let shutdown = CancellationToken::new();
-    let mock = MockAgentCommand(vec![
-        env!("CARGO_BIN_EXE_baton").to_owned(),
-        "mock-agent".to_owned(),
-    ]);
     // The runner reads the TAPD password from the environment, as `baton runner` does.
     std::env::set_var(PASSWORD_VARIABLE, API_PASSWORD);
-    let run_plan = RunPlan::from_workflow(&workflow, Some(&mock)).expect("the run plan");
-    let runner = Runner::new(
-        store.clone(),
-        queue.clone(),
-        Arc::new(SystemClock),
-        runner_settings("tapd-runner"),
-        run_plan,
-        Redactor::default(),
-    );
+    let plan = RunPlan::from_workflow(&workflow, Some(&mock_agent())).expect("the run plan");
     let delivery = DeliveryPlan::from_workflow(&workflow, "main", &env).expect("delivery");
-    let reconciler = Reconciler::new(
-        &workflow,
-        store.clone(),
-        queue.clone(),
-        Arc::new(SystemClock),
-        ReconcilerSettings {
-            lease_grace: Duration::from_secs(60),
-            retry_grace: Duration::from_secs(60),
-            queued_grace: Duration::from_secs(60),
-        },
-    )
-    .with_poller(Arc::new(poller(&workflow, &delivery, SourceKind::Tapd)));
-    let schedule = Schedule {
-        reconcile_every: Duration::from_secs(5),
-        poll_every: Duration::from_millis(200),
-    };
-    let tasks = [
-        tokio::spawn(runner.run(shutdown.clone())),
-        tokio::spawn(reconciler.run(schedule, shutdown.clone().cancelled_owned())),
-    ];
+    let poller = poller(&workflow, &delivery, SourceKind::Tapd);
 
-    wait_for_item(&*store, &key, "the polled story's run to succeed", |item| {
-        item.status == WorkItemStatus::Succeeded
+    let runs = run_polled(&workflow, plan, poller, backend, &key, || {
+        !fake.comments(&story).is_empty()
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.comments(&story).is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // More polls: the finished story that stays in its active status is not run again.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    shutdown.cancel();
-    for task in tasks {
-        task.await.expect("loop task");
-    }
-    let runs = wait_for_runs(&*store, &key, 1).await;
     assert_eq!(runs.len(), 1, "exactly one run: {runs:#?}");
     assert_eq!(runs[0].reason, JobReason::Polled);
     let comments = fake.comments(&story);
     assert_eq!(comments.len(), 1, "one evidence comment: {comments:?}");
     assert!(
         comments[0].contains("baton finished this run"),
+        "{comments:?}"
+    );
+}
+
+async fn a_polled_memory_issue_is_run_and_commented_on(backend: Backend) {
+    let scratch = Scratch::new("baton-memory-origin");
+    let text = format!(
+        "---\ntracker: {{kind: memory}}\ntriggers: {{label: baton}}\n\
+         agent_provider: {{kind: mock, options: {{scenario: happy_path}}}}\n\
+         agent: {{max_turns: 1, max_continuations: 0}}\n\
+         workspace: {{root: \"{}\"}}\n---\nFix {{{{ issue.identifier }}}}\n",
+        scratch.0.join("workspaces").display()
+    );
+    let workflow = Workflow::parse(&text).expect("a memory workflow");
+    let board = MemoryTracker::new();
+    board.upsert(memory_issue("1", "Todo", &["baton"]));
+    let key = WorkItemKey::new(SourceKind::Memory, "MEM-1");
+    // The seam: the runner's delivery and the poll share one board.
+    let mut plan = RunPlan::from_workflow(&workflow, Some(&mock_agent())).expect("the run plan");
+    plan.delivery = plan.delivery.with_memory_tracker(board.clone());
+    let delivery = DeliveryPlan::from_workflow(&workflow, "main", &env)
+        .expect("delivery")
+        .with_memory_tracker(board.clone());
+    let poller = poller(&workflow, &delivery, SourceKind::Memory);
+
+    let runs = run_polled(&workflow, plan, poller, backend, &key, || {
+        !board.comments("1").is_empty()
+    })
+    .await;
+    assert_eq!(runs.len(), 1, "exactly one run: {runs:#?}");
+    assert_eq!(runs[0].reason, JobReason::Polled);
+    let comments = board.comments("1");
+    assert_eq!(comments.len(), 1, "one evidence comment: {comments:?}");
+    assert!(
+        comments[0].body.contains("baton finished this run"),
         "{comments:?}"
     );
 }
