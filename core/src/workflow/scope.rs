@@ -1,4 +1,4 @@
-//! A workflow's tracker scope: which webhooks it serves.
+//! A workflow's tracker scope: which work items it serves, delivered or polled.
 //!
 //! `tracker.kind` names the source; one key of the adapter-owned `tracker.provider` map
 //! narrows it to a repository (GitHub, GitLab), a project (Jira), a team (Linear) or a
@@ -30,9 +30,9 @@ pub fn scope_key(source: SourceKind) -> Option<&'static str> {
 pub struct WorkflowScope {
     /// `tracker.kind` as written.
     kind: String,
-    /// The origin `kind` names; `None` for a kind that is none (refused by the registry).
+    /// The origin `kind` names; `None` when it names none (the tracker registry refuses it).
     source: Option<SourceKind>,
-    /// The repository, project or team, as written; `None`: all of them.
+    /// The repository, project, team or workspace, as written; `None`: all of them.
     value: Option<String>,
 }
 
