@@ -68,7 +68,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let mut variables: Vec<_> = set
             .iter()
             .flat_map(|served| {
-                SourceKind::ALL
+                SourceKind::WEBHOOK_SOURCES
                     .map(|source| served.workflow().config.webhooks.secret_variable(source))
             })
             .collect();

@@ -125,7 +125,9 @@ fn check(kind: SourceKind, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>)
     let Some(secret) = Secret::new(SECRET) else {
         return;
     };
-    let source = source(kind);
+    let Some(source) = source(kind) else {
+        return;
+    };
     let request = WebhookRequest { headers, body };
     let _ = source.verify(request, &secret, now);
     if let Ok(delivery) = source.parse(request) {

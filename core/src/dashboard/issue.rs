@@ -132,7 +132,8 @@ fn facts(html: &mut Html, dashboard: &Dashboard, item: &WorkItem) {
 
 /// Where the status comment is, from the issue's address and the comment id the tracker
 /// gave: the anchors GitHub, GitLab and Jira use for a comment. Linear's comment links are
-/// not derivable from the id, so Linear (and any unexpected id) gets none.
+/// not derivable from the id, TAPD documents no comment anchor and memory issues have no
+/// page, so those (and any unexpected id) get none.
 fn comment_url(item: &WorkItem, id: &str) -> Option<String> {
     let issue = item.issue.url.as_deref()?;
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -146,6 +147,6 @@ fn comment_url(item: &WorkItem, id: &str) -> Option<String> {
             let separator = if base.contains('?') { '&' } else { '?' };
             Some(format!("{base}{separator}focusedCommentId={id}"))
         }
-        SourceKind::Linear => None,
+        SourceKind::Linear | SourceKind::Tapd | SourceKind::Memory => None,
     }
 }

@@ -158,7 +158,11 @@ impl Ingress {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Accepted, IngressError> {
-        let handler = webhooks::source(source);
+        let Some(handler) = webhooks::source(source) else {
+            return Err(IngressError::InvalidSignature(format!(
+                "{source} sends no webhooks, so none are accepted"
+            )));
+        };
         let workflows = self.workflows.current();
         let request = WebhookRequest { headers, body };
         let signed_by = verify::signing_secret(

@@ -39,7 +39,7 @@ pub(super) fn signing_secret(
         None => IngressError::InvalidSignature(format!(
             "no secret is configured for {source} webhooks, so none are accepted \
              (set {} or webhooks.{source}.secret in the workflow)",
-            source.default_secret_env()
+            source.default_secret_env().unwrap_or("a secret")
         )),
     })
 }

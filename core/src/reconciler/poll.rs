@@ -31,7 +31,8 @@ pub struct TrackerUnavailable(pub String);
 /// implement it; [`super::MemoryPoller`] is the in-memory one.
 #[async_trait]
 pub trait IssuePoller: Send + Sync {
-    /// The webhook source whose work items these issues are.
+    /// The origin whose work items these issues are (for TAPD and memory, which send no
+    /// webhooks, the poll is the only way their issues become work items).
     fn source(&self) -> SourceKind;
 
     /// Every issue in one of the tracker's active states, all pages. An adapter may leave

@@ -89,12 +89,14 @@ pub trait WebhookSource: Send + Sync + 'static {
     fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError>;
 }
 
-/// The registry: the handler for each source.
-pub fn source(kind: SourceKind) -> &'static dyn WebhookSource {
+/// The registry: the handler for each source; `None` for the origins that send no webhooks
+/// (TAPD, memory), whose work the safety poll brings in.
+pub fn source(kind: SourceKind) -> Option<&'static dyn WebhookSource> {
     match kind {
-        SourceKind::Github => &github::GithubSource,
-        SourceKind::Linear => &linear::LinearSource,
-        SourceKind::Jira => &jira::JiraSource,
-        SourceKind::Gitlab => &gitlab::GitlabSource,
+        SourceKind::Github => Some(&github::GithubSource),
+        SourceKind::Linear => Some(&linear::LinearSource),
+        SourceKind::Jira => Some(&jira::JiraSource),
+        SourceKind::Gitlab => Some(&gitlab::GitlabSource),
+        SourceKind::Tapd | SourceKind::Memory => None,
     }
 }

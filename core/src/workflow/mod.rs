@@ -168,7 +168,7 @@ impl Workflow {
         &self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> BTreeMap<SourceKind, Secret> {
-        SourceKind::ALL
+        SourceKind::WEBHOOK_SOURCES
             .into_iter()
             .filter_map(|source| {
                 let variable = self.config.webhooks.secret_variable(source);

@@ -1,22 +1,26 @@
-//! A workflow's tracker scope: which webhooks it serves.
+//! A workflow's tracker scope: which work items it serves, delivered or polled.
 //!
 //! `tracker.kind` names the source; one key of the adapter-owned `tracker.provider` map
-//! narrows it to a repository (GitHub, GitLab), a project (Jira) or a team (Linear). Only
-//! what every delivery of that source carries can be a scope: GitHub and GitLab payloads
-//! name the repository, and Jira and Linear identifiers start with the project or team key
-//! (`PROJ-7`, `ENG-42`). Linear webhooks do not name the project, so Symphony's
-//! `project_slug` does not select a workflow.
+//! narrows it to a repository (GitHub, GitLab), a project (Jira), a team (Linear) or a
+//! workspace (TAPD). Only what every delivery of that source carries can be a scope: GitHub
+//! and GitLab payloads name the repository, Jira and Linear identifiers start with the
+//! project or team key (`PROJ-7`, `ENG-42`), and a TAPD story's address holds its workspace
+//! (`…/20355782/prong/stories/view/…`). Linear webhooks do not name the project, so
+//! Symphony's `project_slug` does not select a workflow. The memory tracker has no scope.
 
 use super::{TrackerConfig, WorkflowError};
 use crate::domain::{IssueSnapshot, SourceKind};
 use std::fmt;
 
-/// The `tracker.provider` key that scopes a workflow whose tracker is `source`.
-pub fn scope_key(source: SourceKind) -> &'static str {
+/// The `tracker.provider` key that scopes a workflow whose tracker is `source`; `None` when
+/// the tracker cannot be narrowed (memory: one board per workflow).
+pub fn scope_key(source: SourceKind) -> Option<&'static str> {
     match source {
-        SourceKind::Github => "repository",
-        SourceKind::Gitlab | SourceKind::Jira => "project",
-        SourceKind::Linear => "team",
+        SourceKind::Github => Some("repository"),
+        SourceKind::Gitlab | SourceKind::Jira => Some("project"),
+        SourceKind::Linear => Some("team"),
+        SourceKind::Tapd => Some("workspace_id"),
+        SourceKind::Memory => None,
     }
 }
 
@@ -26,9 +30,9 @@ pub fn scope_key(source: SourceKind) -> &'static str {
 pub struct WorkflowScope {
     /// `tracker.kind` as written.
     kind: String,
-    /// The webhook source `kind` names; `None` for trackers that are not one (`memory`).
+    /// The origin `kind` names; `None` when it names none (the tracker registry refuses it).
     source: Option<SourceKind>,
-    /// The repository, project or team, as written; `None`: all of them.
+    /// The repository, project, team or workspace, as written; `None`: all of them.
     value: Option<String>,
 }
 
@@ -38,7 +42,8 @@ impl WorkflowScope {
     pub fn of(tracker: &TrackerConfig) -> Self {
         let source = tracker.kind.parse::<SourceKind>().ok();
         let value = source
-            .and_then(|source| tracker.provider_str(scope_key(source)))
+            .and_then(scope_key)
+            .and_then(|key| tracker.provider_str(key))
             .map(str::trim)
             .filter(|value| !value.is_empty())
             .map(str::to_owned);
@@ -77,6 +82,12 @@ impl WorkflowScope {
                     .is_some_and(|repository| repository.eq_ignore_ascii_case(value)),
                 SourceKind::Jira | SourceKind::Linear => key_prefix(&issue.identifier)
                     .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value)),
+                // Story ids are opaque; the story's address names its workspace.
+                SourceKind::Tapd => issue
+                    .url
+                    .as_deref()
+                    .is_some_and(|url| url.contains(&format!("/{value}/prong/"))),
+                SourceKind::Memory => false,
             }
     }
 
@@ -92,10 +103,11 @@ impl WorkflowScope {
 
 impl fmt::Display for WorkflowScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.source, &self.value) {
-            (Some(source), Some(value)) => write!(f, "{source} {} {value}", scope_key(source)),
-            (Some(source), None) => write!(f, "every {source} {}", scope_key(source)),
-            (None, _) => write!(f, "the {} tracker", self.kind),
+        let key = self.source.and_then(scope_key);
+        match (self.source, key, &self.value) {
+            (Some(source), Some(key), Some(value)) => write!(f, "{source} {key} {value}"),
+            (Some(source), Some(key), None) => write!(f, "every {source} {key}"),
+            _ => write!(f, "the {} tracker", self.kind),
         }
     }
 }
@@ -110,10 +122,14 @@ fn key_prefix(identifier: &str) -> Option<&str> {
 /// Refuses a scope that could never match, so a typo fails the file instead of silently
 /// serving nothing.
 pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
-    let Ok(source) = tracker.kind.parse::<SourceKind>() else {
+    let Some((source, key)) = tracker
+        .kind
+        .parse::<SourceKind>()
+        .ok()
+        .and_then(|source| Some((source, scope_key(source)?)))
+    else {
         return Ok(());
     };
-    let key = scope_key(source);
     let Some(value) = tracker.provider.get(key) else {
         return Ok(());
     };
@@ -137,6 +153,90 @@ pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
         SourceKind::Jira | SourceKind::Linear if !(well_formed && segments.len() == 1) => {
             invalid("a key, such as `ENG`")
         }
+        SourceKind::Tapd if !value.bytes().all(|b| b.is_ascii_digit()) || value.is_empty() => {
+            invalid("the workspace's numeric id, as a string (`\"20355782\"`)")
+        }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{NamedWorkflow, Workflow, WorkflowSet};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn named(name: &str, front_matter: &str) -> NamedWorkflow {
+        let workflow = Workflow::parse(&format!("---\n{front_matter}\n---\n")).expect("parses");
+        NamedWorkflow {
+            name: name.to_owned(),
+            workflow: Arc::new(workflow),
+            version: None,
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    fn story(workspace: &str) -> IssueSnapshot {
+        IssueSnapshot {
+            identifier: format!("TAPD-11{workspace}000000001"),
+            url: Some(format!(
+                "https://www.tapd.cn/{workspace}/prong/stories/view/11{workspace}000000001"
+            )),
+            ..IssueSnapshot::default()
+        }
+    }
+
+    fn tapd(workspace: &str) -> String {
+        format!("tracker: {{kind: tapd, provider: {{workspace_id: \"{workspace}\"}}}}")
+    }
+
+    #[test]
+    fn tapd_workflows_are_scoped_by_workspace() {
+        let set = WorkflowSet::new(vec![
+            named("a.md", &tapd("20355782")),
+            named("b.md", &tapd("55001234")),
+        ])
+        .expect("two workspaces, two workflows");
+        let chosen = |workspace: &str| {
+            set.select_served(SourceKind::Tapd, &story(workspace))
+                .map(|served| served.name().to_owned())
+        };
+        assert_eq!(chosen("20355782").as_deref(), Some("a.md"));
+        assert_eq!(chosen("55001234").as_deref(), Some("b.md"));
+        assert_eq!(chosen("99999999"), None);
+        assert_eq!(
+            set.iter().next().map(|served| served.scope().to_string()),
+            Some("tapd workspace_id 20355782".to_owned())
+        );
+
+        let same = WorkflowSet::new(vec![
+            named("a.md", &tapd("20355782")),
+            named("c.md", &tapd("20355782")),
+        ]);
+        assert!(same.is_err(), "one workspace claimed twice");
+        for bad in [
+            "tracker: {kind: tapd, provider: {workspace_id: 20355782}}",
+            "tracker: {kind: tapd, provider: {workspace_id: \"ws-1\"}}",
+        ] {
+            let error = Workflow::parse(&format!("---\n{bad}\n---\n")).expect_err(bad);
+            assert!(error.to_string().contains("workspace_id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_memory_tracker_has_no_scope_and_still_serves_every_source_alone() {
+        let set = WorkflowSet::single(Arc::new(Workflow::development()), BTreeMap::new());
+        let served = set.iter().next().expect("one workflow");
+        assert_eq!(served.scope().source(), Some(SourceKind::Memory));
+        assert!(!served.scope().is_scoped());
+        assert_eq!(served.scope().to_string(), "the memory tracker");
+        for source in SourceKind::ALL {
+            assert!(
+                set.select_served(source, &IssueSnapshot::default())
+                    .is_some(),
+                "{source}"
+            );
+        }
     }
 }

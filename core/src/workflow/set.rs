@@ -106,6 +106,7 @@ impl WorkflowSet {
             .filter(|&i| !scopes[i].is_scoped())
             .collect();
         let mut serving = BTreeMap::new();
+        // Every origin, webhook or not: a polled TAPD item is served like a delivered one.
         for source in SourceKind::ALL {
             let named: Vec<usize> = (0..scopes.len())
                 .filter(|&i| scopes[i].source() == Some(source))

@@ -27,9 +27,16 @@ fn lowercase_set<'a>(values: impl IntoIterator<Item = &'a str>) -> HashSet<Strin
 }
 
 /// Built-in states per source: GitHub and GitLab issues are open or closed; Linear's are
-/// Symphony's defaults; Jira's are its default workflow.
+/// Symphony's defaults; Jira's are its default workflow; TAPD's are the status keys of its
+/// default story workflow (规划中, 实现中 / 已实现, 已拒绝); the memory tracker has no states
+/// of its own, so it takes Linear's names, as the tracker contract seeds it.
 fn default_states(source: SourceKind) -> (&'static [&'static str], &'static [&'static str]) {
     match source {
+        SourceKind::Tapd => (&["planning", "developing"], &["resolved", "rejected"]),
+        SourceKind::Memory => (
+            &["todo", "in progress"],
+            &["done", "closed", "cancelled", "canceled"],
+        ),
         SourceKind::Github => (&["open"], &["closed"]),
         SourceKind::Gitlab => (&["opened"], &["closed"]),
         SourceKind::Linear => (

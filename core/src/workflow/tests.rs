@@ -152,6 +152,56 @@ fn eligibility_uses_the_tracker_states_for_its_own_source_only() {
 }
 
 #[test]
+fn tapd_and_memory_have_default_states_of_their_own() {
+    let rules = StateRules::new(
+        &Workflow::parse("---\ntracker: {kind: tapd}\n---\n")
+            .expect("parses")
+            .config,
+    );
+    for (state, eligible) in [
+        ("planning", true),
+        ("developing", true),
+        ("resolved", false),
+        ("rejected", false),
+    ] {
+        assert_eq!(
+            rules.is_eligible(SourceKind::Tapd, &issue(state, &["baton"])),
+            eligible,
+            "{state}"
+        );
+    }
+    assert!(
+        !rules.is_eligible(SourceKind::Tapd, &issue("planning", &["bug"])),
+        "trigger label"
+    );
+    assert!(rules.is_terminal(SourceKind::Tapd, "resolved"));
+    assert_eq!(
+        rules.active_states(SourceKind::Tapd),
+        ["planning", "developing"]
+    );
+
+    let rules = StateRules::new(&Workflow::development().config);
+    assert!(rules.is_eligible(SourceKind::Memory, &issue("Todo", &["baton"])));
+    assert!(rules.is_eligible(SourceKind::Memory, &issue("In Progress", &["baton"])));
+    assert!(rules.is_terminal(SourceKind::Memory, "Done"));
+    assert!(!rules.is_eligible(SourceKind::Memory, &issue("open", &["baton"])));
+    // The development workflow's GitHub deliveries keep GitHub's states.
+    assert!(rules.is_eligible(SourceKind::Github, &issue("open", &["baton"])));
+}
+
+#[test]
+fn only_webhook_sources_have_secrets() {
+    let workflow = Workflow::parse("---\ntracker: {kind: tapd}\n---\n").expect("parses");
+    let secrets = workflow.webhook_secrets(|_| Some("set".into()));
+    let sources: Vec<SourceKind> = secrets.into_keys().collect();
+    assert_eq!(sources, SourceKind::WEBHOOK_SOURCES);
+    assert_eq!(
+        workflow.config.webhooks.secret_variable(SourceKind::Tapd),
+        ""
+    );
+}
+
+#[test]
 fn command_permissions_follow_association_or_allowlist() {
     let workflow = Workflow::parse(
         "---\ntracker:\n  kind: gitlab\ntriggers:\n  allowed_authors: [Alice]\n---\n",

@@ -1,9 +1,15 @@
 //! The in-memory tracker: the zero-setup mode's tracker, and the reference the contract suite
 //! holds every real adapter to.
+//!
+//! Its issues are of two kinds. Its own ([`MemoryTracker::upsert`]) are listed by
+//! `fetch_by_states`, so the safety poll originates work items from them. Mirrors
+//! ([`MemoryTracker::mirror`]) are copies of issues another tracker originated (a GitHub
+//! webhook served by a workflow whose tracker is memory): written to like any issue, never
+//! listed, so the poll does not originate them a second time.
 
 use super::{same_state, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +24,8 @@ pub struct MemoryComment {
 struct Board {
     issues: BTreeMap<String, TrackerIssue>,
     comments: BTreeMap<String, Vec<MemoryComment>>,
+    /// Ids of the issues that are mirrors.
+    mirrored: BTreeSet<String>,
     next_comment: u64,
 }
 
@@ -40,9 +48,20 @@ impl MemoryTracker {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds or replaces an issue, keyed by its id.
+    /// Adds or replaces one of the tracker's own issues, keyed by its id.
     pub fn upsert(&self, issue: TrackerIssue) {
-        self.board().issues.insert(issue.id.clone(), issue);
+        let mut board = self.board();
+        board.mirrored.remove(&issue.id);
+        board.issues.insert(issue.id.clone(), issue);
+    }
+
+    /// Adds a copy of an issue another tracker originated, unless one with its id is here.
+    pub fn mirror(&self, issue: TrackerIssue) {
+        let mut board = self.board();
+        if !board.issues.contains_key(&issue.id) {
+            board.mirrored.insert(issue.id.clone());
+            board.issues.insert(issue.id.clone(), issue);
+        }
     }
 
     pub fn issue(&self, id: &str) -> Option<TrackerIssue> {
@@ -72,10 +91,11 @@ impl Tracker for MemoryTracker {
     }
 
     async fn fetch_by_states(&self, states: &[String]) -> Result<Vec<TrackerIssue>, TrackerError> {
-        Ok(self
-            .board()
+        let board = self.board();
+        Ok(board
             .issues
             .values()
+            .filter(|issue| !board.mirrored.contains(&issue.id))
             .filter(|issue| states.iter().any(|s| same_state(s, &issue.state)))
             .cloned()
             .collect())
@@ -146,5 +166,49 @@ impl Tracker for MemoryTracker {
             from,
             to: target.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(id: &str, state: &str) -> TrackerIssue {
+        TrackerIssue {
+            id: id.into(),
+            identifier: format!("MEM-{id}"),
+            state: state.into(),
+            ..TrackerIssue::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn mirrors_are_written_to_but_not_listed() {
+        let tracker = MemoryTracker::new();
+        tracker.upsert(issue("1", "Todo"));
+        tracker.mirror(issue("2", "Todo"));
+        // A mirror never replaces one of the tracker's own issues.
+        tracker.mirror(issue("1", "Done"));
+        let listed = tracker.fetch_by_states(&["todo".into()]).await;
+        let ids: Vec<String> = listed.into_iter().flatten().map(|i| i.id).collect();
+        assert_eq!(ids, ["1"]);
+        let mirror = IssueRef {
+            id: "2".into(),
+            identifier: "MEM-2".into(),
+        };
+        assert!(tracker.create_comment(&mirror, "ran").await.is_ok());
+        assert_eq!(tracker.comments("2").len(), 1);
+        // Filed as its own, a mirror is listed from then on.
+        tracker.upsert(issue("2", "Todo"));
+        let listed = tracker.fetch_by_states(&["todo".into()]).await;
+        assert_eq!(listed.map(|l| l.len()).ok(), Some(2));
+    }
+
+    #[test]
+    fn clones_share_the_board() {
+        let tracker = MemoryTracker::new();
+        let shared = tracker.clone();
+        shared.upsert(issue("7", "Todo"));
+        assert!(tracker.issue("7").is_some());
     }
 }

@@ -75,11 +75,12 @@ impl DeliveryPlan {
         Some(format!("{base}/api/v1/issues/{key}"))
     }
 
-    /// How the tracker is addressed for `issue`; the memory tracker learns the issue first.
+    /// How the tracker is addressed for `issue`; the memory tracker learns an issue another
+    /// tracker originated first (its own issues are there already).
     pub fn issue_ref(&self, issue: &IssueSnapshot) -> IssueRef {
         if let Some(memory) = &self.memory {
             if memory.issue(&issue.id).is_none() {
-                memory.upsert(TrackerIssue {
+                memory.mirror(TrackerIssue {
                     id: issue.id.clone(),
                     identifier: issue.identifier.clone(),
                     title: issue.title.clone(),

@@ -164,15 +164,17 @@ impl WebhookSecretConfig {
             SourceKind::Linear => &self.linear.secret,
             SourceKind::Jira => &self.jira.secret,
             SourceKind::Gitlab => &self.gitlab.secret,
+            // No webhooks, so no secret.
+            SourceKind::Tapd | SourceKind::Memory => return "",
         };
         match configured {
             Some(reference) => reference.strip_prefix('$').unwrap_or(""),
-            None => source.default_secret_env(),
+            None => source.default_secret_env().unwrap_or(""),
         }
     }
 
     pub(super) fn validate(&self) -> Result<(), WorkflowError> {
-        for source in SourceKind::ALL {
+        for source in SourceKind::WEBHOOK_SOURCES {
             let variable = self.secret_variable(source);
             if variable.is_empty()
                 || !variable
