@@ -663,22 +663,13 @@ impl Runner {
             self.hide(receipt, STORE_DOWN_RETRY).await;
             return;
         }
-        let marked = edit(
-            &*self.store,
-            &job.work_item,
-            || self.clock.now(),
-            |item| {
-                if item.pending_job.as_ref() != Some(&job.job_id) {
-                    return Edit::Keep(());
-                }
-                item.status = WorkItemStatus::DeadLettered;
-                item.pending_job = None;
-                item.lease = None;
-                item.last_error = Some(self.redactor.redact(&reason));
-                Edit::Write(())
-            },
-        )
-        .await;
+        let marked = self
+            .end_pending(
+                job,
+                WorkItemStatus::DeadLettered,
+                self.redactor.redact(&reason),
+            )
+            .await;
         if let Err(error) = marked {
             tracing::warn!(work_item = %job.work_item, %error, "cannot mark the work item dead-lettered");
         }
@@ -693,22 +684,7 @@ impl Runner {
             .redact(&format!("{}: {}", error.code, error.message));
         tracing::error!(work_item = %job.work_item, job_id = %job.job_id, error = %text,
             "the job's workflow cannot run it; the work item fails");
-        let marked = edit(
-            &*self.store,
-            &job.work_item,
-            || self.clock.now(),
-            |item| {
-                if item.pending_job.as_ref() != Some(&job.job_id) {
-                    return Edit::Keep(());
-                }
-                item.status = WorkItemStatus::Failed;
-                item.pending_job = None;
-                item.next_retry_at = None;
-                item.last_error = Some(text.clone());
-                Edit::Write(())
-            },
-        )
-        .await;
+        let marked = self.end_pending(job, WorkItemStatus::Failed, text).await;
         match marked {
             Ok(_) => self.ack(receipt).await,
             Err(error) => {
@@ -716,6 +692,34 @@ impl Runner {
                 self.hide(receipt, STORE_DOWN_RETRY).await;
             }
         }
+    }
+
+    /// Ends the item with `status` and `error` when `job` is still its pending job (a newer
+    /// request or a cancel since then decides instead).
+    async fn end_pending(
+        &self,
+        job: &Job,
+        status: WorkItemStatus,
+        error: String,
+    ) -> Result<(), StoreError> {
+        edit(
+            &*self.store,
+            &job.work_item,
+            || self.clock.now(),
+            |item| {
+                if item.pending_job.as_ref() != Some(&job.job_id) {
+                    return Edit::Keep(());
+                }
+                item.status = status;
+                item.pending_job = None;
+                item.lease = None;
+                item.next_retry_at = None;
+                item.last_error = Some(error.clone());
+                Edit::Write(())
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn ack(&self, receipt: &str) {
