@@ -114,10 +114,11 @@ impl Runner {
         }
         if let Some(lease) = item.lease.as_ref().filter(|_| lease_live) {
             // Another run holds the item: this job (a newer request, or a duplicate of the
-            // running one) waits until that run ends or its lease expires. A fresh copy
-            // waits rather than this message, so waiting never spends its receives.
+            // running one) looks again shortly, so it starts when that run ends (see
+            // `waiting`). A fresh copy waits rather than this message, so waiting never
+            // spends its receives.
             return Triage::Later(
-                until(now, lease.expires_at) + Duration::from_secs(1),
+                super::waiting::delay_while_held(now, lease),
                 format!("runner {} holds the work item", lease.owner),
             );
         }

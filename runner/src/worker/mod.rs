@@ -20,6 +20,7 @@ pub mod settings;
 pub mod slots;
 mod stop;
 mod tools;
+mod waiting;
 mod writer;
 
 pub use attempt::CONTINUATION_NOTE;
