@@ -405,6 +405,8 @@ impl Runner {
         self.conclude(&job, &received, &mut run, end, &item, report)
             .await;
         slots::release(&*self.store, &held).await;
+        // After the slot is free: `before_remove` may take a while.
+        self.remove_workspace_if_ended(plan, &job.work_item).await;
     }
 
     /// Records the end on the run and the work item, schedules what comes next, and

@@ -9,6 +9,7 @@
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
 mod attempt;
+mod cleanup;
 pub mod delivery;
 pub mod evidence;
 mod item;
@@ -161,6 +162,7 @@ impl Runner {
         let mut tasks = JoinSet::new();
         tracing::info!(runner = %self.settings.runner_id, sessions = capacity,
             lease_s = self.settings.lease.as_secs(), "runner started");
+        let sweeps = cleanup::spawn_sweeps(Arc::clone(&self), shutdown.clone());
         loop {
             while let Some(joined) = tasks.try_join_next() {
                 if let Err(error) = joined {
@@ -244,6 +246,9 @@ impl Runner {
                     "sessions did not stop in time; their leases run out by themselves"
                 );
             }
+        }
+        if let Some(sweeps) = sweeps {
+            sweeps.abort();
         }
         tracing::info!(runner = %self.settings.runner_id, "runner stopped");
     }
