@@ -301,3 +301,51 @@ async fn a_marker_never_leads_outside_the_root() {
         "the symlink itself is left alone"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_requested_while_before_remove_runs_keeps_the_workspace() {
+    // The hook says it started, then takes its time.
+    let setup = setup("touch ../../removed/started; sleep 2");
+    let closed = issue(12, "closed");
+    let path = setup.workspace(&closed).await;
+    let key = WorkItemKey::new(SourceKind::Github, &closed.identifier);
+    let item = item(closed, WorkItemStatus::Cancelled);
+    setup.put(&item).await;
+
+    let removal = async {
+        sweep::remove_if_ended(
+            &setup.store,
+            &setup.manager,
+            &setup.rules,
+            &SystemClock,
+            &key,
+        )
+        .await
+        .expect("removal")
+    };
+    let reopen = async {
+        let started = setup.dir.path().join("removed/started");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !started.exists() {
+            assert!(std::time::Instant::now() < deadline, "the hook never ran");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // The issue is reopened and a run requested, as the ingress writes it.
+        let mut reopened = item.clone();
+        reopened.issue.state = "open".into();
+        reopened.status = WorkItemStatus::Queued;
+        reopened.pending_job = Some(JobId::generate());
+        reopened.version += 1;
+        setup
+            .store
+            .put_work_item(&reopened, Some(item.version))
+            .await
+            .expect("reopen");
+    };
+    let (removal, ()) = tokio::join!(removal, reopen);
+    assert!(matches!(removal, Removal::Kept(_)), "{removal:?}");
+    assert!(
+        path.join("note.txt").exists(),
+        "the workspace is still there"
+    );
+}

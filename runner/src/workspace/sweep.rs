@@ -8,12 +8,16 @@
 //! every marked workspace under one root (at runner start and then periodically), for items
 //! that ended while no runner was up.
 
-use super::{workspace_key, Workspace, WorkspaceError, WorkspaceManager, STATE_DIR};
+use super::{
+    run_hook, workspace_key, HookContext, HookKind, Workspace, WorkspaceError, WorkspaceManager,
+    STATE_DIR,
+};
 use baton_core::clock::Clock;
 use baton_core::domain::{JobReason, RunStatus, WorkItem, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{Store, StoreError};
 use baton_core::workflow::StateRules;
 use chrono::{DateTime, Utc};
+use std::future::Future;
 use std::io;
 use std::path::Path;
 
@@ -108,6 +112,25 @@ fn owner_marker(root: &Path, key: &str) -> std::path::PathBuf {
     root.join(STATE_DIR).join(format!("{key}{OWNER_SUFFIX}"))
 }
 
+/// The item of `key` if it has ended for good (see [`ended_for_good`]).
+async fn ended_item(
+    store: &dyn Store,
+    rules: &StateRules,
+    clock: &dyn Clock,
+    key: &WorkItemKey,
+) -> Result<Option<WorkItem>, StoreError> {
+    let Some(item) = store.get_work_item(key).await? else {
+        return Ok(None);
+    };
+    let merged = match &item.last_run {
+        Some(run_id) => store.get_run(run_id).await?.is_some_and(|run| {
+            run.reason == JobReason::PullRequestMerged && run.status == RunStatus::Succeeded
+        }),
+        None => false,
+    };
+    Ok(ended_for_good(&item, merged, rules, clock.now()).then_some(item))
+}
+
 /// Removes the workspace of `key` under `workspaces` if its item has ended for good and the
 /// workspace's owner marker names that item.
 pub async fn remove_if_ended(
@@ -117,22 +140,9 @@ pub async fn remove_if_ended(
     clock: &dyn Clock,
     key: &WorkItemKey,
 ) -> Result<Removal, SweepError> {
-    let Some(item) = store.get_work_item(key).await? else {
-        return Ok(Removal::Kept("the work item is unknown".into()));
+    let Some(item) = ended_item(store, rules, clock, key).await? else {
+        return Ok(Removal::Kept("the work item is unknown or not over".into()));
     };
-    let merged = match &item.last_run {
-        Some(run_id) => store.get_run(run_id).await?.is_some_and(|run| {
-            run.reason == JobReason::PullRequestMerged && run.status == RunStatus::Succeeded
-        }),
-        None => false,
-    };
-    if !ended_for_good(&item, merged, rules, clock.now()) {
-        return Ok(Removal::Kept(format!(
-            "the work item is {} in tracker state `{}`",
-            item.status.as_str(),
-            item.issue.state
-        )));
-    }
     let identifier = item.issue.identifier.as_str();
     let workspace = workspace_key(identifier);
     let root = workspaces.root().await?;
@@ -147,15 +157,73 @@ pub async fn remove_if_ended(
             "no workspace created by baton for this item".into(),
         ));
     }
-    if let Some(hook) = workspaces.remove(identifier).await? {
-        if !hook.success {
-            // The contract: a failing `before_remove` does not keep the workspace.
-            tracing::warn!(work_item = %key, exit_code = ?hook.exit_code, timed_out = hook.timed_out,
-                output = %hook.output, "before_remove failed; the workspace is removed anyway");
-        }
+    // `before_remove` may take a while: a run requested meanwhile keeps the workspace.
+    let still_ended =
+        || async { matches!(ended_item(store, rules, clock, key).await, Ok(Some(_))) };
+    if workspaces
+        .remove_unless_wanted(identifier, still_ended)
+        .await?
+    {
+        Ok(Removal::Removed)
+    } else {
+        Ok(Removal::Kept(
+            "a new run was requested while before_remove ran".into(),
+        ))
     }
-    let _ = tokio::fs::remove_file(owner_marker(&root, &workspace)).await;
-    Ok(Removal::Removed)
+}
+
+impl WorkspaceManager {
+    /// Like [`WorkspaceManager::remove`], but asks `still_ended` again after `before_remove`
+    /// ran and deletes nothing if it says no. `Ok(true)`: removed (or already gone).
+    async fn remove_unless_wanted<F, Fut>(
+        &self,
+        identifier: &str,
+        still_ended: F,
+    ) -> Result<bool, WorkspaceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let root = self.root().await?;
+        let key = workspace_key(identifier);
+        let path = Self::path_for_key(&root, &key)?;
+        let forget = || async {
+            let _ = tokio::fs::remove_file(Self::marker(&root, &key)).await;
+            let _ = tokio::fs::remove_file(owner_marker(&root, &key)).await;
+        };
+        if !Self::check_existing(&root, &path).await? {
+            forget().await;
+            return Ok(true);
+        }
+        if let Some(script) = &self.config.hooks.before_remove {
+            let ctx = HookContext {
+                identifier,
+                workspace: &path,
+                attempt: None,
+            };
+            let timeout = self.config.hooks.timeout;
+            let run = run_hook(HookKind::BeforeRemove, script, &ctx, timeout).await;
+            if !run.success {
+                // The contract: a failing `before_remove` does not keep the workspace.
+                tracing::warn!(identifier, exit_code = ?run.exit_code, timed_out = run.timed_out,
+                    output = %run.output, "before_remove failed; the workspace is removed anyway");
+            }
+        }
+        if !still_ended().await {
+            return Ok(false);
+        }
+        // The hook ran inside the workspace: check again before deleting anything.
+        Self::check_existing(&root, &path).await?;
+        forget().await;
+        tokio::fs::remove_dir_all(&path)
+            .await
+            .map_err(|e| WorkspaceError::RemoveFailed {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        tracing::info!(workspace = %path.display(), identifier, "workspace removed");
+        Ok(true)
+    }
 }
 
 /// Looks at every workspace under the root of `workspaces` that names its work item, and
