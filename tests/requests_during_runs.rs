@@ -23,7 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-on_both_backends!(a_request_made_during_a_run_starts_when_the_run_ends);
+on_both_backends!(
+    a_request_made_during_a_run_starts_when_the_run_ends,
+    a_request_another_runner_receives_during_a_run_starts_when_the_run_ends
+);
 
 /// Longer than the whole first run: waiting for the lease would show as a gap of seconds.
 const LEASE: Duration = Duration::from_secs(30);
@@ -48,23 +51,36 @@ async fn label(app: &common::TestApp, number: u64) -> WorkItemKey {
     WorkItemKey::parse(answer["work_item"].as_str().expect("work_item")).expect("key")
 }
 
+/// The runner that holds the item receives the second request too: it hands it over.
 async fn a_request_made_during_a_run_starts_when_the_run_ends(backend: Backend) {
-    let scratch = Scratch::new("baton-handover");
-    // About five seconds of agent work.
-    let text = workflow_text(&scratch.0.join("workspaces"), "slow_happy_path", "");
-    let workflow = Workflow::parse(&text).expect("workflow");
-    let (store, queue) = backends(backend).await;
+    request_during_a_run(backend, false).await
+}
+
+/// Another runner receives it (the holder has no free session): it looks again every second.
+async fn a_request_another_runner_receives_during_a_run_starts_when_the_run_ends(backend: Backend) {
+    request_during_a_run(backend, true).await
+}
+
+fn runner(
+    workflow: &Workflow,
+    store: &Arc<dyn baton_core::ports::Store>,
+    queue: &Arc<dyn baton_core::ports::Queue>,
+    id: &str,
+    sessions: usize,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let plan = RunPlan::from_workflow(
-        &workflow,
+        workflow,
         Some(&MockAgentCommand(vec![
             env!("CARGO_BIN_EXE_baton").to_owned(),
             "mock-agent".to_owned(),
         ])),
     )
     .expect("plan");
-    let mut settings = runner_settings("runner-handover");
+    let mut settings = runner_settings(id);
     settings.lease = LEASE;
     settings.heartbeat = LEASE / 3;
+    settings.local_sessions = sessions;
     let runner = Runner::new(
         store.clone(),
         queue.clone(),
@@ -73,8 +89,21 @@ async fn a_request_made_during_a_run_starts_when_the_run_ends(backend: Backend) 
         plan,
         Redactor::default(),
     );
+    tokio::spawn(runner.run(shutdown.clone()))
+}
+
+async fn request_during_a_run(backend: Backend, another_runner: bool) {
+    let scratch = Scratch::new("baton-handover");
+    // About five seconds of agent work.
+    let text = workflow_text(&scratch.0.join("workspaces"), "slow_happy_path", "");
+    let workflow = Workflow::parse(&text).expect("workflow");
+    let (store, queue) = backends(backend).await;
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(runner.run(shutdown.clone()));
+    // One session: while it runs the first job, this runner receives nothing.
+    let sessions = if another_runner { 1 } else { 4 };
+    let mut tasks = vec![runner(
+        &workflow, &store, &queue, "runner-a", sessions, &shutdown,
+    )];
     let app = spawn_with(
         &workflow,
         all_secrets(),
@@ -88,6 +117,9 @@ async fn a_request_made_during_a_run_starts_when_the_run_ends(backend: Backend) 
     let first = wait_for_runs(&*store, &key, 1).await;
     assert_eq!(first.len(), 1, "the first run started");
     wait_for_message(&*store, &first[0]).await;
+    if another_runner {
+        tasks.push(runner(&workflow, &store, &queue, "runner-b", 4, &shutdown));
+    }
     // The same request again while the agent works.
     assert_eq!(label(&app, 41).await, key);
 
@@ -115,6 +147,10 @@ async fn a_request_made_during_a_run_starts_when_the_run_ends(backend: Backend) 
     );
     let ended = runs[0].ended_at.expect("the first run's end");
     let gap = runs[1].claimed_at - ended;
+    eprintln!(
+        "{backend:?} (another runner: {another_runner}): second run claimed {} ms after the first ended",
+        gap.num_milliseconds()
+    );
     assert!(
         gap >= chrono::Duration::zero(),
         "never two runs at once: {runs:#?}"
@@ -130,5 +166,7 @@ async fn a_request_made_during_a_run_starts_when_the_run_ends(backend: Backend) 
     assert_eq!(store.list_runs(&key).await.expect("runs").len(), 2);
     assert_eq!(queue.dead_letter_count().await.expect("dead letters"), 0);
     shutdown.cancel();
-    let _ = task.await;
+    for task in tasks {
+        let _ = task.await;
+    }
 }

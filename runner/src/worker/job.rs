@@ -114,11 +114,14 @@ impl Runner {
         }
         if let Some(lease) = item.lease.as_ref().filter(|_| lease_live) {
             // Another run holds the item: this job (a newer request, or a duplicate of the
-            // running one) looks again shortly, so it starts when that run ends (see
-            // `waiting`). A fresh copy waits rather than this message, so waiting never
-            // spends its receives.
+            // running one) starts when that run ends (see `waiting`). A fresh copy waits
+            // rather than this message, so waiting never spends its receives.
+            let ours = lease.owner == self.settings.runner_id;
+            if ours {
+                self.waiting.park(job);
+            }
             return Triage::Later(
-                super::waiting::delay_while_held(now, lease),
+                super::waiting::delay_while_held(now, lease, ours),
                 format!("runner {} holds the work item", lease.owner),
             );
         }
@@ -479,6 +482,7 @@ impl Runner {
                 return;
             }
         };
+        self.hand_over(&job.work_item).await;
         if status == WorkItemStatus::DeadLettered {
             if let Err(error) = self.queue.dead_letter(job).await {
                 tracing::error!(%error, "cannot copy the job to the dead-letter queue; the work item says dead_lettered");

@@ -99,6 +99,8 @@ pub struct Runner {
     settings: RunnerSettings,
     plan: Arc<RunPlan>,
     redactor: Redactor,
+    /// Jobs waiting for a run of this process to end (see `waiting`).
+    waiting: waiting::Parked,
 }
 
 /// `now + duration`, saturating instead of overflowing on absurd configured durations.
@@ -140,6 +142,7 @@ impl Runner {
             settings,
             plan: Arc::new(plan),
             redactor,
+            waiting: Default::default(),
         })
     }
 
