@@ -22,6 +22,7 @@ on_both_backends!(
     malformed_payloads_are_refused,
     events_without_a_trigger_are_ignored,
     closing_a_queued_issue_cancels_it,
+    closing_a_finished_issue_records_its_state,
     a_failed_enqueue_can_be_retried,
     form_encoded_github_deliveries_are_accepted,
     a_gated_run_waits_for_an_allowed_approval,
@@ -277,6 +278,56 @@ async fn closing_a_queued_issue_cancels_it(backend: Backend) {
     assert_eq!(item.status, WorkItemStatus::Cancelled);
     assert_eq!(item.pending_job, None);
     assert_eq!(item.issue.state, "closed");
+}
+
+async fn closing_a_finished_issue_records_its_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let labeled = github_issue(
+        "labeled",
+        15,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
+    assert_eq!(app.post("github", &headers, labeled).await.0, 202);
+    // Its run succeeded (as the runner records it).
+    let key = github_key(15);
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    let expected = item.version;
+    item.status = WorkItemStatus::Succeeded;
+    item.pending_job = None;
+    item.version += 1;
+    app.store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+
+    let closed = github_issue("closed", 15, &["baton"], json!({}));
+    for _ in 0..2 {
+        let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &closed);
+        let (status, answer) = app.post("github", &headers, closed.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["status"], "ignored", "{answer}");
+    }
+    let item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(item.issue.state, "closed", "the closed state is remembered");
+    assert_eq!(item.status, WorkItemStatus::Succeeded);
+    assert!(!item.cancel_requested);
+    assert_eq!(
+        item.version,
+        expected + 2,
+        "the same state again writes nothing"
+    );
 }
 
 async fn a_failed_enqueue_can_be_retried(backend: Backend) {

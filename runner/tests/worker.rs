@@ -6,12 +6,16 @@
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{
-    IssueSnapshot, Job, JobId, JobReason, Run, RunEvent, RunStatus, SourceKind, WorkItem,
-    WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+    IssueSnapshot, Job, JobId, JobReason, PullRequestLink, Run, RunEvent, RunStatus, SourceKind,
+    WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use baton_core::memory::{MemoryQueue, MemoryStore};
 use baton_core::ports::{Queue, Store};
 use baton_core::workflow::Workflow;
+use baton_integrations::repo::memory::MemoryPlatform;
+use baton_integrations::repo::{
+    CheckState, PullRequestSpec, PullRequestState, RepoPlatform, ReviewVerdict,
+};
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
@@ -104,6 +108,16 @@ impl Harness {
     ) -> Arc<Runner> {
         let plan = RunPlan::from_workflow(workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
             .expect("plan");
+        self.start_plan(settings, plan, redactor)
+    }
+
+    /// Starts a runner on a plan the test has adjusted (its agent command, its platform).
+    fn start_plan(
+        &mut self,
+        settings: RunnerSettings,
+        plan: RunPlan,
+        redactor: Redactor,
+    ) -> Arc<Runner> {
         let runner = Runner::new(
             self.store.clone(),
             self.queue.clone(),
@@ -920,5 +934,320 @@ async fn a_runner_shutting_down_returns_unfinished_work_at_once() {
         restarted.elapsed()
     );
     assert_eq!(harness.runs(&key).await.len(), 2);
+    harness.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Workspace lifecycle, continuations and the auto-merge path.
+
+/// Copies `$BATON_WORKSPACE/proof.txt` (or says it was missing) outside the workspace, to
+/// `<dir>/before_remove.txt`: the hook ran, and ran while the workspace was still there.
+const PROOF_HOOK: &str = "hooks: {before_remove: 'cat proof.txt > ../../before_remove.txt || echo missing > ../../before_remove.txt'}";
+
+impl Harness {
+    async fn workspace_path(&self, run: &Run) -> PathBuf {
+        self.events(run)
+            .await
+            .iter()
+            .find(|e| e.kind == "workspace_ready")
+            .and_then(|e| e.data["path"].as_str())
+            .map(PathBuf::from)
+            .expect("workspace path")
+    }
+
+    async fn wait_until_gone(&self, path: &Path) {
+        let deadline = Instant::now() + WAIT;
+        while path.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{} was never removed",
+                path.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn hook_proof(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("before_remove.txt")).ok()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_issue_during_a_run_removes_its_workspace_after_before_remove() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "slow_happy_path",
+        &format!("agent: {{max_turns: 1, max_continuations: 0}}\n{PROOF_HOOK}"),
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(50).await;
+    let run = harness
+        .wait_for(&key, "the run", |i| i.status == WorkItemStatus::Running)
+        .await;
+    let runs = harness.runs(&key).await;
+    harness.wait_for_message(&runs[0]).await;
+    let workspace = harness.workspace_path(&runs[0]).await;
+    std::fs::write(workspace.join("proof.txt"), "was there").expect("proof");
+    assert!(run.lease.is_some());
+
+    // What the ingress does when the issue is closed while it runs.
+    harness
+        .change_item(&key, |item| {
+            item.cancel_requested = true;
+            item.pending_job = None;
+            item.issue.state = "closed".into();
+        })
+        .await;
+    harness
+        .wait_for(&key, "the cancel", |i| {
+            i.status == WorkItemStatus::Cancelled
+        })
+        .await;
+    harness.wait_until_gone(&workspace).await;
+    assert_eq!(harness.hook_proof().as_deref(), Some("was there"));
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_sweeps_the_workspaces_of_items_that_ended_while_it_was_down() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "happy_path",
+        &format!("agent: {{max_turns: 1, max_continuations: 0}}\n{PROOF_HOOK}"),
+    );
+    harness.start("runner-a", &workflow, Redactor::default());
+    let (key, _) = harness.request(51).await;
+    harness
+        .wait_for(&key, "success", |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    let runs = harness.runs(&key).await;
+    let workspace = harness.workspace_path(&runs[0]).await;
+    // The issue is still open: a review may ask for rework in this workspace.
+    assert!(workspace.is_dir(), "kept while the issue is open");
+    std::fs::write(workspace.join("proof.txt"), "swept").expect("proof");
+    for (shutdown, task) in harness.runners.drain(..) {
+        shutdown.cancel();
+        let _ = task.await;
+    }
+
+    // Closed while no runner was up (the ingress records the state of a finished item).
+    harness
+        .change_item(&key, |item| item.issue.state = "closed".into())
+        .await;
+    harness.start("runner-b", &workflow, Redactor::default());
+    harness.wait_until_gone(&workspace).await;
+    assert_eq!(harness.hook_proof().as_deref(), Some("swept"));
+    assert_eq!(harness.runs(&key).await.len(), 1, "the sweep runs nothing");
+    harness.stop().await;
+}
+
+/// Every `turn/start` input the runner sent, in order, from a log of the agent's stdin.
+fn turn_inputs(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["method"] == "turn/start")
+        .map(|message| {
+            message["params"]["input"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|part| part["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_run_with_the_issue_still_active_continues_up_to_the_limit() {
+    let mut harness = Harness::new();
+    // Two turns per session; the issue stays open and eligible throughout.
+    let workflow = harness.workflow("two_turns", "agent: {max_turns: 2, max_continuations: 2}");
+    let log = harness.dir.path().join("agent-stdin.jsonl");
+    // The mock agent, with what the runner writes to it copied to a log.
+    let agent = MockAgentCommand(vec![
+        "sh".into(),
+        "-c".into(),
+        format!("tee -a '{}' | '{MOCK}' \"$@\"", log.display()),
+        "sh".into(),
+    ]);
+    let plan = RunPlan::from_workflow(&workflow, Some(&agent)).expect("plan");
+    harness.start_plan(settings("runner-a"), plan, Redactor::default());
+    let (key, first) = harness.request(52).await;
+
+    let deadline = Instant::now() + WAIT;
+    let runs = loop {
+        let runs = harness.runs(&key).await;
+        let item = harness.store.get_work_item(&key).await.expect("get");
+        let settled = item.is_some_and(|i| i.status == WorkItemStatus::Succeeded);
+        if settled && runs.iter().all(|r| r.status != RunStatus::Running) {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "never settled: {runs:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        runs.iter().map(|r| r.reason).collect::<Vec<_>>(),
+        [
+            JobReason::Labeled,
+            JobReason::Continuation,
+            JobReason::Continuation
+        ],
+        "two continuations, then the limit: {runs:#?}"
+    );
+    assert_eq!(runs[0].job_id, first.job_id);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
+    for pair in runs.windows(2) {
+        let gap = pair[1].claimed_at - pair[0].ended_at.expect("ended");
+        assert!(
+            gap >= chrono::Duration::milliseconds(900),
+            "a continuation starts a second after the run before it: {gap:?}"
+        );
+    }
+    let item = harness
+        .wait_for(&key, "the end", |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    assert!(item.pending_job.is_none(), "nothing follows the last one");
+
+    // Each session gets the issue's prompt first, then the continuation note; a continuation
+    // run is a new session on the same workspace, so it starts from the prompt again.
+    let prompt = "Fix acme/app#52";
+    let note = baton_runner::worker::CONTINUATION_NOTE;
+    assert_eq!(
+        turn_inputs(&log),
+        [prompt, note, prompt, note, prompt, note],
+        "what each turn was sent"
+    );
+    // The limit holds: no fourth run comes later.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(harness.runs(&key).await.len(), 3);
+    harness.stop().await;
+}
+
+/// An item with a delivered pull request on a memory platform, and a job for `reason`.
+async fn pull_request_follow_up(
+    harness: &Harness,
+    platform: &MemoryPlatform,
+    number: u32,
+    reason: JobReason,
+) -> (WorkItemKey, u64) {
+    let (key, labelled) = harness.request(number).await;
+    // The labelled job `request` sent is not the one under test; others stay queued.
+    for message in harness
+        .queue
+        .receive(10, Duration::from_secs(1), Duration::from_secs(30))
+        .await
+        .expect("receive")
+    {
+        let ours = message
+            .job
+            .as_ref()
+            .is_ok_and(|job| job.job_id == labelled.job_id);
+        if ours {
+            harness
+                .queue
+                .delete(&message.receipt)
+                .await
+                .expect("delete");
+        } else {
+            let back = harness
+                .queue
+                .change_visibility(&message.receipt, Duration::ZERO);
+            back.await.expect("back on the queue");
+        }
+    }
+    let branch = format!("baton/acme_app_{number}");
+    let pull = platform
+        .ensure_pull_request(&PullRequestSpec {
+            head: branch.clone(),
+            base: "main".into(),
+            title: format!("Issue {number}"),
+            body: key.marker(),
+            labels: Vec::new(),
+        })
+        .await
+        .expect("pull request");
+    platform.set_head(&branch, "0123456789abcdef");
+    let job = Job {
+        v: JOB_SCHEMA_VERSION,
+        job_id: JobId::generate(),
+        work_item: key.clone(),
+        reason,
+        attempt: 1,
+        queued_at: Utc::now(),
+        delivery_id: None,
+        continuation: 0,
+    };
+    harness
+        .change_item(&key, |item| {
+            item.status = WorkItemStatus::Queued;
+            item.pending_job = Some(job.job_id.clone());
+            item.pull_request = Some(PullRequestLink {
+                number: pull.number,
+                url: pull.url.clone(),
+                branch: branch.clone(),
+            });
+        })
+        .await;
+    harness.queue.send(&job).await.expect("send");
+    (key, pull.number)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_pull_request_is_merged_only_when_every_gate_passes() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow("happy_path", "gates: {merge: {auto: true}}");
+    let platform = MemoryPlatform::new();
+    let mut plan = RunPlan::from_workflow(&workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
+        .expect("plan");
+    plan.delivery.platform = Some(Arc::new(platform.clone()));
+
+    // Approved, checks passing, no conflicts: merged.
+    let (ready, ready_pr) =
+        pull_request_follow_up(&harness, &platform, 53, JobReason::ReviewApproved).await;
+    platform
+        .submit_review(ready_pr, ReviewVerdict::Approved, "ship it", Vec::new())
+        .expect("review");
+    platform
+        .set_checks(ready_pr, CheckState::Passing)
+        .expect("checks");
+    // Approved but a check failed: left open, and the record says why.
+    let (blocked, blocked_pr) =
+        pull_request_follow_up(&harness, &platform, 54, JobReason::ReviewApproved).await;
+    platform
+        .submit_review(blocked_pr, ReviewVerdict::Approved, "ship it", Vec::new())
+        .expect("review");
+    platform
+        .set_checks(blocked_pr, CheckState::Failing)
+        .expect("checks");
+
+    harness.start_plan(settings("runner-a"), plan, Redactor::default());
+    for key in [&ready, &blocked] {
+        harness
+            .wait_for(key, "the merge attempt", |i| {
+                i.status == WorkItemStatus::Succeeded
+            })
+            .await;
+    }
+    let state = |number| platform.pull(number).expect("pull").state;
+    assert_eq!(state(ready_pr), PullRequestState::Merged);
+    assert_eq!(state(blocked_pr), PullRequestState::Open);
+
+    for (key, expected) in [
+        (&ready, format!("merged pull request #{ready_pr}")),
+        (&blocked, "not merged yet: checks failed".to_owned()),
+    ] {
+        let runs = harness.runs(key).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].reason, JobReason::ReviewApproved);
+        assert_eq!(runs[0].agent_started_at, None, "no agent for a merge");
+        let events = harness.events(&runs[0]).await;
+        let result = events
+            .iter()
+            .find(|e| e.kind == "merge_gates")
+            .map(|e| e.data["result"].clone());
+        assert_eq!(result, Some(serde_json::json!(expected)), "{key}");
+    }
     harness.stop().await;
 }

@@ -386,12 +386,19 @@ pub(super) async fn request_cancel(
             });
         };
         if !item.status.is_active() {
-            return Ok(DeliveryOutcome::Ignored {
+            let ignored = DeliveryOutcome::Ignored {
                 reason: format!(
                     "work item {key} is {}; nothing to cancel",
                     item.status.as_str()
                 ),
-            });
+            };
+            // Nothing to stop, but the issue's new state is kept: a runner removes the
+            // workspace of an item whose issue was closed after its last run.
+            return match remember_snapshot(store, clock, item, event).await {
+                Err(StoreError::Conflict(_)) => continue,
+                Err(error) => Err(error.into()),
+                Ok(()) => Ok(ignored),
+            };
         }
         let expected = Some(item.version);
         if let Some(event) = event {
@@ -419,6 +426,27 @@ pub(super) async fn request_cancel(
         }
     }
     Err(contention(key))
+}
+
+/// Folds the event's issue into an item nothing is running for; writes only on a change.
+async fn remember_snapshot(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    mut item: WorkItem,
+    event: Option<&NormalizedEvent>,
+) -> Result<(), StoreError> {
+    let Some(event) = event else {
+        return Ok(());
+    };
+    let before = item.issue.clone();
+    merge_snapshot(&mut item.issue, &event.issue, &event.action);
+    if item.issue == before {
+        return Ok(());
+    }
+    let expected = Some(item.version);
+    item.updated_at = clock.now();
+    item.version += 1;
+    store.put_work_item(&item, expected).await
 }
 
 fn contention(key: &WorkItemKey) -> IngressError {

@@ -143,6 +143,10 @@ async fn run_session(
         Ok(workspace) => workspace,
         Err(error) => return failure(error.code(), error.to_string()),
     };
+    // Without it the workspace is only never swept: not worth failing the run for.
+    if let Err(error) = plan.workspaces.record_owner(&workspace, &item.key).await {
+        tracing::warn!(%error, "cannot note the workspace's work item");
+    }
     timeline.step(
         "workspace_ready",
         json!({

@@ -120,10 +120,14 @@ impl Runner {
         }
         if let Some(lease) = item.lease.as_ref().filter(|_| lease_live) {
             // Another run holds the item: this job (a newer request, or a duplicate of the
-            // running one) waits until that run ends or its lease expires. A fresh copy
-            // waits rather than this message, so waiting never spends its receives.
+            // running one) starts when that run ends (see `waiting`). A fresh copy waits
+            // rather than this message, so waiting never spends its receives.
+            let ours = lease.owner == self.settings.runner_id;
+            if ours {
+                self.waiting.park(job);
+            }
             return Triage::Later(
-                until(now, lease.expires_at) + Duration::from_secs(1),
+                super::waiting::delay_while_held(now, lease, ours),
                 format!("runner {} holds the work item", lease.owner),
             );
         }
@@ -417,6 +421,8 @@ impl Runner {
         self.conclude(&job, &received, &mut run, end, (&item, &plan), report)
             .await;
         slots::release(&*self.store, &held).await;
+        // After the slot is free: `before_remove` may take a while.
+        self.remove_workspace_if_ended(&plan, &job.work_item).await;
     }
 
     /// Records the end on the run and the work item, schedules what comes next, and
@@ -490,6 +496,7 @@ impl Runner {
                 return;
             }
         };
+        self.hand_over(&job.work_item).await;
         if status == WorkItemStatus::DeadLettered {
             if let Err(error) = self.queue.dead_letter(job).await {
                 tracing::error!(%error, "cannot copy the job to the dead-letter queue; the work item says dead_lettered");

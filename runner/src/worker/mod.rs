@@ -9,6 +9,7 @@
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
 mod attempt;
+mod cleanup;
 pub mod delivery;
 pub mod evidence;
 mod item;
@@ -21,6 +22,7 @@ pub mod settings;
 pub mod slots;
 mod stop;
 mod tools;
+mod waiting;
 mod writer;
 
 pub use attempt::CONTINUATION_NOTE;
@@ -111,6 +113,8 @@ pub struct Runner {
     settings: RunnerSettings,
     plans: PlanBook,
     redactor: Redactor,
+    /// Jobs waiting for a run of this process to end (see `waiting`).
+    waiting: waiting::Parked,
 }
 
 /// `now + duration`, saturating instead of overflowing on absurd configured durations.
@@ -171,6 +175,7 @@ impl Runner {
             settings,
             plans,
             redactor,
+            waiting: Default::default(),
         })
     }
 
@@ -197,6 +202,7 @@ impl Runner {
         let mut tasks = JoinSet::new();
         tracing::info!(runner = %self.settings.runner_id, sessions = capacity,
             lease_s = self.settings.lease.as_secs(), "runner started");
+        let sweeps = cleanup::spawn_sweeps(Arc::clone(&self), shutdown.clone());
         loop {
             while let Some(joined) = tasks.try_join_next() {
                 if let Err(error) = joined {
@@ -280,6 +286,9 @@ impl Runner {
                     "sessions did not stop in time; their leases run out by themselves"
                 );
             }
+        }
+        if let Some(sweeps) = sweeps {
+            sweeps.abort();
         }
         tracing::info!(runner = %self.settings.runner_id, "runner stopped");
     }

@@ -26,6 +26,8 @@ pub struct RunnerSettings {
     pub max_events_per_run: u32,
     /// How long a job waits before another try when every slot is taken.
     pub busy_retry: Duration,
+    /// How often the workspaces of ended work items are swept; zero: never.
+    pub workspace_sweep: Duration,
 }
 
 impl Default for RunnerSettings {
@@ -41,6 +43,7 @@ impl Default for RunnerSettings {
             event_retention: Duration::from_secs(14 * 24 * 3600),
             max_events_per_run: 2000,
             busy_retry: Duration::from_secs(5),
+            workspace_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -61,7 +64,8 @@ pub struct SettingsError(String);
 
 impl RunnerSettings {
     /// Reads `BATON_RUNNER_ID`, `BATON_LEASE_SECS`, `BATON_RUNNER_SESSIONS`,
-    /// `BATON_SHUTDOWN_GRACE_SECS`, `BATON_POLL_WAIT_SECS` through `lookup`; unset means the
+    /// `BATON_SHUTDOWN_GRACE_SECS`, `BATON_POLL_WAIT_SECS`, `BATON_WORKSPACE_SWEEP_SECS`
+    /// through `lookup`; unset means the
     /// default, a value that does not parse is an error naming the variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut settings = Self::default();
@@ -98,6 +102,9 @@ impl RunnerSettings {
         if let Some(seconds) = number("BATON_POLL_WAIT_SECS")? {
             settings.poll_wait = Duration::from_secs(seconds.clamp(1, 20));
         }
+        if let Some(seconds) = number("BATON_WORKSPACE_SWEEP_SECS")? {
+            settings.workspace_sweep = Duration::from_secs(seconds);
+        }
         Ok(settings)
     }
 }
@@ -112,6 +119,7 @@ mod tests {
             "BATON_LEASE_SECS" => Some("9".into()),
             "BATON_RUNNER_SESSIONS" => Some("4".into()),
             "BATON_RUNNER_ID" => Some("r1".into()),
+            "BATON_WORKSPACE_SWEEP_SECS" => Some("0".into()),
             _ => None,
         })
         .expect("settings");
@@ -119,6 +127,11 @@ mod tests {
         assert_eq!(settings.heartbeat, Duration::from_secs(3));
         assert_eq!(settings.local_sessions, 4);
         assert_eq!(settings.runner_id, "r1");
+        assert_eq!(
+            settings.workspace_sweep,
+            Duration::ZERO,
+            "0 turns the sweep off"
+        );
 
         let error = RunnerSettings::from_lookup(|name| {
             (name == "BATON_LEASE_SECS").then(|| "soon".to_owned())

@@ -8,6 +8,8 @@
 //!   `after_create`), reuses it on later attempts (work branch checked out again), then runs
 //!   `before_run`. [`WorkspaceManager::finish`] runs `after_run`;
 //!   [`WorkspaceManager::remove`] runs `before_remove` and deletes the directory.
+//! - [`sweep`]: once an item has ended for good (issue closed, pull request merged), its
+//!   workspace is removed, found through the owner marker written when a run prepared it.
 //! - Hooks run as `sh -lc <script>` in the workspace with only `PATH`, `HOME`, `LANG` and
 //!   `BATON_ISSUE_IDENTIFIER`, `BATON_WORKSPACE`, `BATON_ATTEMPT` in their environment, and
 //!   are killed with their whole process group after `hooks.timeout_ms`.
@@ -17,6 +19,7 @@ mod git;
 mod hooks;
 mod key;
 mod process;
+pub mod sweep;
 
 pub use config::{
     redact_url, resolve_path, url_has_credentials, HooksConfig, RepoConfig, RepoSource,
