@@ -243,8 +243,8 @@ pub enum Component {
     /// `baton-api`: the status API and dashboard; retry, cancel and replay write work items
     /// and queue jobs.
     Api,
-    /// `baton-reconciler`: requeues expired leases and due retries, reports the dead-letter
-    /// depth.
+    /// `baton-reconciler`: requeues expired leases and due retries, runs the safety poll of
+    /// the workflows' trackers, reports the dead-letter depth.
     Reconciler,
     /// `baton runner`: claims jobs, records runs and their timelines, retries, dead-letters.
     Runner,
@@ -294,6 +294,12 @@ impl Component {
                 ListWorkItems,
                 Send,
                 DeadLetterCount,
+                // The safety poll acts through the ingress's own path: a synthetic delivery
+                // is recorded (and given back when applying it fails) like a webhook's.
+                BeginDelivery,
+                CompleteDelivery,
+                ReleaseDelivery,
+                DeleteWorkItem,
             ],
             Self::Runner => &[
                 Open,

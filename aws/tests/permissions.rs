@@ -261,7 +261,11 @@ fn component_dirs(component: Component) -> &'static [&'static str] {
     match component {
         Component::Ingress => &["core/src/ingress", "functions/ingress/src"],
         Component::Api => &["core/src/api", "core/src/dashboard", "functions/api/src"],
-        Component::Reconciler => &["core/src/reconciler", "functions/reconciler/src"],
+        Component::Reconciler => &[
+            "core/src/reconciler",
+            "functions/reconciler/src",
+            "integrations/src/wiring",
+        ],
         Component::Runner => &["runner/src", "src/runner.rs"],
     }
 }

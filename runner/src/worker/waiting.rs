@@ -74,7 +74,7 @@ impl Runner {
         if pending.as_ref() != Some(&job.job_id) {
             return;
         }
-        match self.queue.send(&job).await {
+        match self.queue.send_delayed(&job, Duration::ZERO).await {
             Ok(()) => {
                 tracing::info!(job_id = %job.job_id, "handed over to the job that waited for this run")
             }
