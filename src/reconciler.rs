@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the reconcilers of the current workflow set until `shutdown`, rebuilding them on
-/// every reload. A set whose reconcilers cannot be built keeps the previous loops running.
+/// every reload. A workflow that cannot be wired is left out (logged); the others run.
 pub struct ReconcilerLoops {
     pub workflows: WorkflowWatch,
     pub wiring: Wiring,
@@ -25,17 +25,19 @@ pub struct ReconcilerLoops {
 }
 
 impl ReconcilerLoops {
-    /// Checks that the current set's reconcilers can be built (a start-up error otherwise).
+    /// Checks that the current set's reconcilers can be built: at start-up, a bad workflow
+    /// stops `baton dev` with its error, as it stops `baton runner`.
     pub fn check(&self) -> anyhow::Result<()> {
         let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
-        self.build(&settings)?;
+        if let Some(error) = self.build(&settings).failed.into_iter().next() {
+            return Err(error.into());
+        }
         Ok(())
     }
 
-    fn build(
-        &self,
-        settings: &ReconcilerSettings,
-    ) -> Result<Vec<wiring::WorkflowReconciler>, wiring::WiringError> {
+    /// The current set's reconcilers; a workflow that cannot be wired is logged and left
+    /// out (the others run).
+    fn build(&self, settings: &ReconcilerSettings) -> wiring::Reconcilers {
         let backends = Backends {
             store: Arc::clone(&self.store),
             queue: Arc::clone(&self.queue),
@@ -53,7 +55,7 @@ impl ReconcilerLoops {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let settings = ReconcilerSettings::from_lookup(|name| std::env::var(name).ok())?;
         let mut changes = self.workflows.subscribe();
-        let mut generation = self.start(self.build(&settings)?, &shutdown);
+        let mut generation = self.start(self.build(&settings).built, &shutdown);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -61,15 +63,10 @@ impl ReconcilerLoops {
                     if changed.is_err() {
                         break;
                     }
-                    match self.build(&settings) {
-                        Ok(built) => {
-                            generation.stop().await;
-                            generation = self.start(built, &shutdown);
-                            tracing::info!("workflows reloaded: reconcilers rebuilt");
-                        }
-                        Err(error) => tracing::warn!(%error,
-                            "the reloaded workflows' reconcilers cannot be built; the previous ones keep running"),
-                    }
+                    let built = self.build(&settings).built;
+                    generation.stop().await;
+                    generation = self.start(built, &shutdown);
+                    tracing::info!("workflows reloaded: reconcilers rebuilt");
                 }
             }
         }

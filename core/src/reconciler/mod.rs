@@ -28,4 +28,6 @@ pub use settings::{
 };
 
 #[cfg(test)]
+mod set_tests;
+#[cfg(test)]
 mod tests;

@@ -11,11 +11,11 @@ use super::report::{Failed, PollReport};
 use crate::clock::Clock;
 use crate::domain::{
     Actor, Association, DeliveryKey, EventAction, IssueSnapshot, NormalizedEvent, SourceKind,
-    WorkItemKey, WorkItemStatus,
+    WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ingress::{Accepted, Ingress, IngressSettings};
 use crate::ports::{Queue, Store, StoreError};
-use crate::workflow::{StateRules, Workflow};
+use crate::workflow::{StateRules, Workflow, WorkflowSet, WorkflowWatch};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,14 +61,19 @@ pub enum PollError {
 /// are ignored by routing).
 const POLL_ACTOR: &str = "baton-safety-poll";
 
-/// The safety poll of a workflow's trackers.
+/// The safety poll of one workflow's tracker, within its deployment's set: it acts only on
+/// the issues and items that workflow serves, as a webhook for them would be routed.
 pub struct SafetyPoll {
     ingress: Ingress,
     store: Arc<dyn Store>,
+    set: Arc<WorkflowSet>,
+    /// The polled workflow's name in `set`.
+    workflow: String,
     rules: StateRules,
 }
 
 impl SafetyPoll {
+    /// The poll of a deployment of one workflow.
     pub fn new(
         workflow: &Workflow,
         store: Arc<dyn Store>,
@@ -76,9 +81,36 @@ impl SafetyPoll {
         clock: Arc<dyn Clock>,
     ) -> Self {
         // No secrets: polled events are not signed, they come from the tracker's API.
-        let ingress = Ingress::new(
-            workflow,
+        let set = Arc::new(WorkflowSet::single(
+            Arc::new(workflow.clone()),
             BTreeMap::new(),
+        ));
+        let name = set.iter().next().map(|served| served.name().to_owned());
+        Self::in_set(
+            set,
+            name.as_deref().unwrap_or_default(),
+            store,
+            queue,
+            clock,
+        )
+    }
+
+    /// The poll of the workflow named `workflow` in `set`. Issues the set gives to another
+    /// workflow, and items another workflow accepted, are left to that workflow's poll.
+    pub fn in_set(
+        set: Arc<WorkflowSet>,
+        workflow: &str,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let rules = set
+            .get(workflow)
+            .map(|served| served.rules().clone())
+            // A name the set does not hold serves nothing (see `serves`): any rules do.
+            .unwrap_or_else(|| StateRules::new(&Default::default()));
+        let ingress = Ingress::with_workflows(
+            WorkflowWatch::fixed_shared(Arc::clone(&set)),
             Arc::clone(&store),
             queue,
             clock,
@@ -87,7 +119,24 @@ impl SafetyPoll {
         Self {
             ingress,
             store,
-            rules: StateRules::new(&workflow.config),
+            set,
+            workflow: workflow.to_owned(),
+            rules,
+        }
+    }
+
+    /// Whether the set gives `issue` of `source` to the polled workflow.
+    fn serves(&self, source: SourceKind, issue: &IssueSnapshot) -> bool {
+        self.set
+            .select_served(source, issue)
+            .is_some_and(|served| served.name() == self.workflow)
+    }
+
+    /// Whether `item`'s runs follow the polled workflow.
+    fn owns(&self, item: &WorkItem) -> bool {
+        match &item.workflow {
+            Some(name) => *name == self.workflow,
+            None => self.serves(item.source, &item.issue),
         }
     }
 
@@ -111,6 +160,12 @@ impl SafetyPoll {
                 continue;
             }
             let key = WorkItemKey::new(source, &issue.identifier);
+            if !self.serves(source, &issue) {
+                // Another workflow's issue: its own poll acts on it.
+                active.remove(&key);
+                report.unchanged += 1;
+                continue;
+            }
             let has_active_item = active.remove(&key);
             // Without an active item, only an eligible issue can ask for anything.
             if !has_active_item && !self.rules.is_eligible(source, &issue) {
@@ -144,7 +199,7 @@ impl SafetyPoll {
             keys.extend(
                 items
                     .into_iter()
-                    .filter(|item| item.source == source)
+                    .filter(|item| item.source == source && self.owns(item))
                     .map(|item| item.key),
             );
         }

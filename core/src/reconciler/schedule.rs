@@ -8,7 +8,7 @@ use super::requeue::{reconcile_once, ReconcileError};
 use super::{ReconcilerSettings, Schedule};
 use crate::clock::Clock;
 use crate::ports::{Queue, Store};
-use crate::workflow::Workflow;
+use crate::workflow::{Workflow, WorkflowSet};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::time::MissedTickBehavior;
@@ -31,6 +31,33 @@ impl Reconciler {
         settings: ReconcilerSettings,
     ) -> Self {
         let poll = SafetyPoll::new(
+            workflow,
+            Arc::clone(&store),
+            Arc::clone(&queue),
+            Arc::clone(&clock),
+        );
+        Self {
+            store,
+            queue,
+            clock,
+            settings,
+            poll,
+            pollers: Vec::new(),
+        }
+    }
+
+    /// The reconciler of the workflow named `workflow` in its deployment's `set`: its safety
+    /// poll acts only on what the set gives that workflow (see [`SafetyPoll::in_set`]).
+    pub fn in_set(
+        set: Arc<WorkflowSet>,
+        workflow: &str,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: ReconcilerSettings,
+    ) -> Self {
+        let poll = SafetyPoll::in_set(
+            set,
             workflow,
             Arc::clone(&store),
             Arc::clone(&queue),

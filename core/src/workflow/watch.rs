@@ -47,7 +47,12 @@ pub struct WorkflowWatch {
 impl WorkflowWatch {
     /// A set that never changes (tests, or reloading turned off).
     pub fn fixed(set: WorkflowSet) -> Self {
-        Self::with_statuses(Arc::new(set), Vec::new()).0
+        Self::fixed_shared(Arc::new(set))
+    }
+
+    /// [`WorkflowWatch::fixed`] over a set already shared (one generation of a reloaded set).
+    pub fn fixed_shared(set: Arc<WorkflowSet>) -> Self {
+        Self::with_statuses(set, Vec::new()).0
     }
 
     /// Serves `source`'s set and, when `every` is given, starts a [`Reloader`] on the

@@ -9,7 +9,9 @@ use baton_core::reconciler::{
     reconcile_once, PollReport, ReconcileError, ReconcileReport, ReconcilerSettings,
 };
 use baton_core::workflow::{env_lookup, WorkflowSource};
-use baton_integrations::wiring::{self, Backends, Wiring, WorkflowReconciler};
+use baton_integrations::wiring::{
+    self, Backends, Reconcilers, Wiring, WiringError, WorkflowReconciler,
+};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -57,12 +59,18 @@ pub struct WorkflowPoll {
     pub error: Option<String>,
 }
 
+/// How early a scheduled invocation may come: a poll due at about the same time as the
+/// invocation runs in it rather than in the next one.
+const SCHEDULE_JITTER: Duration = Duration::from_secs(5);
+
 pub struct Handler {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     settings: ReconcilerSettings,
     polls: Vec<WorkflowReconciler>,
+    /// Workflows whose tracker cannot be wired: reported by every invocation.
+    unwired: Vec<WiringError>,
     /// When each workflow was last polled by this (warm) instance: a poll runs when its
     /// `polling.interval_ms` has passed, so at most once per scheduled invocation.
     last_polled: Mutex<HashMap<String, Instant>>,
@@ -82,13 +90,20 @@ impl Handler {
             clock,
             settings,
             polls: Vec::new(),
+            unwired: Vec::new(),
             last_polled: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Adds the workflows' safety polls (see `baton_integrations::wiring::reconcilers`).
-    pub fn with_polls(mut self, polls: Vec<WorkflowReconciler>) -> Self {
-        self.polls = polls.into_iter().filter(|poll| poll.polls).collect();
+    /// Adds the workflows' safety polls (see `baton_integrations::wiring::reconcilers`);
+    /// those that could not be wired fail their own poll in every report.
+    pub fn with_polls(mut self, reconcilers: Reconcilers) -> Self {
+        self.polls = reconcilers
+            .built
+            .into_iter()
+            .filter(|poll| poll.polls)
+            .collect();
+        self.unwired = reconcilers.failed;
         self
     }
 
@@ -108,7 +123,7 @@ impl Handler {
         let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
         let source = WorkflowSource::discover(workflow_path.as_deref(), env_lookup())?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let polls = wiring::reconcilers(
+        let reconcilers = wiring::reconcilers(
             &source.set(),
             &Wiring::from_env(),
             &Backends {
@@ -119,8 +134,9 @@ impl Handler {
             &settings,
             // The schedule, not this value, paces the requeue pass here.
             Duration::from_secs(60),
-        )?;
-        let handler = Self::new(backends.store, backends.queue, clock, settings).with_polls(polls);
+        );
+        let handler =
+            Self::new(backends.store, backends.queue, clock, settings).with_polls(reconcilers);
         tracing::info!(backend = %backends.description, workflow = %source.describe(),
             polled = handler.polls.len(), "reconciler ready");
         Ok(handler)
@@ -135,12 +151,20 @@ impl Handler {
     /// polled it (or that it never polled).
     pub async fn poll_due(&self) -> Vec<WorkflowPoll> {
         let mut last_polled = self.last_polled.lock().await;
-        let mut done = Vec::new();
+        let mut done: Vec<WorkflowPoll> = self
+            .unwired
+            .iter()
+            .map(|error| WorkflowPoll {
+                workflow: error.workflow.clone(),
+                report: None,
+                error: Some(error.message.clone()),
+            })
+            .collect();
         for poll in &self.polls {
             let now = Instant::now();
-            let due = last_polled
-                .get(&poll.workflow)
-                .is_none_or(|at| now.saturating_duration_since(*at) >= poll.schedule.poll_every);
+            let due = last_polled.get(&poll.workflow).is_none_or(|at| {
+                now.saturating_duration_since(*at) + SCHEDULE_JITTER >= poll.schedule.poll_every
+            });
             if !due {
                 continue;
             }

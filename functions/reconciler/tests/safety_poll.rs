@@ -49,6 +49,13 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
         "---\ntracker:\n  kind: github\n---\nWork.\n",
     )
     .expect("write other.md");
+    // A workflow whose tracker credential is missing fails its own poll, not the others'.
+    std::fs::write(
+        dir.join("broken.md"),
+        "---\ntracker:\n  kind: github\n  provider:\n    repository: acme/broken\n    \
+         token: $RECONCILER_TEST_UNSET_TOKEN\n---\nWork.\n",
+    )
+    .expect("write broken.md");
 
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let settings = baton_aws::Settings {
@@ -80,9 +87,17 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
     let polls = json["polls"].as_array().expect("polls");
     assert_eq!(
         polls.len(),
-        1,
-        "only the workflow with a tracker is polled: {json}"
+        2,
+        "the workflows with a tracker are polled, or say why not: {json}"
     );
+    assert_eq!(polls[0]["workflow"], "broken.md", "{json}");
+    assert!(
+        polls[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("RECONCILER_TEST_UNSET_TOKEN")),
+        "the error names the missing variable: {json}"
+    );
+    let polls = &polls[1..];
     assert_eq!(polls[0]["workflow"], "app.md", "{json}");
     let key = WorkItemKey::parse(&format!("github:acme/app#{wanted}")).expect("key");
     assert_eq!(
@@ -122,6 +137,10 @@ async fn a_scheduled_invocation_polls_each_workflows_tracker_and_queues_the_miss
         .handle(LambdaEvent::new(event, Context::default()))
         .await
         .expect("second invocation");
-    assert!(again.polls.is_empty(), "polled again within interval_ms");
+    assert!(
+        again.polls.iter().all(|poll| poll.report.is_none()),
+        "polled again within interval_ms: {:?}",
+        again.polls
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

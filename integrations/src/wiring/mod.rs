@@ -7,7 +7,7 @@ mod poller;
 mod reconcilers;
 
 pub use poller::TrackerPoller;
-pub use reconcilers::{reconcilers, Backends, WiringError, WorkflowReconciler};
+pub use reconcilers::{reconcilers, Backends, Reconcilers, WiringError, WorkflowReconciler};
 
 use crate::config::{AdapterConfig, ConfigError, EnvLookup};
 use crate::http::RetryPolicy;
@@ -105,6 +105,9 @@ pub type SharedEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Wiring {
     env: SharedEnv,
     built: Arc<Mutex<HashMap<String, Built>>>,
+    /// Each workflow's in-memory board, kept across versions: an edited workflow keeps its
+    /// issues (and the poll does not take them for deleted).
+    boards: Arc<Mutex<HashMap<String, MemoryTracker>>>,
 }
 
 struct Built {
@@ -123,6 +126,7 @@ impl Wiring {
         Self {
             env,
             built: Arc::new(Mutex::new(HashMap::new())),
+            boards: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -139,7 +143,15 @@ impl Wiring {
                 return known.connections.clone();
             }
         }
-        let connections = Connections::of(served.workflow(), &*self.env);
+        let connections = Connections::of(served.workflow(), &*self.env).map(|mut connections| {
+            if let Some(fresh) = connections.memory.take() {
+                let mut boards = self.boards.lock().unwrap_or_else(PoisonError::into_inner);
+                let board = boards.entry(served.name().to_owned()).or_insert(fresh);
+                connections.tracker = Some(Arc::new(board.clone()));
+                connections.memory = Some(board.clone());
+            }
+            connections
+        });
         built.insert(
             served.name().to_owned(),
             Built {

@@ -6,7 +6,7 @@ use super::Wiring;
 use baton_core::clock::Clock;
 use baton_core::ports::{Queue, Store};
 use baton_core::reconciler::{Reconciler, ReconcilerSettings, Schedule};
-use baton_core::workflow::WorkflowSet;
+use baton_core::workflow::{ServedWorkflow, WorkflowSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub struct WorkflowReconciler {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("workflow {workflow}: {message}")]
 pub struct WiringError {
-    /// The workflow's file (or `built-in development workflow`).
+    /// The workflow's name in the set (its file name).
     pub workflow: String,
     pub message: String,
 }
@@ -36,44 +36,71 @@ pub struct Backends {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The reconcilers of a set: those that could be built, and why the others could not.
+pub struct Reconcilers {
+    pub built: Vec<WorkflowReconciler>,
+    /// One workflow's bad setting fails that workflow's poll only, never the others' or the
+    /// requeue pass.
+    pub failed: Vec<WiringError>,
+}
+
 /// Builds a reconciler for every workflow of `set`, with its tracker wired by `wiring`.
 pub fn reconcilers(
-    set: &WorkflowSet,
+    set: &Arc<WorkflowSet>,
     wiring: &Wiring,
     backends: &Backends,
     settings: &ReconcilerSettings,
     reconcile_every: Duration,
-) -> Result<Vec<WorkflowReconciler>, WiringError> {
+) -> Reconcilers {
     let mut built = Vec::with_capacity(set.len());
+    let mut failed = Vec::new();
     for served in set.iter() {
-        let workflow = served.workflow();
-        let error = |message: String| WiringError {
-            workflow: workflow.describe(),
-            message,
-        };
-        let schedule =
-            Schedule::from_workflow(workflow, reconcile_every).map_err(|e| error(e.to_string()))?;
-        let connections = wiring
-            .connections(served)
-            .map_err(|e| error(format!("workflow_parse_error: {e}")))?;
-        let mut reconciler = Reconciler::new(
-            workflow,
-            Arc::clone(&backends.store),
-            Arc::clone(&backends.queue),
-            Arc::clone(&backends.clock),
-            settings.clone(),
-        );
-        let poller = connections.poller(served);
-        let polls = poller.is_some();
-        if let Some(poller) = poller {
-            reconciler = reconciler.with_poller(poller);
+        match reconciler(set, served, wiring, backends, settings, reconcile_every) {
+            Ok(reconciler) => built.push(reconciler),
+            Err(error) => {
+                tracing::error!(%error, "this workflow's tracker is not polled until it is fixed");
+                failed.push(error);
+            }
         }
-        built.push(WorkflowReconciler {
-            workflow: served.name().to_owned(),
-            reconciler,
-            schedule,
-            polls,
-        });
     }
-    Ok(built)
+    Reconcilers { built, failed }
+}
+
+fn reconciler(
+    set: &Arc<WorkflowSet>,
+    served: &ServedWorkflow,
+    wiring: &Wiring,
+    backends: &Backends,
+    settings: &ReconcilerSettings,
+    reconcile_every: Duration,
+) -> Result<WorkflowReconciler, WiringError> {
+    let workflow = served.workflow();
+    let error = |message: String| WiringError {
+        workflow: served.name().to_owned(),
+        message,
+    };
+    let schedule =
+        Schedule::from_workflow(workflow, reconcile_every).map_err(|e| error(e.to_string()))?;
+    let connections = wiring
+        .connections(served)
+        .map_err(|e| error(e.to_string()))?;
+    let mut reconciler = Reconciler::in_set(
+        Arc::clone(set),
+        served.name(),
+        Arc::clone(&backends.store),
+        Arc::clone(&backends.queue),
+        Arc::clone(&backends.clock),
+        settings.clone(),
+    );
+    let poller = connections.poller(served);
+    let polls = poller.is_some();
+    if let Some(poller) = poller {
+        reconciler = reconciler.with_poller(poller);
+    }
+    Ok(WorkflowReconciler {
+        workflow: served.name().to_owned(),
+        reconciler,
+        schedule,
+        polls,
+    })
 }
