@@ -70,14 +70,18 @@ impl AdapterConfig<'_> {
             })?,
             None => default_variable,
         };
-        (self.env)(variable)
+        let value = (self.env)(variable)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| {
                 ConfigError::new(
                     format!("{}.{key}", self.kind),
                     format!("environment variable `{variable}` is not set"),
                 )
-            })
+            })?;
+        // Whatever the variable is called, its value is a credential: the log writer and
+        // every redactor built from now on replace it.
+        baton_core::telemetry::redact::remember([value.clone()]);
+        Ok(value)
     }
 }
 
@@ -109,5 +113,23 @@ mod tests {
         assert!(inline.message.contains("$NAME"), "{inline}");
         assert!(!inline.to_string().contains("ghp_literal"));
         assert!(config.secret("empty", "TOKEN").is_err());
+    }
+
+    #[test]
+    fn a_resolved_credential_is_redacted_whatever_its_variable_is_called() {
+        let env = |name: &str| {
+            (name == "ACME_GH").then(|| "acme-credential-from-a-plain-name".to_owned())
+        };
+        let options = json!({"token": "$ACME_GH"});
+        let config = AdapterConfig {
+            kind: "github",
+            options: &options,
+            env: &env,
+            policy: RetryPolicy::fast(),
+        };
+        let value = config.secret("token", "UNUSED").expect("resolved");
+        let line = format!("calling the API with {value}");
+        let redacted = baton_core::telemetry::redact::known_secrets().redact(&line);
+        assert!(!redacted.contains(&value), "{redacted}");
     }
 }
