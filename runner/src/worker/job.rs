@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// How long a job waits when the store cannot be read or written to decide about it.
-const STORE_DOWN_RETRY: Duration = Duration::from_secs(5);
+use super::outcome::{end_summary, final_status, is_retryable, run_outcome};
+use super::settle::STORE_DOWN_RETRY;
 
 /// What to do with a job before any work.
 enum Triage {
@@ -661,111 +661,7 @@ impl Runner {
             tracing::warn!(run_id = %run.run_id, %error, "cannot record the run's end");
         }
     }
-
-    /// Dead-letters a job the runner will not run, and marks its work item.
-    async fn give_up(&self, job: &Job, receipt: &str, reason: String) {
-        tracing::error!(work_item = %job.work_item, job_id = %job.job_id, %reason, "job moved to the dead-letter queue");
-        if let Err(error) = self.queue.dead_letter(job).await {
-            tracing::error!(work_item = %job.work_item, %error, "cannot move the job to the dead-letter queue");
-            self.hide(receipt, STORE_DOWN_RETRY).await;
-            return;
-        }
-        let marked = self
-            .end_pending(
-                job,
-                WorkItemStatus::DeadLettered,
-                self.redactor.redact(&reason),
-            )
-            .await;
-        if let Err(error) = marked {
-            tracing::warn!(work_item = %job.work_item, %error, "cannot mark the work item dead-lettered");
-        }
-        self.ack(receipt).await;
-    }
-
-    /// Ends a job that cannot run with the plan its item follows: the item fails with the
-    /// error (naming the workflow file), and the message is acknowledged.
-    async fn fail_item(&self, job: &Job, receipt: &str, error: RunError) {
-        let text = self
-            .redactor
-            .redact(&format!("{}: {}", error.code, error.message));
-        tracing::error!(work_item = %job.work_item, job_id = %job.job_id, error = %text,
-            "the job's workflow cannot run it; the work item fails");
-        let marked = self.end_pending(job, WorkItemStatus::Failed, text).await;
-        match marked {
-            Ok(_) => self.ack(receipt).await,
-            Err(error) => {
-                tracing::warn!(work_item = %job.work_item, %error, "cannot mark the work item failed; the job is looked at again");
-                self.hide(receipt, STORE_DOWN_RETRY).await;
-            }
-        }
-    }
-
-    /// Ends the item with `status` and `error` when `job` is still its pending job (a newer
-    /// request or a cancel since then decides instead).
-    async fn end_pending(
-        &self,
-        job: &Job,
-        status: WorkItemStatus,
-        error: String,
-    ) -> Result<(), StoreError> {
-        edit(
-            &*self.store,
-            &job.work_item,
-            || self.clock.now(),
-            |item| {
-                if item.pending_job.as_ref() != Some(&job.job_id) {
-                    return Edit::Keep(());
-                }
-                item.status = status;
-                item.pending_job = None;
-                item.lease = None;
-                item.next_retry_at = None;
-                item.last_error = Some(error.clone());
-                Edit::Write(())
-            },
-        )
-        .await
-        .map(|_| ())
-    }
-
-    async fn ack(&self, receipt: &str) {
-        if let Err(error) = self.queue.delete(receipt).await {
-            tracing::warn!(%error, "cannot acknowledge a job message; it will come back and be judged again");
-        }
-    }
-
-    /// Leaves a message on the queue, visible again after `delay`.
-    pub(super) async fn hide(&self, receipt: &str, delay: Duration) {
-        if let Err(error) = self.queue.change_visibility(receipt, delay).await {
-            tracing::warn!(%error, "cannot change a job message's visibility");
-        }
-    }
-
-    /// Sends a delayed copy of the job and acknowledges this one (a fresh receive count).
-    async fn postpone(&self, job: &Job, receipt: &str, delay: Duration) {
-        match self
-            .queue
-            .send_delayed(job, delay.min(MAX_SEND_DELAY))
-            .await
-        {
-            Ok(()) => self.ack(receipt).await,
-            Err(error) => {
-                tracing::warn!(work_item = %job.work_item, %error, "cannot postpone the job; it comes back after its visibility timeout");
-                self.hide(receipt, delay.min(self.settings.lease)).await;
-            }
-        }
-    }
 }
-
-/// Failures that another attempt cannot fix: the run ends `failed` without retries.
-const NOT_RETRYABLE: &[&str] = &[
-    "token_budget_exceeded",
-    "input_required",
-    "agent_invalid_options",
-    "template_parse_error",
-    "template_render_error",
-];
 
 /// A claimed item, the plan it runs with and the run's id.
 struct Claimed {
@@ -779,73 +675,4 @@ struct Report {
     status_comment: Option<String>,
     evidence: Evidence,
     delivered: Delivered,
-}
-
-fn is_retryable(code: &str) -> bool {
-    !NOT_RETRYABLE.contains(&code)
-}
-
-/// The item's status when no follow-up job is scheduled: a retryable failure that ran out
-/// of attempts goes to the dead-letter queue; one that cannot be fixed by retrying fails.
-fn final_status(end: &AttemptEnd) -> WorkItemStatus {
-    match end {
-        AttemptEnd::Succeeded { .. } => WorkItemStatus::Succeeded,
-        AttemptEnd::Cancelled => WorkItemStatus::Cancelled,
-        AttemptEnd::Failed(error) if is_retryable(&error.code) => WorkItemStatus::DeadLettered,
-        AttemptEnd::Failed(_) => WorkItemStatus::Failed,
-        AttemptEnd::Abandoned(_) => WorkItemStatus::Queued,
-    }
-}
-
-/// The run's status and error for how the attempt ended.
-fn run_outcome(
-    end: &AttemptEnd,
-    redactor: &crate::redact::Redactor,
-) -> (RunStatus, Option<RunError>) {
-    match end {
-        AttemptEnd::Succeeded { .. } => (RunStatus::Succeeded, None),
-        AttemptEnd::Failed(error) => (RunStatus::Failed, Some(redacted(error, redactor))),
-        AttemptEnd::Cancelled => (RunStatus::Cancelled, None),
-        AttemptEnd::Abandoned(reason) => {
-            let (code, message) = match reason {
-                StopReason::LeaseLost => ("lease_lost", "another runner took the work item over"),
-                _ => (
-                    "runner_shutdown",
-                    "the runner shut down before the run ended; another run takes over",
-                ),
-            };
-            (
-                RunStatus::Abandoned,
-                Some(RunError {
-                    code: code.into(),
-                    message: message.into(),
-                }),
-            )
-        }
-    }
-}
-
-fn redacted(error: &RunError, redactor: &crate::redact::Redactor) -> RunError {
-    RunError {
-        code: error.code.clone(),
-        message: redactor.redact(&error.message),
-    }
-}
-
-fn end_summary(end: &AttemptEnd, redactor: &crate::redact::Redactor) -> serde_json::Value {
-    match end {
-        AttemptEnd::Succeeded {
-            issue_active,
-            commit,
-        } => {
-            json!({ "status": "succeeded", "issue_active": issue_active, "commit": commit })
-        }
-        AttemptEnd::Failed(error) => {
-            json!({ "status": "failed", "code": error.code, "message": redactor.redact(&error.message) })
-        }
-        AttemptEnd::Cancelled => json!({ "status": "cancelled" }),
-        AttemptEnd::Abandoned(reason) => {
-            json!({ "status": "abandoned", "reason": format!("{reason:?}") })
-        }
-    }
 }
