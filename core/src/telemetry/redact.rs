@@ -76,6 +76,21 @@ impl Redactor {
         }
     }
 
+    /// This redactor with every secret `other` knows as well.
+    pub fn merged(mut self, other: &Redactor) -> Redactor {
+        let before = self.patterns.len();
+        for pattern in &other.patterns {
+            if !self.patterns.contains(pattern) {
+                self.patterns.push(pattern.clone());
+            }
+        }
+        if self.patterns.len() != before {
+            self.patterns
+                .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        }
+        self
+    }
+
     /// Whether this redactor knows no secret at all.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
@@ -235,6 +250,21 @@ mod tests {
         let mut value = json!({"a": ["x ghp_supersecret123"], "ghp_supersecret123": 1});
         redactor.redact_json(&mut value);
         assert_eq!(value, json!({"a": ["x [redacted]"], "[redacted]": 1}));
+    }
+
+    #[test]
+    fn a_merged_redactor_knows_both_sets_of_secrets_longest_first() {
+        let own = Redactor::new(["own-secret-value".to_owned()]);
+        let later = Redactor::new([
+            "a-secret-learnt-later".to_owned(),
+            "a-secret-learnt-later-and-longer".to_owned(),
+        ]);
+        let merged = own.clone().merged(&later);
+        assert_eq!(
+            merged.redact("own-secret-value a-secret-learnt-later-and-longer"),
+            "[redacted] [redacted]"
+        );
+        assert_eq!(own.redact("a-secret-learnt-later"), "a-secret-learnt-later");
     }
 
     #[test]

@@ -373,7 +373,7 @@ impl Runner {
             RecorderContext {
                 store: Arc::clone(&self.store),
                 clock: Arc::clone(&self.clock),
-                redactor: self.redactor.clone(),
+                redactor: self.redactor(),
                 retention: self.settings.event_retention,
                 max_events: self.settings.max_events_per_run,
                 max_tokens: plan.limits.max_tokens_per_run,
@@ -411,7 +411,7 @@ impl Runner {
         )
         .await;
         keeper.finish().await;
-        timeline.step("run_ended", end_summary(&end, &self.redactor));
+        timeline.step("run_ended", end_summary(&end, &self.redactor()));
         let mut run = recorder.finish(run).await;
         let report = Report {
             status_comment: comment,
@@ -438,7 +438,7 @@ impl Runner {
     ) {
         let now = self.clock.now();
         run.ended_at = Some(now);
-        let (status, error) = run_outcome(&end, &self.redactor);
+        let (status, error) = run_outcome(&end, &self.redactor());
         if let AttemptEnd::Succeeded { commit, .. } = &end {
             run.commit.clone_from(commit);
         }
@@ -614,7 +614,7 @@ impl Runner {
             evidence,
             delivered,
             plan.run_link(&item.key).as_deref(),
-            &self.redactor,
+            &self.redactor(),
         );
         let existing = existing.or(item.status_comment.as_deref());
         delivery::post_status(plan, item, existing, &body).await

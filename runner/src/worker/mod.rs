@@ -194,6 +194,15 @@ impl Runner {
         &self.plans
     }
 
+    /// What a run's records are redacted with: the runner's own secrets and every secret the
+    /// process has learnt since it started (a workflow added by a reload, its adapters'
+    /// credentials).
+    pub(crate) fn redactor(&self) -> Redactor {
+        self.redactor
+            .clone()
+            .merged(&baton_core::telemetry::redact::known_secrets())
+    }
+
     /// Runs until `shutdown` fires: then claims nothing more, gives running sessions
     /// `shutdown_grace` to end, stops the rest and returns their work to the queue.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {

@@ -24,7 +24,7 @@ impl Runner {
             .end_pending(
                 job,
                 WorkItemStatus::DeadLettered,
-                self.redactor.redact(&reason),
+                self.redactor().redact(&reason),
             )
             .await;
         if let Err(error) = marked {
@@ -37,7 +37,7 @@ impl Runner {
     /// error (naming the workflow file), and the message is acknowledged.
     pub(super) async fn fail_item(&self, job: &Job, receipt: &str, error: RunError) {
         let text = self
-            .redactor
+            .redactor()
             .redact(&format!("{}: {}", error.code, error.message));
         tracing::error!(work_item = %job.work_item, job_id = %job.job_id, error = %text,
             "the job's workflow cannot run it; the work item fails");
