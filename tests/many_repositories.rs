@@ -302,7 +302,15 @@ async fn a_job_whose_workflow_is_gone_fails_naming_it_and_runs_under_no_other(ba
 
     // An item svc.md accepted, whose job waits while svc.md is removed and the set reloads.
     std::fs::remove_file(dir.join("svc.md")).expect("remove svc.md");
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let workflows = plane.workflows.clone().expect("the shared set");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while workflows.current().get("svc.md").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the set never reloaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let key = WorkItemKey::parse("github:acme/svc#4").expect("key");
     let now = chrono::Utc::now();
     let job_id = baton_core::domain::JobId::generate();

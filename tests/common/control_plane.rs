@@ -64,6 +64,8 @@ pub fn runner_settings(id: &str) -> RunnerSettings {
 pub struct ControlPlane {
     pub app: TestApp,
     pub scratch: Scratch,
+    /// The workflow set the ingress and the runner share, when it comes from files.
+    pub workflows: Option<WorkflowWatch>,
     shutdown: CancellationToken,
     runner: Option<JoinHandle<()>>,
 }
@@ -111,6 +113,7 @@ pub async fn spawn_control_plane_with(
     ControlPlane {
         app,
         scratch,
+        workflows: None,
         shutdown,
         runner: Some(task),
     }
@@ -148,7 +151,7 @@ pub async fn spawn_control_plane_for(
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(runner.run(shutdown.clone()));
     let ingress = Ingress::with_workflows(
-        workflows,
+        workflows.clone(),
         store.clone(),
         queue.clone(),
         Arc::new(SystemClock),
@@ -158,6 +161,7 @@ pub async fn spawn_control_plane_for(
     ControlPlane {
         app,
         scratch,
+        workflows: Some(workflows),
         shutdown,
         runner: Some(task),
     }
