@@ -36,14 +36,7 @@ impl Reconciler {
             Arc::clone(&queue),
             Arc::clone(&clock),
         );
-        Self {
-            store,
-            queue,
-            clock,
-            settings,
-            poll,
-            pollers: Vec::new(),
-        }
+        Self::with_poll(poll, store, queue, clock, settings)
     }
 
     /// The reconciler of the workflow named `workflow` in its deployment's `set`: its safety
@@ -63,6 +56,16 @@ impl Reconciler {
             Arc::clone(&queue),
             Arc::clone(&clock),
         );
+        Self::with_poll(poll, store, queue, clock, settings)
+    }
+
+    fn with_poll(
+        poll: SafetyPoll,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: ReconcilerSettings,
+    ) -> Self {
         Self {
             store,
             queue,

@@ -8,7 +8,7 @@
 use super::{PlanError, RunPlan};
 use crate::agent::setup::MockAgentCommand;
 use baton_core::domain::{RunError, WorkItem};
-use baton_core::workflow::{ServedWorkflow, Workflow, WorkflowSet, WorkflowWatch};
+use baton_core::workflow::{ServedWorkflow, Workflow, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -89,36 +89,29 @@ impl PlanBook {
 
     /// Every plan of the current set that can be built (the workspace sweep visits each).
     pub fn all(&self) -> Vec<Arc<RunPlan>> {
-        match &self.source {
-            Source::Fixed(plan) => vec![Arc::clone(plan)],
-            Source::Workflows {
-                watch,
-                wiring,
-                mock,
-            } => {
-                let set: Arc<WorkflowSet> = watch.current();
-                set.iter()
-                    .filter_map(|served| self.plan_of(served, wiring, mock.as_ref()).ok())
-                    .collect()
-            }
-        }
+        self.each().into_iter().filter_map(Result::ok).collect()
     }
 
     /// Checks that every workflow of the current set can be run: a start-up check, so a bad
     /// file is reported before the first job rather than by it.
     pub fn check_all(&self) -> Vec<RunError> {
-        let Source::Workflows {
-            watch,
-            wiring,
-            mock,
-        } = &self.source
-        else {
-            return Vec::new();
-        };
-        let set = watch.current();
-        set.iter()
-            .filter_map(|served| self.plan_of(served, wiring, mock.as_ref()).err())
-            .collect()
+        self.each().into_iter().filter_map(Result::err).collect()
+    }
+
+    /// The plan of every workflow of the current set, or why it cannot be built.
+    fn each(&self) -> Vec<Result<Arc<RunPlan>, RunError>> {
+        match &self.source {
+            Source::Fixed(plan) => vec![Ok(Arc::clone(plan))],
+            Source::Workflows {
+                watch,
+                wiring,
+                mock,
+            } => watch
+                .current()
+                .iter()
+                .map(|served| self.plan_of(served, wiring, mock.as_ref()))
+                .collect(),
+        }
     }
 
     fn plan_of(
