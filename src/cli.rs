@@ -1,4 +1,4 @@
-use baton_aws::BackendKind;
+use crate::backend::{Backend, BackendChoice};
 use clap::{Args, Parser, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -13,7 +13,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the control plane locally (ingress, read API, runner), embedded or against AWS.
+    /// Run the control plane on one machine (ingress, read API, runner, reconciler), with its
+    /// state in ./.baton (--data-dir), in memory (--memory) or in DynamoDB and SQS (--aws).
     Dev(DevArgs),
     /// Create the DynamoDB table and the SQS queues at the AWS endpoint (idempotent).
     Setup(BackendArgs),
@@ -21,6 +22,8 @@ pub enum Command {
     Runner(RunnerArgs),
     /// Run the whole loop once on a local repository with the mock agent, and show it.
     Demo(DemoArgs),
+    /// Copy the embedded store's database, consistently, while baton keeps running.
+    Backup(BackupArgs),
     /// The mock agent (speaks the Codex app-server protocol from a scenario).
     #[command(hide = true)]
     MockAgent(MockAgentArgs),
@@ -194,9 +197,17 @@ pub struct DevArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
     /// Use DynamoDB and SQS at AWS_ENDPOINT_URL (LocalStack, an emulator, or AWS itself)
-    /// instead of the embedded in-memory backends. Same as BATON_BACKEND=aws.
-    #[arg(long)]
+    /// instead of the embedded backends. Same as BATON_BACKEND=aws.
+    #[arg(long, conflicts_with = "memory")]
     pub aws: bool,
+    /// Keep all state in memory: nothing is written to disk and everything is gone when the
+    /// process ends (tests, demos). Same as BATON_BACKEND=memory.
+    #[arg(long)]
+    pub memory: bool,
+    /// Where the embedded durable store keeps its database (`baton.db`); created when missing.
+    /// Several baton processes may share one directory.
+    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton", value_name = "DIR")]
+    pub data_dir: PathBuf,
     /// The DynamoDB table.
     #[arg(long, env = "BATON_TABLE", default_value = "baton")]
     pub table: String,
@@ -209,16 +220,36 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
-    /// `--aws`, else `BATON_BACKEND` (`memory` or `aws`; anything else is an error), else memory.
-    pub fn kind(&self) -> anyhow::Result<BackendKind> {
-        if self.aws {
-            return Ok(BackendKind::Aws);
-        }
-        match std::env::var("BATON_BACKEND") {
-            Ok(value) => value
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("BATON_BACKEND: {e}")),
-            Err(_) => Ok(BackendKind::Memory),
-        }
+    /// The backend the flags or `BATON_BACKEND` (`embedded`, `memory` or `aws`; anything else
+    /// is an error) ask for, or `default` when neither does.
+    pub fn backend_or(&self, default: BackendChoice) -> anyhow::Result<Backend> {
+        let choice = if self.aws {
+            BackendChoice::Aws
+        } else if self.memory {
+            BackendChoice::Memory
+        } else {
+            match std::env::var("BATON_BACKEND") {
+                Ok(value) if !value.trim().is_empty() => value
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("BATON_BACKEND: {e}"))?,
+                _ => default,
+            }
+        };
+        Ok(match choice {
+            BackendChoice::Embedded => Backend::Embedded(self.data_dir.clone()),
+            BackendChoice::Memory => Backend::Memory,
+            BackendChoice::Aws => Backend::Aws,
+        })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The directory to write the copy into (it must not exist, or be empty). Start baton on
+    /// the copy with `--data-dir PATH`.
+    #[arg(value_name = "PATH")]
+    pub destination: PathBuf,
+    /// The data directory to copy (the live one; baton may keep running).
+    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton", value_name = "DIR")]
+    pub data_dir: PathBuf,
 }

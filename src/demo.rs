@@ -3,10 +3,9 @@
 //! runner claims the job, the mock agent edits a file in a clone of a local git repository,
 //! and the change is committed on the work branch. The timeline prints as it happens.
 
-use crate::backend;
+use crate::backend::{self, Backend, BackendChoice};
 use crate::cli::DemoArgs;
 use anyhow::{bail, Context};
-use baton_aws::BackendKind;
 use baton_core::clock::SystemClock;
 use baton_core::domain::{RunEvent, RunStatus, SourceKind, WorkItemKey, WorkItemStatus};
 use baton_core::ingress::{self, Ingress, IngressSettings};
@@ -58,10 +57,12 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
         .into_iter()
         .collect();
 
-    if args.backend.kind()? == BackendKind::Aws {
+    // The demo's state is thrown away with its directory: memory unless asked otherwise.
+    let chosen = args.backend.backend_or(BackendChoice::Memory)?;
+    if chosen == Backend::Aws {
         backend::setup(args.backend.clone()).await?;
     }
-    let backends = backend::open(&args.backend).await?;
+    let backends = backend::open(&chosen, &args.backend).await?;
     let clock = Arc::new(SystemClock);
     let workflows = WorkflowWatch::fixed(WorkflowSet::single(Arc::new(workflow.clone()), secrets));
     let runner = crate::runner::build(

@@ -1,7 +1,7 @@
 //! `baton dev`: the whole control plane in one process: the webhook ingress, the read API
 //! and dashboard, the runner loop (unless `--no-runner`) and the reconciler loop.
 
-use crate::backend;
+use crate::backend::{self, BackendChoice};
 use crate::cli::DevArgs;
 use crate::reconciler;
 use crate::runner;
@@ -25,7 +25,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let reload_every =
         (args.workflow_reload_ms > 0).then(|| Duration::from_millis(args.workflow_reload_ms));
     let workflows = WorkflowWatch::start(source, reload_every);
-    let backends = backend::open(&args.backend).await?;
+    let chosen = args.backend.backend_or(BackendChoice::Embedded)?;
+    let backends = backend::open(&chosen, &args.backend).await?;
     let settings = IngressSettings {
         max_body_bytes: args.max_body_bytes,
         ..IngressSettings::default()

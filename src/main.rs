@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         cli::Command::Setup(args) => backend::setup(args).await,
         cli::Command::Runner(args) => runner::run(args).await,
         cli::Command::Demo(args) => demo::run(args).await,
+        cli::Command::Backup(args) => backend::backup(args).await,
         cli::Command::MockAgent(_) => Ok(()),
         cli::Command::Api(_) => Ok(()),
     };

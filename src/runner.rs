@@ -1,8 +1,7 @@
 //! `baton runner`, and the runner loop that `baton dev` and `baton demo` run in-process.
 
-use crate::backend;
+use crate::backend::{self, Backend, BackendChoice};
 use crate::cli::RunnerArgs;
-use baton_aws::BackendKind;
 use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{Queue, Store};
 use baton_core::telemetry::redact;
@@ -72,19 +71,21 @@ pub fn settings_from_env(poll_wait: Option<Duration>) -> anyhow::Result<RunnerSe
     Ok(settings)
 }
 
-/// `baton runner`: the runner loop alone, against shared (AWS) backends.
+/// `baton runner`: the runner loop alone, against shared backends (a data dir or AWS).
 pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
-    if args.backend.kind()? != BackendKind::Aws {
+    let chosen = args.backend.backend_or(BackendChoice::Embedded)?;
+    if chosen == Backend::Memory {
         anyhow::bail!(
-            "`baton runner` works on shared backends: pass --aws (or set BATON_BACKEND=aws) with \
-             AWS_ENDPOINT_URL or AWS credentials; for everything in one process use `baton dev`"
+            "`baton runner` works on shared backends: the embedded store of a `baton dev` on this \
+             machine (--data-dir, default ./.baton) or DynamoDB and SQS (--aws); for everything \
+             in memory in one process use `baton dev --memory`"
         );
     }
     let source = WorkflowSource::discover(args.workflow.as_deref(), env_lookup())?;
     let described = source.describe();
     // The same set as the ingress, reloaded the same way (BATON_WORKFLOW_RELOAD_MS).
     let workflows = WorkflowWatch::start(source, reload_interval(|name| std::env::var(name).ok())?);
-    let backends = backend::open(&args.backend).await?;
+    let backends = backend::open(&chosen, &args.backend).await?;
     let runner = build(
         settings_from_env(None)?,
         &workflows,

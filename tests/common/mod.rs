@@ -22,6 +22,7 @@ macro_rules! on_both_backends {
 }
 
 pub mod control_plane;
+pub mod dev_process;
 pub mod faults;
 pub mod remote;
 pub mod signing;
