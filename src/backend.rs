@@ -36,7 +36,9 @@ impl FromStr for BackendChoice {
             "embedded" => Ok(Self::Embedded),
             "memory" => Ok(Self::Memory),
             "aws" => Ok(Self::Aws),
-            other => Err(format!("unknown backend `{other}` (embedded, memory or aws)")),
+            other => Err(format!(
+                "unknown backend `{other}` (embedded, memory or aws)"
+            )),
         }
     }
 }
@@ -131,7 +133,10 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         .await
         .context("the backup was interrupted")??;
     eprintln!(
-        "done: {report}. Start on the copy with `baton dev --data-dir {}`.",
+        "done: {} pages, {} bytes in {}. Start on the copy with `baton dev --data-dir {}`.",
+        report.pages,
+        report.bytes,
+        report.path.display(),
         destination.display()
     );
     Ok(())

@@ -206,7 +206,12 @@ pub struct BackendArgs {
     pub memory: bool,
     /// Where the embedded durable store keeps its database (`baton.db`); created when missing.
     /// Several baton processes may share one directory.
-    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "BATON_DATA_DIR",
+        default_value = ".baton",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     /// The DynamoDB table.
     #[arg(long, env = "BATON_TABLE", default_value = "baton")]
@@ -250,6 +255,11 @@ pub struct BackupArgs {
     #[arg(value_name = "PATH")]
     pub destination: PathBuf,
     /// The data directory to copy (the live one; baton may keep running).
-    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "BATON_DATA_DIR",
+        default_value = ".baton",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
 }

@@ -5,7 +5,7 @@ mod common;
 use baton_core::ports::Queue;
 use common::dev_process::DevServer;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test]

@@ -115,7 +115,11 @@ fn labeled(number: u64) -> (String, Vec<u8>) {
 type Acknowledged = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// Posts fresh deliveries every 50 ms until aborted; those answered 2xx are recorded.
-fn keep_posting(server_url: String, acknowledged: Acknowledged, seed: u64) -> tokio::task::JoinHandle<()> {
+fn keep_posting(
+    server_url: String,
+    acknowledged: Acknowledged,
+    seed: u64,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut rng = Rng(seed);
         loop {
@@ -174,7 +178,10 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
     // 1. Killed in the middle of a run, once the agent has spoken: an abandoned run is certain.
     let server = DevServer::start_with(&args, &env).await;
     let (id, body) = labeled(1);
-    let (status, answer) = server.post_github("issues", &id, &body).await.expect("post");
+    let (status, answer) = server
+        .post_github("issues", &id, &body)
+        .await
+        .expect("post");
     assert_eq!(status, 202, "{answer}");
     acknowledged.lock().expect("lock").push((id, body));
     let before_kill = server
@@ -194,7 +201,11 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
     // 2. Killed at random points, with deliveries arriving and runs and deliveries under way.
     for _ in 0..RANDOM_KILLS {
         let server = DevServer::start_with(&args, &env).await;
-        let sender = keep_posting(server.base_url.clone(), Arc::clone(&acknowledged), rng.below(u64::MAX) | 1);
+        let sender = keep_posting(
+            server.base_url.clone(),
+            Arc::clone(&acknowledged),
+            rng.below(u64::MAX) | 1,
+        );
         tokio::time::sleep(Duration::from_millis(200 + rng.below(5_000))).await;
         server.kill();
         sender.abort();
@@ -220,6 +231,13 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
 
     // Every acknowledged delivery is still known: its redelivery is a duplicate.
     let acknowledged = acknowledged.lock().expect("lock").clone();
+    let state = server.get("/api/v1/state").await;
+    eprintln!(
+        "{} deliveries acknowledged over {} kills; counts now {}",
+        acknowledged.len(),
+        RANDOM_KILLS + 1,
+        state["counts"]
+    );
     for (id, body) in &acknowledged {
         let (status, answer) = server.post_github("issues", id, body).await.expect("post");
         assert_eq!(
@@ -251,7 +269,10 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
         for run in runs_of(&issue) {
             assert_ne!(run["status"], "running", "a run left running: {run}");
         }
-        if runs_of(&issue).iter().all(|run| run["status"] != "succeeded") {
+        if runs_of(&issue)
+            .iter()
+            .all(|run| run["status"] != "succeeded")
+        {
             continue;
         }
         let branch = RepoConfig::default().work_branch(&format!("acme/app#{number}"));

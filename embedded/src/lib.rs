@@ -81,10 +81,12 @@ pub fn open(data_dir: &Path) -> Result<Embedded, OpenError> {
         source,
     })?;
     schema::migrate(&mut conn, &path)?;
-    let db = Arc::new(db::Db::start(&path, conn).map_err(|source| OpenError::Thread {
-        path: path.clone(),
-        source,
-    })?);
+    let db = Arc::new(
+        db::Db::start(&path, conn).map_err(|source| OpenError::Thread {
+            path: path.clone(),
+            source,
+        })?,
+    );
     tracing::debug!(path = %db.path().display(), "embedded database open");
     Ok(Embedded {
         store: SqliteStore::new(Arc::clone(&db)),

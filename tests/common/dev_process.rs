@@ -177,7 +177,12 @@ pub async fn post_github(
 pub struct RunnerProcess(pub Child);
 
 impl RunnerProcess {
-    pub fn start_embedded(id: &str, workflow: &Path, data_dir: &Path, env: &[(&str, String)]) -> Self {
+    pub fn start_embedded(
+        id: &str,
+        workflow: &Path,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
         command
             .args(["runner", "--workflow"])

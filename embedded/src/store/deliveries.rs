@@ -133,7 +133,11 @@ pub(super) fn complete(conn: &Connection, completion: &Completion<'_>) -> Result
 }
 
 /// A completed record still retained at `now_s`.
-pub(super) fn get(conn: &Connection, key: &str, now_s: i64) -> Result<Option<DeliveryRecord>, Error> {
+pub(super) fn get(
+    conn: &Connection,
+    key: &str,
+    now_s: i64,
+) -> Result<Option<DeliveryRecord>, Error> {
     let row = conn
         .prepare_cached(
             "SELECT outcome, event, completed_at FROM deliveries \

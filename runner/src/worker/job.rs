@@ -397,6 +397,8 @@ impl Runner {
                 &Delivered::default(),
             )
             .await;
+        self.remember_status_comment(&job.work_item, &run.run_id, comment.as_deref())
+            .await;
         let (end, delivered) = attempt::run(
             &self,
             AttemptInput {

@@ -4,7 +4,7 @@
 
 use super::item::{edit, Edit};
 use super::Runner;
-use baton_core::domain::{Job, RunError, WorkItemStatus};
+use baton_core::domain::{Job, RunError, RunId, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{StoreError, MAX_SEND_DELAY};
 use std::time::Duration;
 
@@ -12,6 +12,37 @@ use std::time::Duration;
 pub(super) const STORE_DOWN_RETRY: Duration = Duration::from_secs(5);
 
 impl Runner {
+    /// Records the living status comment on the work item as soon as it exists, while the
+    /// run still holds the lease: a run cut short (a crash, `kill -9`) leaves the id behind,
+    /// and the run that takes over updates that comment instead of writing a second one.
+    pub(super) async fn remember_status_comment(
+        &self,
+        key: &WorkItemKey,
+        run_id: &RunId,
+        comment: Option<&str>,
+    ) {
+        let Some(comment) = comment else {
+            return;
+        };
+        let remembered = edit(
+            &*self.store,
+            key,
+            || self.clock.now(),
+            |item| {
+                let ours = item.lease.as_ref().is_some_and(|l| &l.run_id == run_id);
+                if !ours || item.status_comment.as_deref() == Some(comment) {
+                    return Edit::Keep(());
+                }
+                item.status_comment = Some(comment.to_owned());
+                Edit::Write(())
+            },
+        )
+        .await;
+        if let Err(error) = remembered {
+            tracing::warn!(work_item = %key, %error, "cannot record the status comment; a takeover would write another");
+        }
+    }
+
     /// Dead-letters a job the runner will not run, and marks its work item.
     pub(super) async fn give_up(&self, job: &Job, receipt: &str, reason: String) {
         tracing::error!(work_item = %job.work_item, job_id = %job.job_id, %reason, "job moved to the dead-letter queue");
