@@ -68,6 +68,8 @@ fn main() {
     let dev = Dev(Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["dev", "--port", &port.to_string(), "--workflow"])
         .arg(&workflow)
+        .arg("--data-dir")
+        .arg(scratch.0.join("data"))
         .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
         .env("BATON_RUNNER_SESSIONS", sessions.to_string())
         .env("BATON_SHUTDOWN_GRACE_SECS", "1")

@@ -51,6 +51,8 @@ impl DevServer {
         command
             .args(["dev", "--port", &port.to_string(), "--workflow"])
             .arg(&workflow)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
             .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
             .env("RUST_LOG", "warn")
             .env_remove("BATON_API_TOKEN")

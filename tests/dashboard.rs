@@ -108,6 +108,8 @@ impl DevServer {
         let child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["dev", "--port", &port.to_string(), "--workflow"])
             .arg(workflow)
+            .arg("--data-dir")
+            .arg(workflow.with_file_name("data"))
             .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
             .env("BATON_PRICE_INPUT_PER_MTOK", "2.50")
             .env("BATON_PRICE_OUTPUT_PER_MTOK", "10")
