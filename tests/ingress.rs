@@ -189,8 +189,8 @@ async fn malformed_payloads_are_refused(backend: Backend) {
     let mut plain_text = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
     plain_text[0].1 = "text/plain".into();
     let (status, answer) = app.post("github", &plain_text, body.clone()).await;
-    assert_eq!(status, 400, "{answer}");
-    assert_eq!(answer["error"]["code"], "malformed_payload");
+    assert_eq!(status, 415, "{answer}");
+    assert_eq!(answer["error"]["code"], "unsupported_media_type");
 
     let no_delivery: Vec<_> = signing::github(GITHUB_SECRET, "issues", "x", &body)
         .into_iter()

@@ -1,3 +1,4 @@
+use super::budget::BodyBudget;
 use super::{verify, work_items};
 use crate::clock::Clock;
 use crate::domain::{
@@ -19,6 +20,9 @@ use std::time::Duration;
 pub struct IngressSettings {
     /// Largest body accepted; Lambda's own synchronous payload limit by default.
     pub max_body_bytes: usize,
+    /// The memory all bodies waiting for verification may hold together (see
+    /// [`BodyBudget`]); over it, 503 with `Retry-After`.
+    pub body_budget_bytes: usize,
     /// How long a claim on a delivery id holds before a crashed holder's claim can be taken.
     pub delivery_lease: Duration,
     /// How long a processed delivery id is remembered for deduplication.
@@ -31,6 +35,9 @@ impl Default for IngressSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 6 * 1024 * 1024,
+            // Ten bodies at the largest size: on Lambda (one request per instance) it never
+            // binds; in `baton dev` it caps what a flood of large bodies can hold.
+            body_budget_bytes: 64 * 1024 * 1024,
             delivery_lease: Duration::from_secs(30),
             delivery_retention: Duration::from_secs(7 * 24 * 3600),
             in_progress_wait: Duration::from_secs(2),
@@ -69,6 +76,9 @@ pub enum IngressError {
     /// The store or the queue failed; nothing was acknowledged: 503.
     #[error("{0}")]
     Backend(String),
+    /// The Content-Type is not one the source sends: 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Another copy of this delivery is being processed right now: 503, retry shortly.
     #[error("delivery {0} is being processed by another request; retry shortly")]
     DeliveryInProgress(String),
@@ -92,6 +102,7 @@ pub struct Ingress {
     /// Read once per delivery: no file I/O on the request path.
     workflows: WorkflowWatch,
     settings: IngressSettings,
+    budget: BodyBudget,
 }
 
 impl Ingress {
@@ -124,12 +135,18 @@ impl Ingress {
             queue,
             clock,
             workflows,
+            budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
         }
     }
 
     pub fn settings(&self) -> &IngressSettings {
         &self.settings
+    }
+
+    /// The budget the bodies of all requests in flight share.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.budget
     }
 
     pub fn workflows(&self) -> &WorkflowWatch {
@@ -150,6 +167,26 @@ impl Ingress {
         sources.into_iter()
     }
 
+    /// What the headers alone decide, before the body is read: the source takes webhooks
+    /// and has a secret, the signature header is there, the Content-Type is one the source
+    /// sends. [`Ingress::accept`] checks it too; the router calls it first so that a request
+    /// refused anyway never has its body read.
+    pub fn screen(&self, source: SourceKind, headers: &HeaderMap) -> Result<(), IngressError> {
+        let handler = handler(source)?;
+        if self
+            .workflows
+            .current()
+            .candidate_secrets(source)
+            .is_empty()
+        {
+            return Err(no_secret(source));
+        }
+        webhooks::screen_headers(handler, headers).map_err(|refused| match refused {
+            webhooks::ScreenError::Unsigned(e) => IngressError::InvalidSignature(e.to_string()),
+            webhooks::ScreenError::Media(e) => IngressError::UnsupportedMediaType(e.to_string()),
+        })
+    }
+
     /// Verifies, parses, routes and records one webhook; answers only once a requested job
     /// is durable on the queue.
     pub async fn accept(
@@ -158,11 +195,8 @@ impl Ingress {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Accepted, IngressError> {
-        let Some(handler) = webhooks::source(source) else {
-            return Err(IngressError::InvalidSignature(format!(
-                "{source} sends no webhooks, so none are accepted"
-            )));
-        };
+        self.screen(source, headers)?;
+        let handler = handler(source)?;
         let workflows = self.workflows.current();
         let request = WebhookRequest { headers, body };
         let signed_by = verify::signing_secret(
@@ -258,6 +292,20 @@ impl Ingress {
             }
         }
     }
+}
+
+fn handler(source: SourceKind) -> Result<&'static dyn webhooks::WebhookSource, IngressError> {
+    webhooks::source(source).ok_or_else(|| {
+        IngressError::InvalidSignature(format!("{source} sends no webhooks, so none are accepted"))
+    })
+}
+
+pub(super) fn no_secret(source: SourceKind) -> IngressError {
+    IngressError::InvalidSignature(format!(
+        "no secret is configured for {source} webhooks, so none are accepted \
+         (set {} or webhooks.{source}.secret in the workflow)",
+        source.default_secret_env().unwrap_or("a secret")
+    ))
 }
 
 /// The event with every secret the process knows replaced in its text: a credential pasted
