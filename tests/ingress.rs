@@ -307,8 +307,9 @@ async fn closing_a_finished_issue_records_its_state(backend: Backend) {
         .await
         .expect("write");
 
-    let closed = github_issue("closed", 15, &["baton"], json!({}));
-    for _ in 0..2 {
+    for attempt in 0..2 {
+        // Two events, so two bodies: a byte-identical body under a fresh id is a replay.
+        let closed = github_issue("closed", 15, &["baton"], json!({ "attempt": attempt }));
         let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &closed);
         let (status, answer) = app.post("github", &headers, closed.clone()).await;
         assert_eq!(status, 200, "{answer}");

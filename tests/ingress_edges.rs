@@ -9,8 +9,11 @@ use baton_core::workflow::Workflow;
 use common::signing::{self, github_issue};
 use common::{spawn_app, spawn_with, Backend, TestApp, GITHUB_SECRET};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+
+on_both_backends!(a_captured_body_resent_with_fresh_ids_is_a_duplicate);
 
 fn delivery_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -217,4 +220,32 @@ fn header_map(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
             ))
         })
         .collect()
+}
+
+/// GitHub signs the body but not the delivery id: a captured body resent with 50 fresh ids
+/// (at once) queues nothing more, on either backend.
+async fn a_captured_body_resent_with_fresh_ids_is_a_duplicate(backend: Backend) {
+    let app = Arc::new(spawn_app(backend).await);
+    let body = labelled(500);
+    let original = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    let (status, answer) = app.post("github", &original, body.clone()).await;
+    assert_eq!(status, 202, "{answer}");
+
+    let replays = (0..50).map(|_| {
+        let (app, body) = (Arc::clone(&app), body.clone());
+        let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+        tokio::spawn(async move { app.post("github", &headers, body).await })
+    });
+    for replay in futures::future::join_all(replays).await {
+        let (status, answer) = replay.expect("task");
+        assert_eq!((status, answer), (200, json!({ "status": "duplicate" })));
+    }
+    // The genuine redelivery (same id, same body) is still a duplicate, and a different
+    // body under a fresh id is still new work.
+    let (status, answer) = app.post("github", &original, body).await;
+    assert_eq!((status, answer), (200, json!({ "status": "duplicate" })));
+    let other = labelled(501);
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &other);
+    assert_eq!(app.post("github", &headers, other).await.0, 202);
+    assert_eq!(app.drain_jobs().await.len(), 2);
 }

@@ -6,6 +6,7 @@
 mod actions;
 mod body;
 mod budget;
+mod dedupe;
 mod response;
 mod router;
 mod service;

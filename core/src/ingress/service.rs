@@ -1,10 +1,10 @@
 use super::budget::BodyBudget;
-use super::{verify, work_items};
+use super::{dedupe, verify, work_items};
 use crate::clock::Clock;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, JobId, NormalizedEvent, SourceKind, WorkItemKey,
 };
-use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
+use crate::ports::{Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
 use crate::telemetry::redact;
@@ -240,9 +240,15 @@ impl Ingress {
             return Ok(Accepted::Ignored { reason });
         }
 
+        // Without a signed timestamp, a captured body stays valid forever and the delivery
+        // id is not signed: the body's digest is claimed beside the id.
+        let mut keys = vec![delivery_key];
+        if !handler.signs_timestamp() {
+            keys.push(dedupe::body_key(source, body));
+        }
         let owner = uuid::Uuid::new_v4().to_string();
-        if let Some(previous) = self.claim_delivery(&delivery_key, &owner).await? {
-            tracing::debug!(delivery = %delivery_key, ?previous, "duplicate delivery");
+        if !self.claim_all(&keys, &owner).await? {
+            tracing::debug!(delivery = %keys[0], "duplicate delivery");
             return Ok(Accepted::Duplicate);
         }
         let applied = work_items::apply(
@@ -251,46 +257,11 @@ impl Ingress {
             self.clock.as_ref(),
             &event,
             decision,
-            &delivery_key,
+            &keys[0],
             served.name(),
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, &event, applied)
-            .await
-    }
-
-    /// Claims the delivery id. `Ok(None)`: this request owns it; `Ok(Some(_))`: it was
-    /// processed before. A concurrent copy waits a little for the first copy's answer.
-    async fn claim_delivery(
-        &self,
-        key: &DeliveryKey,
-        owner: &str,
-    ) -> Result<Option<DeliveryOutcome>, IngressError> {
-        let deadline = tokio::time::Instant::now() + self.settings.in_progress_wait;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let claim = self
-                .store
-                .begin_delivery(
-                    key,
-                    owner,
-                    self.clock.now(),
-                    self.settings.delivery_lease,
-                    self.settings.delivery_retention,
-                )
-                .await?;
-            match claim {
-                DeliveryClaim::Claimed => return Ok(None),
-                DeliveryClaim::Completed(outcome) => return Ok(Some(outcome)),
-                DeliveryClaim::InProgress if tokio::time::Instant::now() + pause < deadline => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                DeliveryClaim::InProgress => {
-                    return Err(IngressError::DeliveryInProgress(key.to_string()))
-                }
-            }
-        }
+        self.settle_delivery(&keys, &owner, &event, applied).await
     }
 }
 
@@ -363,7 +334,8 @@ impl Ingress {
             return Ok(Accepted::Ignored { reason });
         }
         let owner = uuid::Uuid::new_v4().to_string();
-        if self.claim_delivery(&delivery_key, &owner).await?.is_some() {
+        let keys = [delivery_key];
+        if !self.claim_all(&keys, &owner).await? {
             return Ok(Accepted::Duplicate);
         }
         let applied = work_items::apply(
@@ -372,50 +344,11 @@ impl Ingress {
             self.clock.as_ref(),
             event,
             decision,
-            &delivery_key,
+            &keys[0],
             served.name(),
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, event, applied)
-            .await
-    }
-
-    /// Remembers what a delivery did, or gives its id back when applying it failed, so that
-    /// the next try is processed afresh.
-    async fn settle_delivery(
-        &self,
-        key: &DeliveryKey,
-        owner: &str,
-        event: &crate::domain::NormalizedEvent,
-        applied: Result<DeliveryOutcome, IngressError>,
-    ) -> Result<Accepted, IngressError> {
-        let outcome = match applied {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                if let Err(release_error) = self.store.release_delivery(key, owner).await {
-                    tracing::warn!(delivery = %key, error = %release_error,
-                        "could not release delivery; a retry succeeds once its lease expires");
-                }
-                return Err(error);
-            }
-        };
-        let completed = self
-            .store
-            .complete_delivery(
-                key,
-                owner,
-                &outcome,
-                event,
-                self.clock.now(),
-                self.settings.delivery_retention,
-            )
-            .await;
-        if let Err(error) = completed {
-            // The job is durable already; at worst a later try queues a second job, and the
-            // first becomes superseded.
-            tracing::warn!(delivery = %key, %error, "could not mark delivery complete");
-        }
-        Ok(Accepted::from(outcome))
+        self.settle_delivery(&keys, &owner, event, applied).await
     }
 }
 

@@ -40,6 +40,10 @@ impl WebhookSource for LinearSource {
         SIGNATURE_HEADER
     }
 
+    fn signs_timestamp(&self) -> bool {
+        true
+    }
+
     fn verify(
         &self,
         request: WebhookRequest<'_>,

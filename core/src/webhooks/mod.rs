@@ -83,6 +83,12 @@ pub trait WebhookSource: Send + Sync + 'static {
     /// refused before its body is read.
     fn signature_header(&self) -> &'static str;
 
+    /// Whether the signed bytes carry a timestamp that bounds replays (Linear's
+    /// `webhookTimestamp`). Without one, the ingress also deduplicates on the body's digest.
+    fn signs_timestamp(&self) -> bool {
+        false
+    }
+
     /// Whether the sender can form-encode its body (see [`body_format`]).
     fn accepts_form(&self) -> bool {
         false
