@@ -184,6 +184,24 @@ pub struct DevArgs {
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BATON_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The memory all webhook bodies waiting for verification may hold together, in bytes;
+    /// past it, 503 with Retry-After.
+    #[arg(long, env = "BATON_BODY_BUDGET_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub body_budget_bytes: usize,
+    /// Seconds a client has to send a request's headers (and, between requests, to start
+    /// the next one) before its connection is closed.
+    #[arg(long, env = "BATON_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds without a byte either way (a stalled upload or download) before a connection
+    /// is closed.
+    #[arg(long, env = "BATON_IDLE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; past it, new ones get 503 with Retry-After.
+    #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_connections: u64,
     /// Serve webhooks only: leave the jobs on the queue for separate `baton runner`s.
     #[arg(long)]
     pub no_runner: bool,

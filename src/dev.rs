@@ -5,6 +5,7 @@ use crate::backend::{self, BackendChoice};
 use crate::cli::DevArgs;
 use crate::reconciler;
 use crate::runner;
+use crate::serve;
 use anyhow::Context;
 use baton_core::api;
 use baton_core::clock::SystemClock;
@@ -29,6 +30,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let backends = backend::open(&chosen, &args.backend).await?;
     let settings = IngressSettings {
         max_body_bytes: args.max_body_bytes,
+        body_budget_bytes: args.body_budget_bytes,
         ..IngressSettings::default()
     };
     let clock: Arc<SystemClock> = Arc::new(SystemClock);
@@ -119,14 +121,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         stop_server.cancel();
     });
-    // The peer address tells the auth check who is on loopback.
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await
-    .context("server failed");
+    let limits = serve::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        ..serve::Limits::default()
+    };
+    // The server hands handlers the peer address: the auth check uses it for loopback.
+    let served = serve::serve(listener, app, limits, shutdown.clone())
+        .await
+        .context("server failed");
     // The server stops first: no new jobs arrive while the runner winds down.
     shutdown.cancel();
     if let Some(task) = runner_task {

@@ -7,6 +7,7 @@ mod demo;
 mod dev;
 mod reconciler;
 mod runner;
+mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;

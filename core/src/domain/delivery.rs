@@ -62,15 +62,16 @@ pub struct DeliveryRecord {
 impl DeliveryKey {
     /// Parses the display form, `<source>:<id>` (`github:72d3162e-...`), as API paths carry it.
     pub fn parse(value: &str) -> Result<Self, String> {
+        let shown = super::preview(value);
         let (source, id) = value
             .split_once(':')
-            .ok_or_else(|| format!("delivery id `{value}` has no `<source>:` prefix"))?;
+            .ok_or_else(|| format!("delivery id `{shown}` has no `<source>:` prefix"))?;
         let source = source
             .parse::<SourceKind>()
-            .map_err(|e| format!("delivery id `{value}`: {e}"))?;
-        if id.is_empty() || id.len() > Self::MAX_ID_LEN || id.chars().any(char::is_control) {
+            .map_err(|_| format!("delivery id `{shown}` does not start with a known source"))?;
+        if id.is_empty() || id.len() > Self::MAX_ID_LEN || !super::is_printable(id) {
             return Err(format!(
-                "delivery id `{value}` must have 1 to {} printable characters after the source",
+                "delivery id `{shown}` must have 1 to {} printable characters after the source",
                 Self::MAX_ID_LEN
             ));
         }

@@ -5,6 +5,7 @@ mod event;
 mod job;
 mod run;
 mod source;
+mod text;
 mod work_item;
 
 pub use delivery::{DeliveryKey, DeliveryOutcome, DeliveryRecord};
@@ -12,6 +13,7 @@ pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent,
 pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
 pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
 pub use source::{SourceKind, UnknownSource};
+pub use text::{is_printable, preview};
 pub use work_item::{
     Lease, PullRequestLink, WorkItem, WorkItemKey, WorkItemStatus, WORK_ITEM_MARKER,
 };

@@ -20,7 +20,7 @@ impl RunId {
     pub fn parse(value: &str) -> Result<Self, String> {
         uuid::Uuid::parse_str(value)
             .map(|id| Self(id.to_string()))
-            .map_err(|_| format!("`{value}` is not a run id (a UUID)"))
+            .map_err(|_| format!("`{}` is not a run id (a UUID)", super::preview(value)))
     }
 
     pub fn as_str(&self) -> &str {

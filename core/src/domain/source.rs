@@ -77,7 +77,10 @@ impl fmt::Display for SourceKind {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown webhook source `{0}` (known: github, linear, jira, gitlab)")]
+#[error(
+    "unknown webhook source `{}` (known: github, linear, jira, gitlab)",
+    super::preview(.0)
+)]
 pub struct UnknownSource(pub String);
 
 /// Parses any origin (`tracker.kind`, work item keys); [`SourceKind::webhook`] for routes.

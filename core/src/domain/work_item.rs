@@ -15,16 +15,34 @@ impl WorkItemKey {
         Self(format!("{source}:{identifier}"))
     }
 
-    /// Accepts a key as it appears in API paths and job messages.
+    /// Keys longer than this are refused: no tracker's identifier comes near it, and keys
+    /// become store keys and path segments.
+    pub const MAX_LEN: usize = 512;
+
+    /// Accepts a key as it appears in API paths and job messages: `<source>:<identifier>`,
+    /// at most [`Self::MAX_LEN`] bytes, with no control character.
     pub fn parse(value: &str) -> Result<Self, String> {
+        let shown = super::preview(value);
+        if value.len() > Self::MAX_LEN {
+            return Err(format!(
+                "work item key `{shown}` is {} bytes long; the limit is {}",
+                value.len(),
+                Self::MAX_LEN
+            ));
+        }
+        if !super::is_printable(value) {
+            return Err(format!(
+                "work item key `{shown}` contains a control character"
+            ));
+        }
         let (source, identifier) = value
             .split_once(':')
-            .ok_or_else(|| format!("work item key `{value}` has no `<source>:` prefix"))?;
+            .ok_or_else(|| format!("work item key `{shown}` has no `<source>:` prefix"))?;
         source
             .parse::<SourceKind>()
-            .map_err(|e| format!("work item key `{value}`: {e}"))?;
+            .map_err(|e| format!("work item key `{shown}`: {e}"))?;
         if identifier.is_empty() {
-            return Err(format!("work item key `{value}` has an empty identifier"));
+            return Err(format!("work item key `{shown}` has an empty identifier"));
         }
         Ok(Self(value.to_owned()))
     }

@@ -29,9 +29,9 @@ impl From<IngressError> for ActionError {
             IngressError::Backend(message) => Self::Backend(message),
             IngressError::DeliveryInProgress(_) => Self::Backend(error.to_string()),
             // A stored event that no longer passes the ingress's checks cannot be replayed.
-            IngressError::Malformed(message) | IngressError::InvalidSignature(message) => {
-                Self::Conflict(message)
-            }
+            IngressError::Malformed(message)
+            | IngressError::InvalidSignature(message)
+            | IngressError::UnsupportedMediaType(message) => Self::Conflict(message),
         }
     }
 }

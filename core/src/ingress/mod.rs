@@ -4,6 +4,9 @@
 //! HTTP in it; [`router`] serves it with axum, the same router on Lambda and locally.
 
 mod actions;
+mod body;
+mod budget;
+mod dedupe;
 mod response;
 mod router;
 mod service;
@@ -11,6 +14,7 @@ mod verify;
 mod work_items;
 
 pub use actions::ActionError;
+pub use budget::{BodyBudget, BudgetSpent, Held};
 pub use router::{router, WEBHOOK_PATH};
 pub use service::{Accepted, Ingress, IngressError, IngressSettings};
 pub use work_items::merge_snapshot;

@@ -46,6 +46,11 @@ impl IntoResponse for IngressError {
             IngressError::Malformed(message) => {
                 error(StatusCode::BAD_REQUEST, "malformed_payload", message)
             }
+            IngressError::UnsupportedMediaType(message) => error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            ),
             IngressError::Conflict(message) => error(StatusCode::CONFLICT, "conflict", message),
             // The detail (SDK errors can name accounts, roles and ARNs) stays in the log;
             // senders such as GitHub show response bodies to anyone who can see the hook.

@@ -1,14 +1,14 @@
+use super::body::read_body;
 use super::{Ingress, IngressError};
 use crate::domain::SourceKind;
 use crate::http_error::{error, method_not_allowed, not_found};
 use crate::telemetry::metrics::{self, RefusalReason};
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -63,15 +63,23 @@ async fn receive_from(
 ) -> Response {
     let started = Instant::now();
     metrics::webhook_received(source.as_str());
+    // Refused on the headers alone: the body is never read.
+    if let Err(refused) = ingress.screen(source, &headers) {
+        metrics::webhook_refused(refusal_reason(&refused));
+        tracing::info!(error = %refused, "webhook refused");
+        return refused.into_response();
+    }
     let limit = ingress.settings().max_body_bytes;
-    let body = match read_body(body, &headers, limit).await {
+    let body = match read_body(body, &headers, limit, ingress.body_budget()).await {
         Ok(body) => body,
-        Err((reason, response)) => {
-            metrics::webhook_refused(reason);
-            return response;
+        Err(refused) => {
+            metrics::webhook_refused(refused.reason());
+            return refused.into_response();
         }
     };
-    let result = ingress.accept(source, &headers, &body).await;
+    let result = ingress.accept(source, &headers, &body.bytes).await;
+    // The budget is given back as soon as the pipeline is done with the bytes.
+    drop(body);
     let elapsed_us = started.elapsed().as_micros() as u64;
     match result {
         Ok(accepted) => {
@@ -99,43 +107,7 @@ fn refusal_reason(error: &IngressError) -> RefusalReason {
         IngressError::Backend(_) => RefusalReason::BackendUnavailable,
         IngressError::DeliveryInProgress(_) => RefusalReason::DeliveryInProgress,
         IngressError::Conflict(_) => RefusalReason::Conflict,
-    }
-}
-
-/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`.
-async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, (RefusalReason, Response)> {
-    let too_large = || {
-        (
-            RefusalReason::PayloadTooLarge,
-            error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("body exceeds the limit of {limit} bytes"),
-            ),
-        )
-    };
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err((
-            RefusalReason::Malformed,
-            error(
-                StatusCode::BAD_REQUEST,
-                "malformed_payload",
-                format!("could not read the body: {e}"),
-            ),
-        )),
+        IngressError::UnsupportedMediaType(_) => RefusalReason::UnsupportedMediaType,
     }
 }
 

@@ -1,9 +1,10 @@
-use super::{verify, work_items};
+use super::budget::BodyBudget;
+use super::{dedupe, verify, work_items};
 use crate::clock::Clock;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, JobId, NormalizedEvent, SourceKind, WorkItemKey,
 };
-use crate::ports::{DeliveryClaim, Queue, Store, StoreError};
+use crate::ports::{Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
 use crate::telemetry::redact;
@@ -19,6 +20,9 @@ use std::time::Duration;
 pub struct IngressSettings {
     /// Largest body accepted; Lambda's own synchronous payload limit by default.
     pub max_body_bytes: usize,
+    /// The memory all bodies waiting for verification may hold together (see
+    /// [`BodyBudget`]); over it, 503 with `Retry-After`.
+    pub body_budget_bytes: usize,
     /// How long a claim on a delivery id holds before a crashed holder's claim can be taken.
     pub delivery_lease: Duration,
     /// How long a processed delivery id is remembered for deduplication.
@@ -31,6 +35,9 @@ impl Default for IngressSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 6 * 1024 * 1024,
+            // Ten bodies at the largest size: on Lambda (one request per instance) it never
+            // binds; in `baton dev` it caps what a flood of large bodies can hold.
+            body_budget_bytes: 64 * 1024 * 1024,
             delivery_lease: Duration::from_secs(30),
             delivery_retention: Duration::from_secs(7 * 24 * 3600),
             in_progress_wait: Duration::from_secs(2),
@@ -69,6 +76,9 @@ pub enum IngressError {
     /// The store or the queue failed; nothing was acknowledged: 503.
     #[error("{0}")]
     Backend(String),
+    /// The Content-Type is not one the source sends: 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Another copy of this delivery is being processed right now: 503, retry shortly.
     #[error("delivery {0} is being processed by another request; retry shortly")]
     DeliveryInProgress(String),
@@ -92,6 +102,7 @@ pub struct Ingress {
     /// Read once per delivery: no file I/O on the request path.
     workflows: WorkflowWatch,
     settings: IngressSettings,
+    budget: BodyBudget,
 }
 
 impl Ingress {
@@ -124,12 +135,18 @@ impl Ingress {
             queue,
             clock,
             workflows,
+            budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
         }
     }
 
     pub fn settings(&self) -> &IngressSettings {
         &self.settings
+    }
+
+    /// The budget the bodies of all requests in flight share.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.budget
     }
 
     pub fn workflows(&self) -> &WorkflowWatch {
@@ -150,6 +167,26 @@ impl Ingress {
         sources.into_iter()
     }
 
+    /// What the headers alone decide, before the body is read: the source takes webhooks
+    /// and has a secret, the signature header is there, the Content-Type is one the source
+    /// sends. [`Ingress::accept`] checks it too; the router calls it first so that a request
+    /// refused anyway never has its body read.
+    pub fn screen(&self, source: SourceKind, headers: &HeaderMap) -> Result<(), IngressError> {
+        let handler = handler(source)?;
+        if self
+            .workflows
+            .current()
+            .candidate_secrets(source)
+            .is_empty()
+        {
+            return Err(no_secret(source));
+        }
+        webhooks::screen_headers(handler, headers).map_err(|refused| match refused {
+            webhooks::ScreenError::Unsigned(e) => IngressError::InvalidSignature(e.to_string()),
+            webhooks::ScreenError::Media(e) => IngressError::UnsupportedMediaType(e.to_string()),
+        })
+    }
+
     /// Verifies, parses, routes and records one webhook; answers only once a requested job
     /// is durable on the queue.
     pub async fn accept(
@@ -158,11 +195,8 @@ impl Ingress {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Accepted, IngressError> {
-        let Some(handler) = webhooks::source(source) else {
-            return Err(IngressError::InvalidSignature(format!(
-                "{source} sends no webhooks, so none are accepted"
-            )));
-        };
+        self.screen(source, headers)?;
+        let handler = handler(source)?;
         let workflows = self.workflows.current();
         let request = WebhookRequest { headers, body };
         let signed_by = verify::signing_secret(
@@ -206,9 +240,15 @@ impl Ingress {
             return Ok(Accepted::Ignored { reason });
         }
 
+        // Without a signed timestamp, a captured body stays valid forever and the delivery
+        // id is not signed: the body's digest is claimed beside the id.
+        let mut keys = vec![delivery_key];
+        if !handler.signs_timestamp() {
+            keys.push(dedupe::body_key(source, body));
+        }
         let owner = uuid::Uuid::new_v4().to_string();
-        if let Some(previous) = self.claim_delivery(&delivery_key, &owner).await? {
-            tracing::debug!(delivery = %delivery_key, ?previous, "duplicate delivery");
+        if !self.claim_all(&keys, &owner).await? {
+            tracing::debug!(delivery = %keys[0], "duplicate delivery");
             return Ok(Accepted::Duplicate);
         }
         let applied = work_items::apply(
@@ -217,47 +257,26 @@ impl Ingress {
             self.clock.as_ref(),
             &event,
             decision,
-            &delivery_key,
+            &keys[0],
             served.name(),
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, &event, applied)
-            .await
+        self.settle_delivery(&keys, &owner, &event, applied).await
     }
+}
 
-    /// Claims the delivery id. `Ok(None)`: this request owns it; `Ok(Some(_))`: it was
-    /// processed before. A concurrent copy waits a little for the first copy's answer.
-    async fn claim_delivery(
-        &self,
-        key: &DeliveryKey,
-        owner: &str,
-    ) -> Result<Option<DeliveryOutcome>, IngressError> {
-        let deadline = tokio::time::Instant::now() + self.settings.in_progress_wait;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let claim = self
-                .store
-                .begin_delivery(
-                    key,
-                    owner,
-                    self.clock.now(),
-                    self.settings.delivery_lease,
-                    self.settings.delivery_retention,
-                )
-                .await?;
-            match claim {
-                DeliveryClaim::Claimed => return Ok(None),
-                DeliveryClaim::Completed(outcome) => return Ok(Some(outcome)),
-                DeliveryClaim::InProgress if tokio::time::Instant::now() + pause < deadline => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                DeliveryClaim::InProgress => {
-                    return Err(IngressError::DeliveryInProgress(key.to_string()))
-                }
-            }
-        }
-    }
+fn handler(source: SourceKind) -> Result<&'static dyn webhooks::WebhookSource, IngressError> {
+    webhooks::source(source).ok_or_else(|| {
+        IngressError::InvalidSignature(format!("{source} sends no webhooks, so none are accepted"))
+    })
+}
+
+pub(super) fn no_secret(source: SourceKind) -> IngressError {
+    IngressError::InvalidSignature(format!(
+        "no secret is configured for {source} webhooks, so none are accepted \
+         (set {} or webhooks.{source}.secret in the workflow)",
+        source.default_secret_env().unwrap_or("a secret")
+    ))
 }
 
 /// The event with every secret the process knows replaced in its text: a credential pasted
@@ -315,7 +334,8 @@ impl Ingress {
             return Ok(Accepted::Ignored { reason });
         }
         let owner = uuid::Uuid::new_v4().to_string();
-        if self.claim_delivery(&delivery_key, &owner).await?.is_some() {
+        let keys = [delivery_key];
+        if !self.claim_all(&keys, &owner).await? {
             return Ok(Accepted::Duplicate);
         }
         let applied = work_items::apply(
@@ -324,50 +344,11 @@ impl Ingress {
             self.clock.as_ref(),
             event,
             decision,
-            &delivery_key,
+            &keys[0],
             served.name(),
         )
         .await;
-        self.settle_delivery(&delivery_key, &owner, event, applied)
-            .await
-    }
-
-    /// Remembers what a delivery did, or gives its id back when applying it failed, so that
-    /// the next try is processed afresh.
-    async fn settle_delivery(
-        &self,
-        key: &DeliveryKey,
-        owner: &str,
-        event: &crate::domain::NormalizedEvent,
-        applied: Result<DeliveryOutcome, IngressError>,
-    ) -> Result<Accepted, IngressError> {
-        let outcome = match applied {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                if let Err(release_error) = self.store.release_delivery(key, owner).await {
-                    tracing::warn!(delivery = %key, error = %release_error,
-                        "could not release delivery; a retry succeeds once its lease expires");
-                }
-                return Err(error);
-            }
-        };
-        let completed = self
-            .store
-            .complete_delivery(
-                key,
-                owner,
-                &outcome,
-                event,
-                self.clock.now(),
-                self.settings.delivery_retention,
-            )
-            .await;
-        if let Err(error) = completed {
-            // The job is durable already; at worst a later try queues a second job, and the
-            // first becomes superseded.
-            tracing::warn!(delivery = %key, %error, "could not mark delivery complete");
-        }
-        Ok(Accepted::from(outcome))
+        self.settle_delivery(&keys, &owner, event, applied).await
     }
 }
 

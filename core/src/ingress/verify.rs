@@ -36,11 +36,7 @@ pub(super) fn signing_secret(
     }
     Err(match refused {
         Some(error) => IngressError::InvalidSignature(error.to_string()),
-        None => IngressError::InvalidSignature(format!(
-            "no secret is configured for {source} webhooks, so none are accepted \
-             (set {} or webhooks.{source}.secret in the workflow)",
-            source.default_secret_env().unwrap_or("a secret")
-        )),
+        None => super::service::no_secret(source),
     })
 }
 

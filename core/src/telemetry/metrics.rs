@@ -42,6 +42,10 @@ pub enum RefusalReason {
     DeliveryInProgress,
     /// The work item's state refused the request (an API action; webhooks never conflict).
     Conflict,
+    /// The Content-Type is not one the source sends.
+    UnsupportedMediaType,
+    /// The memory budget for bodies waiting for verification was spent.
+    Busy,
 }
 
 impl RefusalReason {
@@ -54,6 +58,8 @@ impl RefusalReason {
             RefusalReason::BackendUnavailable => "backend_unavailable",
             RefusalReason::DeliveryInProgress => "delivery_in_progress",
             RefusalReason::Conflict => "conflict",
+            RefusalReason::UnsupportedMediaType => "unsupported_media_type",
+            RefusalReason::Busy => "busy",
         }
     }
 }

@@ -7,7 +7,8 @@
 //! `ping` and everything else are ignored without reading the body.
 
 use super::json::{self, Id, Str};
-use super::signature::{optional_header, required_header, verify_prefixed_hmac};
+use super::media::{body_format, BodyFormat};
+use super::signature::{required_header, verify_prefixed_hmac};
 use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
 use crate::domain::{
     Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState, SourceKind,
@@ -20,13 +21,20 @@ use std::borrow::Cow;
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 const EVENT_HEADER: &str = "X-GitHub-Event";
 const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
-const CONTENT_TYPE: &str = "Content-Type";
 
 pub struct GithubSource;
 
 impl WebhookSource for GithubSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Github
+    }
+
+    fn signature_header(&self) -> &'static str {
+        SIGNATURE_HEADER
+    }
+
+    fn accepts_form(&self) -> bool {
+        true
     }
 
     fn verify(
@@ -47,7 +55,7 @@ impl WebhookSource for GithubSource {
     fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError> {
         let delivery_id = required_header(request.headers, DELIVERY_HEADER)?.to_owned();
         let event = required_header(request.headers, EVENT_HEADER)?;
-        let format = body_format(optional_header(request.headers, CONTENT_TYPE)?)?;
+        let format = body_format(request.headers, true)?;
         let parsed = match event {
             "ping" => ignored("`ping` (webhook created or tested)".to_owned()),
             "issues" | "issue_comment" | "pull_request" | "pull_request_review" => {
@@ -61,29 +69,6 @@ impl WebhookSource for GithubSource {
             delivery_id,
             parsed,
         })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFormat {
-    Json,
-    Form,
-}
-
-/// GitHub's two content types; a request without one is read as JSON.
-fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ParseError> {
-    let Some(content_type) = content_type else {
-        return Ok(BodyFormat::Json);
-    };
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/json") {
-        Ok(BodyFormat::Json)
-    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        Ok(BodyFormat::Form)
-    } else {
-        Err(ParseError::UnsupportedContentType(
-            content_type.chars().take(100).collect(),
-        ))
     }
 }
 

@@ -37,6 +37,10 @@ impl WebhookSource for GitlabSource {
         SourceKind::Gitlab
     }
 
+    fn signature_header(&self) -> &'static str {
+        TOKEN_HEADER
+    }
+
     fn verify(
         &self,
         request: WebhookRequest<'_>,

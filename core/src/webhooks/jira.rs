@@ -36,6 +36,10 @@ impl WebhookSource for JiraSource {
         SourceKind::Jira
     }
 
+    fn signature_header(&self) -> &'static str {
+        SIGNATURE_HEADER
+    }
+
     fn verify(
         &self,
         request: WebhookRequest<'_>,

@@ -36,6 +36,14 @@ impl WebhookSource for LinearSource {
         SourceKind::Linear
     }
 
+    fn signature_header(&self) -> &'static str {
+        SIGNATURE_HEADER
+    }
+
+    fn signs_timestamp(&self) -> bool {
+        true
+    }
+
     fn verify(
         &self,
         request: WebhookRequest<'_>,

@@ -6,9 +6,12 @@ mod gitlab;
 mod jira;
 mod json;
 mod linear;
+mod media;
 mod signature;
 #[cfg(test)]
 mod test_support;
+
+pub use media::{body_format, BodyFormat};
 
 use crate::domain::{NormalizedEvent, SourceKind};
 use crate::secret::Secret;
@@ -76,6 +79,21 @@ pub enum ParseError {
 pub trait WebhookSource: Send + Sync + 'static {
     fn kind(&self) -> SourceKind;
 
+    /// The header that carries the signature (or the token): a request without it is
+    /// refused before its body is read.
+    fn signature_header(&self) -> &'static str;
+
+    /// Whether the signed bytes carry a timestamp that bounds replays (Linear's
+    /// `webhookTimestamp`). Without one, the ingress also deduplicates on the body's digest.
+    fn signs_timestamp(&self) -> bool {
+        false
+    }
+
+    /// Whether the sender can form-encode its body (see [`body_format`]).
+    fn accepts_form(&self) -> bool {
+        false
+    }
+
     /// Checks the signature (and timestamp window, where the source has one) against the raw
     /// body in constant time. Must run before [`WebhookSource::parse`].
     fn verify(
@@ -87,6 +105,27 @@ pub trait WebhookSource: Send + Sync + 'static {
 
     /// Parses a verified request into a normalized event, or says why it is ignored.
     fn parse(&self, request: WebhookRequest<'_>) -> Result<ParsedDelivery, ParseError>;
+}
+
+/// What the headers alone decide for `handler`, so that the body is never read for a
+/// request refused anyway: the signature header is present and readable, and the
+/// Content-Type is one the source sends.
+pub fn screen_headers(handler: &dyn WebhookSource, headers: &HeaderMap) -> Result<(), ScreenError> {
+    signature::signature_header(headers, handler.signature_header())
+        .map_err(ScreenError::Unsigned)?;
+    body_format(headers, handler.accepts_form()).map_err(ScreenError::Media)?;
+    Ok(())
+}
+
+/// Why [`screen_headers`] refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScreenError {
+    /// 401 `invalid_signature`.
+    #[error(transparent)]
+    Unsigned(VerifyError),
+    /// 415 `unsupported_media_type`.
+    #[error(transparent)]
+    Media(ParseError),
 }
 
 /// The registry: the handler for each source; `None` for the origins that send no webhooks

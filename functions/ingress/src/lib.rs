@@ -13,7 +13,9 @@ use std::sync::Arc;
 ///   files are picked up (default 2000; 0: never);
 /// - the webhook secrets they name (`GITHUB_WEBHOOK_SECRET`, ... by default);
 /// - `BATON_BACKEND`: `aws` (default) or `memory`; `BATON_TABLE`, `BATON_QUEUE`, `BATON_DLQ`;
-/// - `BATON_MAX_BODY_BYTES`: the body limit (default 6 MB).
+/// - `BATON_MAX_BODY_BYTES`: the body limit (default 6 MB);
+/// - `BATON_BODY_BUDGET_BYTES`: the memory all bodies waiting for verification may hold
+///   (default 64 MiB; one request per instance on Lambda, so it never binds there).
 pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     let workflow_path = std::env::var_os("BATON_WORKFLOW").map(PathBuf::from);
     let source = WorkflowSource::discover(workflow_path.as_deref(), env_lookup())?;
@@ -28,6 +30,11 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
         settings.max_body_bytes = limit
             .parse()
             .with_context(|| format!("BATON_MAX_BODY_BYTES is not a number: {limit}"))?;
+    }
+    if let Ok(budget) = std::env::var("BATON_BODY_BUDGET_BYTES") {
+        settings.body_budget_bytes = budget
+            .parse()
+            .with_context(|| format!("BATON_BODY_BUDGET_BYTES is not a number: {budget}"))?;
     }
     tracing::info!(workflow = %source.describe(), workflows = source.set().len(),
         backend = %backends.description, "ingress ready");

@@ -3,6 +3,7 @@
 
 mod actions;
 mod auth;
+mod limits;
 mod openapi;
 mod runs;
 
