@@ -1,7 +1,9 @@
 //! Choosing the backends at start-up: embedded in-memory adapters, or DynamoDB and SQS.
 //! The one place a process decides; everything after talks to the ports.
 
-use crate::{connect, Settings};
+use crate::startup::{self, Failure, StartupBudget, StartupError};
+use crate::{adapters, config_loader, Settings};
+use aws_config::SdkConfig;
 use baton_core::memory::{MemoryQueue, MemoryStore};
 use baton_core::ports::{Queue, Store};
 use std::fmt;
@@ -51,7 +53,9 @@ pub struct Backends {
 pub struct OpenError(String);
 
 /// Opens the backends. For AWS it checks that the table and the queue exist, so a process
-/// refuses to start (with a hint) rather than answering 503 to every webhook.
+/// refuses to start (with a hint) rather than answering 503 to every webhook. The checks
+/// wait for a cold or throttled endpoint within the start-up budget of the environment
+/// (`BATON_STARTUP_BUDGET_SECS`, see [`crate::startup`]).
 pub async fn open(kind: BackendKind, settings: &Settings) -> Result<Backends, OpenError> {
     if kind == BackendKind::Memory {
         return Ok(Backends {
@@ -60,28 +64,50 @@ pub async fn open(kind: BackendKind, settings: &Settings) -> Result<Backends, Op
             description: "embedded in-memory store and queue".into(),
         });
     }
-    let (store, queue) = connect(settings).await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+    let budget = StartupBudget::from_env().map_err(|e| OpenError(e.to_string()))?;
+    open_aws(&config_loader().load().await, settings, &budget).await
+}
+
+/// Opens DynamoDB and SQS as `config` says, checking within `budget` that the table and the
+/// jobs queue exist. A missing one fails at once; an endpoint that does not answer (yet) is
+/// retried until the budget is spent.
+pub async fn open_aws(
+    config: &SdkConfig,
+    settings: &Settings,
+    budget: &StartupBudget,
+) -> Result<Backends, OpenError> {
+    let (store, queue) = adapters(config, settings);
+    let endpoint = config.endpoint_url().unwrap_or("AWS").to_owned();
     let hint = "create them with `baton setup` (or the infra templates)";
-    store
-        .client()
-        .describe_table()
-        .table_name(store.table())
-        .send()
-        .await
-        .map_err(|e| {
-            OpenError(format!(
-                "DynamoDB table `{}` at {endpoint} is not usable ({}); {hint}",
-                settings.table,
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    queue.queue_url().await.map_err(|e| {
+    let unusable = |what: &str, error: StartupError| {
         OpenError(format!(
-            "SQS queue `{}` at {endpoint} is not usable ({e}); {hint}",
-            settings.queue
+            "{what} at {endpoint} is not usable ({error}); {hint}"
         ))
-    })?;
+    };
+    let client = startup::patient_dynamo(store.client());
+    let what = format!("checking DynamoDB table `{}`", settings.table);
+    startup::retry(budget, &what, || async {
+        client
+            .describe_table()
+            .table_name(store.table())
+            .send()
+            .await
+            .map_err(|e| Failure::from_sdk("DynamoDB", "DescribeTable", &e))
+    })
+    .await
+    .map_err(|e| unusable(&format!("DynamoDB table `{}`", settings.table), e))?;
+    let client = startup::patient_sqs(queue.client());
+    let what = format!("checking SQS queue `{}`", settings.queue);
+    startup::retry(budget, &what, || async {
+        client
+            .get_queue_url()
+            .queue_name(&settings.queue)
+            .send()
+            .await
+            .map_err(|e| Failure::from_sdk("SQS", "GetQueueUrl", &e))
+    })
+    .await
+    .map_err(|e| unusable(&format!("SQS queue `{}`", settings.queue), e))?;
     Ok(Backends {
         description: format!(
             "DynamoDB table `{}` and SQS queue `{}` at {endpoint}",

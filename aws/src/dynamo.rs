@@ -1,3 +1,4 @@
+use crate::startup::Failure;
 use crate::{describe, SetupError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -239,6 +240,14 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The same table through a client for start-up calls (see `crate::startup`).
+    pub(crate) fn patient(&self) -> Self {
+        Self {
+            client: crate::startup::patient_dynamo(&self.client),
+            table: Arc::clone(&self.table),
+        }
+    }
+
     /// A consistent read of a delivery record, for when a failed claim did not say what it
     /// lost to.
     async fn read_delivery(&self, pk: &str) -> Result<Option<Item>, StoreError> {
@@ -357,7 +366,8 @@ impl DynamoStore {
     /// it is active, and turns on TTL on `expires_at`.
     pub async fn create_table(&self) -> Result<(), SetupError> {
         let table = &*self.table;
-        let fail = |message: String| SetupError::new(format!("table {table}"), message);
+        let resource = format!("table {table}");
+        let fail = |message: String| SetupError::new(&resource, message);
         let key = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
                 .attribute_name(name)
@@ -399,7 +409,12 @@ impl DynamoStore {
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-            Err(e) => return Err(fail(DisplayErrorContext(&e).to_string())),
+            Err(e) => {
+                return Err(SetupError::from_failure(
+                    &resource,
+                    Failure::from_sdk("DynamoDB", "CreateTable", &e),
+                ))
+            }
         }
 
         let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_WAIT;
@@ -410,7 +425,12 @@ impl DynamoStore {
                 .table_name(table)
                 .send()
                 .await
-                .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+                .map_err(|e| {
+                    SetupError::from_failure(
+                        &resource,
+                        Failure::from_sdk("DynamoDB", "DescribeTable", &e),
+                    )
+                })?;
             let status = described.table.and_then(|t| t.table_status);
             if status == Some(TableStatus::Active) {
                 break;
@@ -423,7 +443,9 @@ impl DynamoStore {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
 
-        self.enable_ttl().await.map_err(fail)?;
+        self.enable_ttl()
+            .await
+            .map_err(|failure| SetupError::from_failure(&resource, failure))?;
 
         // Point-in-time recovery belongs to the infrastructure templates; emulators may not
         // implement it, which is fine.
@@ -445,14 +467,14 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn ttl_attribute(&self) -> Result<Option<(String, TimeToLiveStatus)>, String> {
+    async fn ttl_attribute(&self) -> Result<Option<(String, TimeToLiveStatus)>, Failure> {
         let described = self
             .client
             .describe_time_to_live()
             .table_name(&*self.table)
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| Failure::from_sdk("DynamoDB", "DescribeTimeToLive", &e))?;
         Ok(described.time_to_live_description.and_then(|ttl| {
             let status = ttl.time_to_live_status?;
             if status == TimeToLiveStatus::Disabled || status == TimeToLiveStatus::Disabling {
@@ -462,12 +484,12 @@ impl DynamoStore {
         }))
     }
 
-    async fn enable_ttl(&self) -> Result<(), String> {
+    async fn enable_ttl(&self) -> Result<(), Failure> {
         let check = |current: Option<(String, TimeToLiveStatus)>| match current {
             Some((name, _)) if name == TTL => Ok(true),
-            Some((name, _)) => Err(format!(
+            Some((name, _)) => Err(Failure::permanent(format!(
                 "TTL is on attribute `{name}`, baton needs it on `{TTL}`"
-            )),
+            ))),
             None => Ok(false),
         };
         if check(self.ttl_attribute().await?)? {
@@ -477,7 +499,7 @@ impl DynamoStore {
             .enabled(true)
             .attribute_name(TTL)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::permanent(e.to_string()))?;
         let updated = self
             .client
             .update_time_to_live()
@@ -492,7 +514,7 @@ impl DynamoStore {
                 tracing::debug!(error = %DisplayErrorContext(&e), "TTL was enabled concurrently");
                 Ok(())
             }
-            Err(e) => Err(DisplayErrorContext(&e).to_string()),
+            Err(e) => Err(Failure::from_sdk("DynamoDB", "UpdateTimeToLive", &e)),
         }
     }
 }

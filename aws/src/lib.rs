@@ -5,7 +5,9 @@
 //! The endpoint comes from the SDK's usual configuration (`AWS_ENDPOINT_URL`, or the
 //! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`), so the same code talks
 //! to AWS or to an emulator. The clients fail fast: a dead endpoint gives an error within
-//! about three seconds, which the ingress turns into a 503.
+//! about three seconds, which the ingress turns into a 503. Start-up calls (`setup`, the
+//! checks of `open`) are the exception: they wait for a cold or throttled endpoint within a
+//! start-up budget (see [`startup`]).
 //!
 //! Table layout (one table, string keys `pk`/`sk`):
 //!
@@ -36,8 +38,9 @@ mod backends;
 mod dynamo;
 pub mod permissions;
 mod sqs;
+pub mod startup;
 
-pub use backends::{open, BackendKind, Backends, OpenError};
+pub use backends::{open, open_aws, BackendKind, Backends, OpenError};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 
@@ -143,9 +146,37 @@ pub async fn connect(settings: &Settings) -> (DynamoStore, SqsQueue) {
 /// Creates what the adapters need, idempotently: the table (with its GSI and TTL, waiting
 /// until it is active), the dead-letter queue and the jobs queue with its redrive policy.
 /// Infrastructure templates do the same in AWS accounts; this is for emulators and tests.
+/// Waits for a cold or throttled endpoint within the start-up budget of the environment
+/// (`BATON_STARTUP_BUDGET_SECS`, see [`startup`]).
 pub async fn setup(store: &DynamoStore, queue: &SqsQueue) -> Result<(), SetupError> {
-    store.create_table().await?;
-    queue.create_queues().await
+    let budget = startup::StartupBudget::from_env()
+        .map_err(|e| SetupError::new("the start-up budget", e.to_string()))?;
+    setup_within(store, queue, &budget).await
+}
+
+/// [`setup`] within `budget`.
+pub async fn setup_within(
+    store: &DynamoStore,
+    queue: &SqsQueue,
+    budget: &startup::StartupBudget,
+) -> Result<(), SetupError> {
+    let (store, queue) = (store.patient(), queue.patient());
+    let table = format!("table {}", store.table());
+    let what = format!("creating DynamoDB table `{}`", store.table());
+    startup::retry(budget, &what, || async {
+        store.create_table().await.map_err(SetupError::into_failure)
+    })
+    .await
+    .map_err(|e| SetupError::new(table, e.to_string()))?;
+    let what = "creating the SQS queues";
+    startup::retry(budget, what, || async {
+        queue
+            .create_queues()
+            .await
+            .map_err(SetupError::into_failure)
+    })
+    .await
+    .map_err(|e| SetupError::new("the queues", e.to_string()))
 }
 
 /// An SDK error with its whole chain of causes (the service's message included), for
@@ -164,6 +195,8 @@ where
 pub struct SetupError {
     pub resource: String,
     pub message: String,
+    /// Whether trying again later may succeed (see [`startup::Failure::from_sdk`]).
+    transient: bool,
 }
 
 impl SetupError {
@@ -171,6 +204,22 @@ impl SetupError {
         Self {
             resource: resource.into(),
             message: message.into(),
+            transient: false,
+        }
+    }
+
+    fn from_failure(resource: impl Into<String>, failure: startup::Failure) -> Self {
+        Self {
+            resource: resource.into(),
+            message: failure.message,
+            transient: failure.transient,
+        }
+    }
+
+    fn into_failure(self) -> startup::Failure {
+        startup::Failure {
+            transient: self.transient,
+            message: self.message,
         }
     }
 }

@@ -1,6 +1,7 @@
+use crate::startup::Failure;
 use crate::{describe, timeout_config, SetupError, ATTEMPT_TIMEOUT};
 use async_trait::async_trait;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use baton_core::domain::Job;
@@ -89,6 +90,16 @@ impl SqsQueue {
         &self.inner.client
     }
 
+    /// The same queues through a client for start-up calls (see `crate::startup`). It
+    /// caches its URLs apart from this one.
+    pub(crate) fn patient(&self) -> Self {
+        Self::new(
+            crate::startup::patient_sqs(&self.inner.client),
+            self.inner.queue.clone(),
+            self.inner.dead_letter_queue.clone(),
+        )
+    }
+
     /// The jobs queue's URL.
     pub async fn queue_url(&self) -> Result<&str, QueueError> {
         let inner = &*self.inner;
@@ -162,9 +173,8 @@ impl SqsQueue {
                 )],
             )
             .await?;
-        let fail = |message: String| {
-            SetupError::new(format!("queue {}", inner.dead_letter_queue), message)
-        };
+        let resource = format!("queue {}", inner.dead_letter_queue);
+        let fail = |message: String| SetupError::new(&resource, message);
         let dlq_arn = inner
             .client
             .get_queue_attributes()
@@ -172,7 +182,12 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?
+            .map_err(|e| {
+                SetupError::from_failure(
+                    &resource,
+                    Failure::from_sdk("SQS", "GetQueueAttributes", &e),
+                )
+            })?
             .attributes
             .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| fail("no QueueArn attribute".to_owned()))?;
@@ -204,7 +219,8 @@ impl SqsQueue {
         attributes: Vec<(QueueAttributeName, String)>,
     ) -> Result<String, SetupError> {
         let client = &self.inner.client;
-        let fail = |e: String| SetupError::new(format!("queue {name}"), e);
+        let resource = format!("queue {name}");
+        let fail = |e: String| SetupError::new(&resource, e);
         let created = client
             .create_queue()
             .queue_name(name)
@@ -225,7 +241,12 @@ impl SqsQueue {
                     .queue_name(name)
                     .send()
                     .await
-                    .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?
+                    .map_err(|e| {
+                        SetupError::from_failure(
+                            &resource,
+                            Failure::from_sdk("SQS", "GetQueueUrl", &e),
+                        )
+                    })?
                     .queue_url
                     .ok_or_else(|| fail("GetQueueUrl gave no URL".to_owned()))?;
                 client
@@ -234,10 +255,18 @@ impl SqsQueue {
                     .set_attributes(Some(attributes.into_iter().collect()))
                     .send()
                     .await
-                    .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
+                    .map_err(|e| {
+                        SetupError::from_failure(
+                            &resource,
+                            Failure::from_sdk("SQS", "SetQueueAttributes", &e),
+                        )
+                    })?;
                 Ok(url)
             }
-            Err(e) => Err(fail(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(SetupError::from_failure(
+                &resource,
+                Failure::from_sdk("SQS", "CreateQueue", &e),
+            )),
         }
     }
 }
