@@ -15,7 +15,8 @@ use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
-    events, spawn_control_plane_with, wait_for_item, wait_for_runs, Scratch,
+    events, github_delivery_workflow, spawn_control_plane_with, wait_for_item, wait_for_runs,
+    GithubDelivery, Scratch,
 };
 use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
@@ -23,49 +24,11 @@ use common::{Backend, GITHUB_SECRET};
 use github_api::{GithubFake, NewIssue};
 use github_repo_api::GithubRepoFake;
 use serde_json::{json, Value};
-use std::path::Path;
 
 on_both_backends!(a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework);
 
 const TRACKER_TOKEN: &str = "tracker-token-never-logged";
 const REPO_TOKEN: &str = "repo-token-never-logged";
-
-fn workflow(scratch: &Path, remote: &Path, issues_url: &str, repo_url: &str, env: &str) -> String {
-    format!(
-        r#"---
-tracker:
-  kind: github
-  provider:
-    repository: acme/app
-    base_url: "{issues_url}"
-    token: ${env}_TRACKER
-    state_labels: {{"In Review": "status:in-review"}}
-triggers: {{label: baton}}
-webhooks: {{github: {{secret: $GITHUB_WEBHOOK_SECRET}}}}
-agent_provider: {{kind: mock, options: {{scenario: iterate}}}}
-agent: {{max_turns: 1, max_continuations: 0}}
-workspace: {{root: "{workspaces}"}}
-repo:
-  path: "{remote}"
-  base_branch: main
-  provider:
-    kind: github
-    repository: acme/app
-    base_url: "{repo_url}"
-    token: ${env}_REPO
-workflow:
-  profile:
-    kind: coding_pr_delivery
-    routes:
-      developing: [open]
-      review: [In Review]
----
-Fix {{{{ issue.identifier }}}}: {{{{ issue.title }}}}. {{{{ workflow.profile.contract }}}}
-"#,
-        workspaces = scratch.join("workspaces").display(),
-        remote = remote.display(),
-    )
-}
 
 /// A `pull_request_review` webhook for the pull request baton opened.
 fn review_webhook(pr: &Value, branch: &str, state: &str) -> Vec<u8> {
@@ -102,13 +65,14 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
     let env = format!("DELIVERY_TEST_{backend:?}").to_uppercase();
     std::env::set_var(format!("{env}_TRACKER"), TRACKER_TOKEN);
     std::env::set_var(format!("{env}_REPO"), REPO_TOKEN);
-    let text = workflow(
-        &scratch.0,
-        &remote,
-        &issues_api.url(),
-        &repo_api.url(),
-        &env,
-    );
+    let text = github_delivery_workflow(&GithubDelivery {
+        scratch: &scratch.0,
+        remote: &remote,
+        issues_url: &issues_api.url(),
+        repo_url: &repo_api.url(),
+        env_prefix: &env,
+        scenario: "iterate",
+    });
     let plane = spawn_control_plane_with(backend, &text, scratch).await;
     let store = &*plane.app.store;
 

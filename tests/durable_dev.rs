@@ -12,14 +12,13 @@ mod github_repo_api;
 
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
-use common::control_plane::{workflow_text, Scratch};
+use common::control_plane::{github_delivery_workflow, workflow_text, GithubDelivery, Scratch};
 use common::dev_process::{post_github, DevServer, RunnerProcess};
 use common::remote::bare_remote;
 use common::signing::github_issue;
 use github_api::{GithubFake, NewIssue};
 use github_repo_api::GithubRepoFake;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,43 +28,6 @@ const REPO_TOKEN: &str = "durable-repo-token";
 const ISSUES: u64 = 3;
 /// Kills at random points after the first, deterministic one.
 const RANDOM_KILLS: usize = 4;
-
-fn workflow(scratch: &Path, remote: &Path, issues_url: &str, repo_url: &str) -> String {
-    format!(
-        r#"---
-tracker:
-  kind: github
-  provider:
-    repository: acme/app
-    base_url: "{issues_url}"
-    token: $DURABLE_TEST_TRACKER
-    state_labels: {{"In Review": "status:in-review"}}
-triggers: {{label: baton}}
-webhooks: {{github: {{secret: $GITHUB_WEBHOOK_SECRET}}}}
-agent_provider: {{kind: mock, options: {{scenario: slow_happy_path}}}}
-agent: {{max_turns: 1, max_continuations: 0}}
-workspace: {{root: "{workspaces}"}}
-repo:
-  path: "{remote}"
-  base_branch: main
-  provider:
-    kind: github
-    repository: acme/app
-    base_url: "{repo_url}"
-    token: $DURABLE_TEST_REPO
-workflow:
-  profile:
-    kind: coding_pr_delivery
-    routes:
-      developing: [open]
-      review: [In Review]
----
-Fix {{{{ issue.identifier }}}}: {{{{ issue.title }}}}. {{{{ workflow.profile.contract }}}}
-"#,
-        workspaces = scratch.join("workspaces").display(),
-        remote = remote.display(),
-    )
-}
 
 /// A small deterministic generator: the seed is printed, so a failing run can be replayed
 /// with `BATON_TEST_SEED`.
@@ -156,7 +118,14 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
     let workflow_file = scratch.0.join("WORKFLOW.md");
     std::fs::write(
         &workflow_file,
-        workflow(&scratch.0, &remote, &issues_api.url(), &repo_api.url()),
+        github_delivery_workflow(&GithubDelivery {
+            scratch: &scratch.0,
+            remote: &remote,
+            issues_url: &issues_api.url(),
+            repo_url: &repo_api.url(),
+            env_prefix: "DURABLE_TEST",
+            scenario: "slow_happy_path",
+        }),
     )
     .expect("write workflow");
     let data_dir = scratch.0.join("data");

@@ -49,6 +49,61 @@ pub fn workflow_text(workspaces: &Path, scenario: &str, extra: &str) -> String {
     )
 }
 
+/// Where a GitHub-delivering workflow finds its fakes and its git remote.
+pub struct GithubDelivery<'a> {
+    pub scratch: &'a Path,
+    pub remote: &'a Path,
+    pub issues_url: &'a str,
+    pub repo_url: &'a str,
+    /// Tokens are read from `<env_prefix>_TRACKER` and `<env_prefix>_REPO`.
+    pub env_prefix: &'a str,
+    pub scenario: &'a str,
+}
+
+/// A workflow that delivers to GitHub (`acme/app` on the fakes): the mock agent plays
+/// `scenario`, the work branch is pushed to `remote`, a pull request opened and the issue
+/// moved to `In Review` (the label `status:in-review`).
+pub fn github_delivery_workflow(to: &GithubDelivery<'_>) -> String {
+    format!(
+        r#"---
+tracker:
+  kind: github
+  provider:
+    repository: acme/app
+    base_url: "{issues_url}"
+    token: ${env}_TRACKER
+    state_labels: {{"In Review": "status:in-review"}}
+triggers: {{label: baton}}
+webhooks: {{github: {{secret: $GITHUB_WEBHOOK_SECRET}}}}
+agent_provider: {{kind: mock, options: {{scenario: {scenario}}}}}
+agent: {{max_turns: 1, max_continuations: 0}}
+workspace: {{root: "{workspaces}"}}
+repo:
+  path: "{remote}"
+  base_branch: main
+  provider:
+    kind: github
+    repository: acme/app
+    base_url: "{repo_url}"
+    token: ${env}_REPO
+workflow:
+  profile:
+    kind: coding_pr_delivery
+    routes:
+      developing: [open]
+      review: [In Review]
+---
+Fix {{{{ issue.identifier }}}}: {{{{ issue.title }}}}. {{{{ workflow.profile.contract }}}}
+"#,
+        issues_url = to.issues_url,
+        repo_url = to.repo_url,
+        env = to.env_prefix,
+        scenario = to.scenario,
+        workspaces = to.scratch.join("workspaces").display(),
+        remote = to.remote.display(),
+    )
+}
+
 pub fn runner_settings(id: &str) -> RunnerSettings {
     RunnerSettings {
         runner_id: id.to_owned(),
