@@ -119,4 +119,3 @@ fn sync_parent(path: &Path) {
         tracing::debug!(dir = %parent.display(), error = %e, "could not sync the backup's directory");
     }
 }
-

@@ -81,9 +81,15 @@ pub fn open(data_dir: &Path) -> Result<Embedded, OpenError> {
         source,
     })?;
     schema::migrate(&mut conn, &path)?;
-    let db = Arc::new(db::Db::start(&path, conn).map_err(|source| OpenError::Thread {
-        path: path.clone(),
-        source,
+    let db = Arc::new(db::Db::start(&path, conn).map_err(|e| match e {
+        db::StartError::Sql(source) => OpenError::Open {
+            path: path.clone(),
+            source,
+        },
+        db::StartError::Thread(source) => OpenError::Thread {
+            path: path.clone(),
+            source,
+        },
     })?);
     tracing::debug!(path = %db.path().display(), "embedded database open");
     Ok(Embedded {

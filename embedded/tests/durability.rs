@@ -183,7 +183,10 @@ async fn everything_survives_a_reopen() {
         let (store, queue) = (&embedded.store, &embedded.queue);
         deliver(store, &key("kept"), now, LONG * 60).await;
         store.put_work_item(&item, None).await.expect("put");
-        store.append_events(&timeline, LONG * 60).await.expect("append");
+        store
+            .append_events(&timeline, LONG * 60)
+            .await
+            .expect("append");
         store.put_slot_pool(&pool, None).await.expect("put pool");
         queue.send(&sent).await.expect("send");
         queue.dead_letter(&dead).await.expect("dead_letter");
@@ -210,7 +213,10 @@ async fn everything_survives_a_reopen() {
         store.get_slot_pool("global").await.expect("get pool"),
         Some(pool)
     );
-    let got = queue.receive(10, Duration::ZERO, LONG).await.expect("receive");
+    let got = queue
+        .receive(10, Duration::ZERO, LONG)
+        .await
+        .expect("receive");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].job.as_ref().ok(), Some(&sent));
     assert_eq!(
@@ -260,7 +266,11 @@ async fn a_backup_taken_while_writing_opens_as_a_data_dir() {
             Some(item.clone())
         );
     }
-    let got = copy.queue.receive(10, Duration::ZERO, LONG).await.expect("receive");
+    let got = copy
+        .queue
+        .receive(10, Duration::ZERO, LONG)
+        .await
+        .expect("receive");
     assert_eq!(got.len(), 1, "the queued job is in the copy");
 
     // A second backup replaces the first.
@@ -333,7 +343,10 @@ async fn two_handles_on_one_file_never_deliver_twice() {
         consumers.spawn(async move {
             let mut got = Vec::new();
             loop {
-                let batch = queue.receive(3, Duration::from_secs(1), LONG).await.expect("receive");
+                let batch = queue
+                    .receive(3, Duration::from_secs(1), LONG)
+                    .await
+                    .expect("receive");
                 if batch.is_empty() {
                     return got;
                 }

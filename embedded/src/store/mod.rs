@@ -5,12 +5,12 @@ mod events;
 mod records;
 
 use crate::db::Db;
+use async_trait::async_trait;
 use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use records::{Extra, Versioned, RUNS, SLOT_POOLS, WORK_ITEMS};
 use rusqlite::params;
@@ -37,7 +37,10 @@ fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
-fn encode(what: impl std::fmt::Display, value: &impl serde::Serialize) -> Result<String, StoreError> {
+fn encode(
+    what: impl std::fmt::Display,
+    value: &impl serde::Serialize,
+) -> Result<String, StoreError> {
     serde_json::to_string(value)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
 }
@@ -338,4 +341,3 @@ impl Store for SqliteStore {
         self.put(&SLOT_POOLS, record).await
     }
 }
-

@@ -82,7 +82,8 @@ fn stored_version(conn: &Connection, table: &Table, key: &str) -> Result<Option<
         .optional()?;
     version
         .map(|v| {
-            u64::try_from(v).map_err(|_| Error::Corrupt(format!("{} {key}: version {v}", table.what)))
+            u64::try_from(v)
+                .map_err(|_| Error::Corrupt(format!("{} {key}: version {v}", table.what)))
         })
         .transpose()
 }
@@ -95,7 +96,12 @@ fn show(version: Option<u64>) -> String {
 pub(super) fn put(conn: &Connection, table: &Table, record: &Versioned) -> Result<(), Error> {
     let version = to_sql_version(record.version)?;
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&record.key, &version, &record.doc];
-    values.extend(record.extra.iter().map(|extra| extra as &dyn rusqlite::ToSql));
+    values.extend(
+        record
+            .extra
+            .iter()
+            .map(|extra| extra as &dyn rusqlite::ToSql),
+    );
     let expected = record.expected.map(to_sql_version).transpose()?;
     let changed = match &expected {
         None => conn.prepare_cached(table.insert)?.execute(&*values)?,

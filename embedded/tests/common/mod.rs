@@ -64,7 +64,9 @@ impl<T: Store> Store for Held<T> {
         lease: Duration,
         retain: Duration,
     ) -> Result<DeliveryClaim, StoreError> {
-        self.inner.begin_delivery(key, owner, now, lease, retain).await
+        self.inner
+            .begin_delivery(key, owner, now, lease, retain)
+            .await
     }
 
     async fn complete_delivery(
