@@ -13,33 +13,51 @@ use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Mutex;
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, Semaphore};
 
 /// The most operations one transaction takes: bounds how long the first caller of a group
 /// waits for the last one's work.
 const MAX_GROUP: usize = 256;
 
-/// Idle read connections kept for reuse.
-const MAX_IDLE_READERS: usize = 4;
+/// Read connections, opened as needed and kept: at most this many reads run at once (others
+/// wait for a connection rather than open one, which costs far more than a read).
+const READERS: usize = 8;
+
+/// How long the checkpointer lets commits accumulate before it copies them into the
+/// database file.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(20);
+
+/// The write-ahead log's size (in pages) at which the writer checkpoints by itself: only
+/// reached when the checkpointer falls behind.
+const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 
 pub(crate) struct Db {
     path: PathBuf,
     writer: mpsc::Sender<Box<dyn Pending>>,
     readers: Mutex<Vec<Connection>>,
+    read_permits: Arc<Semaphore>,
 }
 
 impl Db {
-    /// Starts the writer thread on `conn` (already migrated).
-    pub(crate) fn start(path: &Path, conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn` (already migrated), and the checkpointer.
+    pub(crate) fn start(path: &Path, conn: Connection) -> Result<Self, StartError> {
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        let checkpoint_conn = schema::connect(path)?;
+        let (committed, commits) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("baton-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &commits))?;
         let (writer, ops) = mpsc::channel();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || write_loop(&conn, &ops))?;
+            .spawn(move || write_loop(&conn, &ops, &committed))?;
         Ok(Self {
             path: path.to_owned(),
             writer,
             readers: Mutex::new(Vec::new()),
+            read_permits: Arc::new(Semaphore::new(READERS)),
         })
     }
 
@@ -69,16 +87,21 @@ impl Db {
     }
 
     /// Runs `op` on a read connection, on the blocking pool. It sees every committed write.
-    pub(crate) async fn read<T, F>(self: &std::sync::Arc<Self>, op: F) -> Result<T, Error>
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, op: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     {
-        let db = std::sync::Arc::clone(self);
+        let permit = Arc::clone(&self.read_permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Unavailable("the database is closed".into()))?;
+        let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = db.take_reader()?;
             let result = op(&conn);
             db.give_back(conn);
+            drop(permit);
             result
         })
         .await
@@ -97,11 +120,10 @@ impl Db {
         }
     }
 
+    /// Keeps a connection for the next read. Never more than [`READERS`] exist: each is
+    /// taken under one of as many permits.
     fn give_back(&self, conn: Connection) {
-        let mut idle = crate::lock(&self.readers);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
+        crate::lock(&self.readers).push(conn);
     }
 }
 
@@ -162,9 +184,36 @@ fn in_savepoint<T>(
     result
 }
 
+/// Why the threads of a database could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error("{0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// The checkpointer thread: copies committed pages from the write-ahead log into the database
+/// file, off the writer's path (a checkpoint syncs the file to disk, which takes far longer
+/// than a commit). Passive: it never blocks the writer or readers. Ends with the writer.
+fn checkpoint_loop(conn: &Connection, commits: &mpsc::Receiver<()>) {
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_DELAY);
+        while commits.try_recv().is_ok() {}
+        // Busy means another process is checkpointing: its checkpoint serves us too.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "checkpoint skipped");
+        }
+    }
+}
+
 /// The writer thread: waits for an operation, takes every other one already waiting, and runs
 /// them all in one transaction. Ends when every sender (every handle on the database) is gone.
-fn write_loop(conn: &Connection, ops: &mpsc::Receiver<Box<dyn Pending>>) {
+fn write_loop(
+    conn: &Connection,
+    ops: &mpsc::Receiver<Box<dyn Pending>>,
+    committed: &mpsc::SyncSender<()>,
+) {
     while let Ok(first) = ops.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -173,14 +222,16 @@ fn write_loop(conn: &Connection, ops: &mpsc::Receiver<Box<dyn Pending>>) {
                 Err(_) => break,
             }
         }
-        let committed = run_group(conn, &mut group);
-        if let Err(why) = &committed {
+        let outcome = run_group(conn, &mut group);
+        if let Err(why) = &outcome {
             tracing::warn!(error = %why, operations = group.len(), "a database write failed");
         }
-        let committed = committed.as_ref().map(|_| ()).map_err(String::as_str);
+        let result = outcome.as_ref().map(|_| ()).map_err(String::as_str);
         for pending in group {
-            pending.finish(committed);
+            pending.finish(result);
         }
+        // Full: the checkpointer has a wake-up pending already.
+        let _ = committed.try_send(());
     }
 }
 

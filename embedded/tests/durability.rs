@@ -7,13 +7,11 @@ mod common;
 
 use baton_core::contract::queue::job;
 use baton_core::contract::store::sample_event;
-use baton_core::domain::{
-    DeliveryKey, DeliveryOutcome, RunEvent, RunId, SourceKind, WorkItem, WorkItemKey,
-};
+use baton_core::domain::{DeliveryKey, DeliveryOutcome, RunEvent, RunId, SourceKind, WorkItem};
 use baton_core::ports::{DeliveryClaim, Queue, SlotPool, Store};
 use baton_embedded::{backup, BackupError, OpenError, SqliteStore};
 use chrono::{DateTime, Utc};
-use common::{data_dir, open};
+use common::{data_dir, open, work_item};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -40,38 +38,6 @@ async fn deliver(store: &SqliteStore, key: &DeliveryKey, now: DateTime<Utc>, ret
         .complete_delivery(key, "me", &ignored(), &sample_event(), now, retain)
         .await
         .expect("complete_delivery");
-}
-
-fn work_item(identifier: &str) -> WorkItem {
-    let now = Utc::now();
-    WorkItem {
-        key: WorkItemKey::new(SourceKind::Github, identifier),
-        source: SourceKind::Github,
-        issue: baton_core::domain::IssueSnapshot {
-            id: "1".into(),
-            identifier: identifier.into(),
-            title: "Fix it".into(),
-            ..Default::default()
-        },
-        status: baton_core::domain::WorkItemStatus::Queued,
-        attempt: 1,
-        cancel_requested: false,
-        pending_job: None,
-        last_delivery: None,
-        created_at: now,
-        updated_at: now,
-        requested_at: None,
-        lease: None,
-        last_run: None,
-        next_retry_at: None,
-        last_error: None,
-        tokens: Default::default(),
-        approved_by: None,
-        pull_request: None,
-        status_comment: None,
-        workflow: None,
-        version: 1,
-    }
 }
 
 fn event(run_id: &RunId, seq: u32, at: DateTime<Utc>) -> RunEvent {

@@ -24,13 +24,21 @@ pub(super) struct Claim<'a> {
     pub expires_at: i64,
 }
 
-/// Deletes up to [`PRUNE_BATCH`] records that expired before `now_s`.
+/// Deletes up to [`PRUNE_BATCH`] records that expired before `now_s`. Two plain statements
+/// rather than a `DELETE ... IN (SELECT ... LIMIT)`, which SQLite re-prepares on every run.
 fn prune(conn: &Connection, now_s: i64) -> Result<(), Error> {
-    conn.prepare_cached(
-        "DELETE FROM deliveries WHERE rowid IN \
-         (SELECT rowid FROM deliveries WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
-    )?
-    .execute(params![now_s, PRUNE_BATCH])?;
+    let due = conn
+        .prepare_cached(
+            "SELECT rowid FROM deliveries WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2",
+        )?
+        .query_map(params![now_s, PRUNE_BATCH], |row| row.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if !due.is_empty() {
+        let mut delete = conn.prepare_cached("DELETE FROM deliveries WHERE rowid = ?1")?;
+        for rowid in due {
+            delete.execute(params![rowid])?;
+        }
+    }
     Ok(())
 }
 

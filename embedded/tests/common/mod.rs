@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, Job, NormalizedEvent, Run, RunEvent, RunId,
-    WorkItem, WorkItemKey, WorkItemStatus,
+    SourceKind, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{
     DeliveryClaim, Queue, QueueError, ReceivedJob, SlotPool, Store, StoreError,
@@ -198,5 +198,38 @@ impl<T: Queue> Queue for Held<T> {
 
     async fn dead_letter_count(&self) -> Result<usize, QueueError> {
         self.inner.dead_letter_count().await
+    }
+}
+
+/// A minimal queued work item under `identifier`, at version 1.
+pub fn work_item(identifier: &str) -> WorkItem {
+    let now = Utc::now();
+    WorkItem {
+        key: WorkItemKey::new(SourceKind::Github, identifier),
+        source: SourceKind::Github,
+        issue: baton_core::domain::IssueSnapshot {
+            id: "1".into(),
+            identifier: identifier.into(),
+            title: "Fix it".into(),
+            ..Default::default()
+        },
+        status: baton_core::domain::WorkItemStatus::Queued,
+        attempt: 1,
+        cancel_requested: false,
+        pending_job: None,
+        last_delivery: None,
+        created_at: now,
+        updated_at: now,
+        requested_at: None,
+        lease: None,
+        last_run: None,
+        next_retry_at: None,
+        last_error: None,
+        tokens: Default::default(),
+        approved_by: None,
+        pull_request: None,
+        status_comment: None,
+        workflow: None,
+        version: 1,
     }
 }
