@@ -564,3 +564,38 @@ async fn concurrent_unsigned_large_bodies_are_refused_within_the_budget() {
     target.assert_healthy("unsigned bodies, after").await;
     target.assert_rss("concurrent unsigned large bodies");
 }
+
+#[tokio::test]
+async fn stalled_uploads_are_closed_after_the_idle_timeout() {
+    let _serial = SERIAL.lock().await;
+    let mut target = Target::start().await;
+    let body = labelled(7);
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        let mut stream = target.connect().await;
+        let mut head = String::from("POST /webhooks/github HTTP/1.1\r\nhost: baton\r\n");
+        for (name, value) in signing::github(GITHUB_SECRET, "issues", "stalled", &body) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        stream.write_all(head.as_bytes()).await.expect("head");
+        // Part of the body, then nothing.
+        stream.write_all(&body[..10]).await.expect("some body");
+        stalled.push(stream);
+    }
+    target.assert_healthy("stalled uploads, held").await;
+    let within = Duration::from_secs(IDLE_TIMEOUT_SECS + 5);
+    let closed = futures::future::join_all(
+        stalled
+            .iter_mut()
+            .map(|stream| read_until_closed(stream, within)),
+    )
+    .await;
+    let still_open = closed.iter().filter(|(_, closed)| !closed).count();
+    assert_eq!(
+        still_open, 0,
+        "stalled uploads still open after the idle timeout"
+    );
+    target.assert_healthy("stalled uploads, after").await;
+    target.assert_rss("stalled uploads");
+}
