@@ -111,6 +111,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         workflows = set.len(),
         sources = ?sources,
         api_auth = auth.describe(),
+        header_timeout_secs = args.header_timeout_secs,
+        idle_timeout_secs = args.idle_timeout_secs,
+        max_connections = args.max_connections,
+        body_budget_bytes = args.body_budget_bytes,
         "baton dev listening on http://{address}"
     );
     let shutdown = CancellationToken::new();

@@ -94,7 +94,7 @@ pub async fn serve(
                 tokio::spawn(connection.run(stream));
             }
             Err(_) => {
-                tracing::warn!(%peer, max_connections, "connection cap reached; answering 503");
+                tracing::debug!(%peer, max_connections, "connection cap reached; answering 503");
                 tokio::spawn(refuse(stream));
             }
         }

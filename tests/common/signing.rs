@@ -57,6 +57,13 @@ pub fn gitlab(token: &str, event: &str, delivery: &str) -> Vec<(String, String)>
     ])
 }
 
+/// A fresh `updated_at` per payload built.
+fn next_updated_at() -> String {
+    static EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("2026-01-01T00:00:00.{n:09}Z")
+}
+
 /// A GitHub `issues` payload for `acme/app#<number>`.
 pub fn github_issue(
     action: &str,
@@ -79,7 +86,10 @@ pub fn github_issue(
             "labels": labels,
             "html_url": format!("https://github.com/acme/app/issues/{number}"),
             "user": { "login": "alice", "type": "User" },
-            "author_association": "OWNER"
+            "author_association": "OWNER",
+            // Each event GitHub sends carries the issue's state at that moment, so two events
+            // never have the same body: the ingress treats a byte-identical body as a replay.
+            "updated_at": next_updated_at()
         },
         "repository": { "full_name": "acme/app", "name": "app", "owner": { "login": "acme" } },
         "sender": { "login": "alice", "type": "User" }
