@@ -194,7 +194,7 @@ pub struct DevArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_secs: u64,
     /// Seconds without a byte either way (a stalled upload or download) before a connection
-    /// is closed.
+    /// is closed; not counted while a handler works on a request it has read whole.
     #[arg(long, env = "BATON_IDLE_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,

@@ -5,7 +5,8 @@
 //! - Headers must arrive within the header timeout, which also bounds the wait for the next
 //!   request on a kept-alive connection.
 //! - A connection with no byte either way for the idle timeout (a stalled upload or
-//!   download) is closed.
+//!   download) is closed; not while a handler works on a request it has read whole (a
+//!   store still starting may take longer than that, and has timeouts of its own).
 //! - At most `max_connections` are served at once; past that, a new connection is answered
 //!   503 with `Retry-After` and closed without reading its request.
 //! - Headers are capped in size (431 past it) and count (hyper's 100).
@@ -14,12 +15,13 @@
 
 use axum::extract::ConnectInfo;
 use axum::Router;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -129,9 +131,25 @@ impl Connection {
         });
         let app = self.app;
         let peer = self.peer;
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
+        let watched = Arc::clone(&activity);
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let activity = Arc::clone(&watched);
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            if body.is_end_stream() {
+                activity.set_handling(true);
+            }
+            let body = axum::body::Body::new(Tracked {
+                inner: body,
+                activity: Arc::clone(&activity),
+            });
+            let answer = app.clone().oneshot(hyper::Request::from_parts(parts, body));
+            async move {
+                let answer = answer.await;
+                activity.set_handling(false);
+                activity.touch();
+                answer
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -179,11 +197,13 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
-/// When a connection last moved a byte.
+/// When a connection last moved a byte, and whether a handler is working on a request
+/// read whole (the idle timeout waits for it).
 struct Activity {
     start: Instant,
     /// Milliseconds since `start`.
     last_ms: AtomicU64,
+    handling: AtomicBool,
 }
 
 impl Activity {
@@ -191,7 +211,12 @@ impl Activity {
         Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            handling: AtomicBool::new(false),
         }
+    }
+
+    fn set_handling(&self, handling: bool) {
+        self.handling.store(handling, Ordering::Relaxed);
     }
 
     fn touch(&self) {
@@ -202,6 +227,10 @@ impl Activity {
     /// Resolves once no byte has moved for `timeout`.
     async fn idle_for(&self, timeout: Duration) {
         loop {
+            if self.handling.load(Ordering::Relaxed) {
+                tokio::time::sleep(timeout).await;
+                continue;
+            }
             let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
             let deadline = last + timeout;
             if Instant::now() >= deadline {
@@ -209,6 +238,36 @@ impl Activity {
             }
             tokio::time::sleep_until(deadline).await;
         }
+    }
+}
+
+/// A request body that tells its [`Activity`] when it has been read whole.
+struct Tracked {
+    inner: Incoming,
+    activity: Arc<Activity>,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.activity.set_handling(true);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

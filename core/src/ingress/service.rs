@@ -61,7 +61,8 @@ pub enum Accepted {
     Ignored {
         reason: String,
     },
-    /// This delivery id was processed before.
+    /// This delivery id, or (for senders that sign no timestamp) this exact body, was
+    /// processed before.
     Duplicate,
 }
 
