@@ -58,6 +58,9 @@ impl Target {
             .expect("a free port");
         let child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["dev", "--no-runner", "--port", &port.to_string()])
+            // The default durable store, in a directory of its own: never ./.baton.
+            .arg("--data-dir")
+            .arg(std::env::temp_dir().join(format!("baton-attacks-{}", uuid::Uuid::new_v4())))
             .env("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
             .env("BATON_HEADER_TIMEOUT_SECS", HEADER_TIMEOUT_SECS.to_string())
             .env("BATON_IDLE_TIMEOUT_SECS", IDLE_TIMEOUT_SECS.to_string())
