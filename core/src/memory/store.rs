@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::cmp::{Ordering, Reverse};
 use std::collections::binary_heap::{BinaryHeap, PeekMut};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,17 @@ const PRUNE_BATCH: usize = 8;
 /// it rehashes (tens of milliseconds at a million records); a shard rehashes a fraction of
 /// that, and concurrent requests rarely share a lock.
 const DELIVERY_SHARDS: usize = 64;
+
+/// At most this many delivery records are kept, the soonest to expire dropped first. Ids
+/// are remembered for 7 days, and a busy process can receive millions in that time: without
+/// a cap the process would grow by a few hundred bytes per webhook. 200,000 records take
+/// about 60 MiB; a redelivery of a delivery older than the newest 200,000 is accepted again.
+/// (The durable backend keeps every id for the whole retention.)
+const DELIVERY_CAPACITY: usize = 200_000;
+
+/// Completed records keep their event (for `replay`) within this many bytes (estimated),
+/// the oldest giving theirs up first: a 4 KB issue body per webhook adds up quickly.
+const EVENT_BUDGET_BYTES: usize = 32 << 20;
 
 /// The in-memory store: delivery records in sharded hash maps, work items in one.
 ///
@@ -80,6 +91,11 @@ struct Deliveries {
     /// One entry per inserted record, soonest first. An entry is never later than its
     /// record's expiry unless the record was shortened or removed; both are checked on pop.
     expiries: BinaryHeap<Reverse<Expiry>>,
+    /// Completed records that keep their event, oldest first, with the event's estimated size.
+    /// May name records removed since; they are skipped.
+    with_events: VecDeque<(Arc<DeliveryKey>, usize)>,
+    /// The sum of the sizes in `with_events`.
+    event_bytes: usize,
 }
 
 struct DeliveryRecord {
@@ -133,6 +149,44 @@ impl DeliveryRecord {
 }
 
 impl Deliveries {
+    /// Makes room for one more record under the shard's share of [`DELIVERY_CAPACITY`],
+    /// dropping the records that expire soonest.
+    fn make_room(&mut self) {
+        let capacity = DELIVERY_CAPACITY.div_ceil(DELIVERY_SHARDS);
+        while self.records.len() >= capacity {
+            let Some(Reverse(entry)) = self.expiries.pop() else {
+                return;
+            };
+            if let Some((key, _)) = self.records.get_key_value(&*entry.key) {
+                if Arc::ptr_eq(key, &entry.key) {
+                    self.records.remove(&*entry.key);
+                }
+            }
+        }
+    }
+
+    /// Records that `key`'s completed record keeps an event of `size` bytes, and takes the
+    /// events of the oldest such records while over the shard's share of
+    /// [`EVENT_BUDGET_BYTES`].
+    fn keep_event(&mut self, key: Arc<DeliveryKey>, size: usize) {
+        self.with_events.push_back((key, size));
+        self.event_bytes += size;
+        let budget = EVENT_BUDGET_BYTES / DELIVERY_SHARDS;
+        while self.event_bytes > budget {
+            let Some((key, size)) = self.with_events.pop_front() else {
+                return;
+            };
+            self.event_bytes -= size;
+            if let Some(DeliveryRecord {
+                state: DeliveryState::Completed(completed),
+                ..
+            }) = self.records.get_mut(&*key)
+            {
+                completed.event = None;
+            }
+        }
+    }
+
     /// Drops up to [`PRUNE_BATCH`] records whose expiry has passed.
     fn prune(&mut self, now_s: i64) {
         for _ in 0..PRUNE_BATCH {
@@ -159,6 +213,23 @@ impl Deliveries {
             }
         }
     }
+}
+
+/// About what `event` takes in memory: its text and a fixed allowance for the rest.
+fn event_size(event: &NormalizedEvent) -> usize {
+    let issue = &event.issue;
+    let optional = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+    512 + event.event_name.len()
+        + issue.id.len()
+        + issue.identifier.len()
+        + issue.title.len()
+        + issue.body.len()
+        + issue.state.len()
+        + issue.labels.iter().map(|label| label.len() + 24).sum::<usize>()
+        + optional(&issue.url)
+        + optional(&issue.repository)
+        + optional(&issue.author)
+        + optional(&event.comment)
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -206,6 +277,7 @@ impl Store for MemoryStore {
             },
             Some(record) => *record = claim,
             None => {
+                deliveries.make_room();
                 let key = Arc::new(key.clone());
                 let at = claim.expires_at;
                 deliveries.expiries.push(Reverse(Expiry {
@@ -229,14 +301,18 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let now_s = now.timestamp();
         let mut deliveries = self.deliveries(key);
-        match deliveries.records.get_mut(key) {
-            Some(record) if !record.is_expired(now_s) && record.held_by(owner) => {
-                record.state = DeliveryState::Completed(Box::new(CompletedDelivery {
-                    outcome: outcome.clone(),
-                    event: Some(event.clone()),
-                    completed_at: now,
-                }));
-                record.expires_at = now_s.saturating_add(seconds(retain));
+        match deliveries.records.get_key_value(key) {
+            Some((stored, record)) if !record.is_expired(now_s) && record.held_by(owner) => {
+                let stored = Arc::clone(stored);
+                if let Some(record) = deliveries.records.get_mut(key) {
+                    record.state = DeliveryState::Completed(Box::new(CompletedDelivery {
+                        outcome: outcome.clone(),
+                        event: Some(event.clone()),
+                        completed_at: now,
+                    }));
+                    record.expires_at = now_s.saturating_add(seconds(retain));
+                }
+                deliveries.keep_event(stored, event_size(event));
                 Ok(())
             }
             _ => Err(StoreError::Conflict(format!(
@@ -506,5 +582,60 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(lock(&store.deliveries[shard_of(&key)]).expiries.len(), 20);
+    }
+
+    /// Begins and completes `count` deliveries `d-<n>` with `event`, a second apart.
+    async fn deliver(store: &MemoryStore, count: u32, event: &NormalizedEvent) {
+        let start = Utc::now();
+        let outcome = DeliveryOutcome::Ignored {
+            reason: "test".into(),
+        };
+        let retain = Duration::from_secs(7 * 24 * 3600);
+        for i in 0..count {
+            let now = start + chrono::Duration::seconds(i64::from(i));
+            let key = DeliveryKey::new(SourceKind::Github, format!("d-{i}"));
+            store
+                .begin_delivery(&key, "me", now, Duration::from_secs(30), retain)
+                .await
+                .unwrap();
+            store
+                .complete_delivery(&key, "me", &outcome, event, now, retain)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn delivery_records_stay_under_their_capacity_oldest_dropped_first() {
+        let store = MemoryStore::new();
+        let total = (DELIVERY_CAPACITY + DELIVERY_CAPACITY / 10) as u32;
+        deliver(&store, total, &sample_event()).await;
+        let held = store.delivery_records();
+        assert!(held <= DELIVERY_CAPACITY, "{held} records held");
+        let now = Utc::now();
+        let newest = DeliveryKey::new(SourceKind::Github, format!("d-{}", total - 1));
+        assert!(store.get_delivery(&newest, now).await.unwrap().is_some());
+        let oldest = DeliveryKey::new(SourceKind::Github, "d-0");
+        assert!(store.get_delivery(&oldest, now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn old_records_give_up_their_events_beyond_the_budget() {
+        let store = MemoryStore::new();
+        let mut event = sample_event();
+        event.issue.body = "x".repeat(100_000);
+        // About 20 events of 100 KB per shard, against a share of the budget of about 5.
+        deliver(&store, 64 * 20, &event).await;
+        let now = Utc::now();
+        let record = |n: u32| {
+            let store = &store;
+            async move {
+                let key = DeliveryKey::new(SourceKind::Github, format!("d-{n}"));
+                store.get_delivery(&key, now).await.unwrap().expect("a record")
+            }
+        };
+        // Still a duplicate, but no longer replayable.
+        assert!(record(0).await.event.is_none());
+        assert!(record(64 * 20 - 1).await.event.is_some());
     }
 }
