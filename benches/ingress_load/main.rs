@@ -7,7 +7,7 @@
 //!   ratio baton/baseline of the same run. `BENCH_ROUNDS` repeats the whole comparison.
 //! - `BENCH_DELIVERIES=N`, memory: baton alone, as fast as it answers over 16 connections
 //!   (`BENCH_CONNECTIONS`) until N deliveries were accepted; prints RSS over time and its
-//!   growth after warm-up (`BENCH_WARM_UP` deliveries, default 30 % of N, at most 300,000).
+//!   growth after warm-up (`BENCH_WARM_UP` deliveries, default 20 % of N, at most 200,000).
 //! - `BENCH_SOAK_MINS=M`, soak: `baton dev` with its runner (mock agent, built-in workflow)
 //!   at `BENCH_RATE` (default 500) deliveries a second for M minutes; prints errors, p99 and
 //!   RSS over time.
@@ -180,9 +180,9 @@ async fn memory(scratch: &Scratch) {
     baton.wait_until_healthy().await;
     let target = Target::new(baton.address, "mem", issues);
     // Warm-up: until the in-memory store holds as many delivery ids as it keeps (the newest
-    // 200,000), and the maps and the allocator's pools have grown to match: 300,000, or 30 %
+    // 100,000), and the maps and the allocator's pools have grown to match: 200,000, or 20 %
     // of a shorter run. `BENCH_WARM_UP` sets another count.
-    let warm = env_u64("BENCH_WARM_UP", (total * 3 / 10).min(300_000));
+    let warm = env_u64("BENCH_WARM_UP", (total / 5).min(200_000));
     let started = Instant::now();
     let warm_outcome = load::closed_loop(&target, connections, Stop::Deliveries(warm)).await;
     let after_warm_up = baton.rss_kib();

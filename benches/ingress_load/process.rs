@@ -46,7 +46,8 @@ impl Server {
 
     /// CPU time the process has used (user and system), from `/proc/<pid>/stat`.
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // Fields after the command name (which may hold spaces) start at `state`, field 3;
         // utime and stime are fields 14 and 15, in clock ticks.
         let ticks: u64 = stat

@@ -96,7 +96,6 @@ impl MemoryQueue {
         self.changed.notify_waiters();
     }
 
-
     /// The bodies in the dead-letter list, oldest first.
     pub fn dead_letters(&self) -> Vec<String> {
         lock(&self.state)
