@@ -12,6 +12,12 @@ mod serve;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc rather than the system allocator: every webhook allocates and frees a few
+/// copies of its body (4 KB and more), and glibc's malloc spends much of the ingress's time
+/// consolidating its bins for them and keeps more memory resident under a steady stream.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();

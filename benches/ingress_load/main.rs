@@ -6,7 +6,8 @@
 //!   `BENCH_SECS` (default 10) after a 2 s warm-up; prints req/s, p50/p99, errors and the
 //!   ratio baton/baseline of the same run. `BENCH_ROUNDS` repeats the whole comparison.
 //! - `BENCH_DELIVERIES=N`, memory: baton alone, as fast as it answers over 16 connections
-//!   until N deliveries were accepted; prints RSS over time and its growth after warm-up.
+//!   (`BENCH_CONNECTIONS`) until N deliveries were accepted; prints RSS over time and its
+//!   growth after warm-up (`BENCH_WARM_UP` deliveries, default 20 % of N, at most 200,000).
 //! - `BENCH_SOAK_MINS=M`, soak: `baton dev` with its runner (mock agent, built-in workflow)
 //!   at `BENCH_RATE` (default 500) deliveries a second for M minutes; prints errors, p99 and
 //!   RSS over time.
@@ -133,10 +134,18 @@ async fn throughput(scratch: &Scratch, full: bool) {
                     issues,
                 );
                 load::closed_loop(&target, connections, Stop::After(warm_up)).await;
+                let cpu_before = server.cpu_time();
                 let mut outcome =
                     load::closed_loop(&target, connections, Stop::After(Duration::from_secs(secs)))
                         .await;
+                let cpu = server.cpu_time().saturating_sub(cpu_before);
                 rates[index] = report(&server.name, connections, &mut outcome);
+                // Under CPU contention from other processes, CPU time per request is the
+                // steadier figure.
+                println!(
+                    "  {:.1} µs of server CPU per request",
+                    cpu.as_secs_f64() * 1e6 / outcome.ok.max(1) as f64
+                );
             }
             let ratio = rates[1] / rates[0];
             println!("  ratio baton/baseline at {connections} connections: {ratio:.2}");
@@ -170,8 +179,10 @@ async fn memory(scratch: &Scratch) {
     let mut baton = process::baton(&scratch.0, payload::SECRET, &baton_args(true));
     baton.wait_until_healthy().await;
     let target = Target::new(baton.address, "mem", issues);
-    // Warm-up: the first tenth (at most 100,000) fills the maps and the allocator's pools.
-    let warm = (total / 10).min(100_000);
+    // Warm-up: until the in-memory store holds as many delivery ids as it keeps (the newest
+    // 100,000), and the maps and the allocator's pools have grown to match: 200,000, or 20 %
+    // of a shorter run. `BENCH_WARM_UP` sets another count.
+    let warm = env_u64("BENCH_WARM_UP", (total / 5).min(200_000));
     let started = Instant::now();
     let warm_outcome = load::closed_loop(&target, connections, Stop::Deliveries(warm)).await;
     let after_warm_up = baton.rss_kib();

@@ -44,6 +44,27 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// CPU time the process has used (user and system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at `state`, field 3;
+        // utime and stime are fields 14 and 15, in clock ticks.
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|field| field.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_micros(ticks * 1_000_000 / per_second)
+    }
+
     /// Waits until `/healthz` answers 200.
     pub async fn wait_until_healthy(&mut self) {
         let client = reqwest::Client::new();

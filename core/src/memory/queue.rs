@@ -2,7 +2,7 @@ use super::lock;
 use crate::domain::Job;
 use crate::ports::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -19,6 +19,12 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 /// `MAX_RECEIVE_COUNT + 1`-th delivery (the redrive policy).
 ///
 /// Receipts are `<message id>:<receive count>`.
+///
+/// One thing SQS does not do: a job sent for a work item that already has a job waiting
+/// (sent, never received) takes that message's place instead of adding one. Only an item's
+/// pending job runs (a runner acknowledges any other one unrun), and the newer job is the
+/// pending one, so nothing observable is lost; but without it, an ingress with no runner
+/// (`baton dev --no-runner`) would hold one message per webhook, forever.
 #[derive(Default)]
 pub struct MemoryQueue {
     state: Mutex<State>,
@@ -37,10 +43,15 @@ struct State {
     /// Received messages by the instant they become visible again.
     in_flight: BTreeSet<(Instant, u64)>,
     dead_letters: Vec<Arc<str>>,
+    /// The waiting (sent, never received, not delayed) job message of each work item. An
+    /// entry may name a message received or deleted since; it is checked before use.
+    waiting: HashMap<String, u64>,
 }
 
 struct Message {
     body: Arc<str>,
+    /// The work item whose waiting message this is (see `State::waiting`), until received.
+    waiting_for: Option<String>,
     receive_count: u32,
     /// While received: when it becomes visible again.
     visible_at: Option<Instant>,
@@ -56,28 +67,32 @@ impl MemoryQueue {
         self.enqueue(Arc::from(body.into()), Duration::ZERO);
     }
 
-    /// Adds a message that becomes visible after `delay` (like SQS's `DelaySeconds`).
-    fn enqueue(&self, body: Arc<str>, delay: Duration) {
+    /// Sends `job` now, in place of the waiting message of its work item if there is one.
+    fn send_job(&self, job: &Job) {
+        let body: Arc<str> = Arc::from(job.to_message());
         {
             let mut state = lock(&self.state);
-            let id = state.next_id;
-            state.next_id += 1;
-            let visible_at = (!delay.is_zero()).then(|| Instant::now() + delay);
-            state.messages.insert(
-                id,
-                Message {
-                    body,
-                    receive_count: 0,
-                    visible_at,
-                },
-            );
-            match visible_at {
-                Some(at) => {
-                    state.in_flight.insert((at, id));
+            let key = job.work_item.as_str();
+            if let Some(&id) = state.waiting.get(key) {
+                if let Some(message) = state.messages.get_mut(&id) {
+                    if message.receive_count == 0 && message.visible_at.is_none() {
+                        message.body = body;
+                        return;
+                    }
                 }
-                None => state.ready.push_back(id),
             }
+            let id = state.push(body, Duration::ZERO);
+            if let Some(message) = state.messages.get_mut(&id) {
+                message.waiting_for = Some(key.to_owned());
+            }
+            state.waiting.insert(key.to_owned(), id);
         }
+        self.changed.notify_waiters();
+    }
+
+    /// Adds a message that becomes visible after `delay` (like SQS's `DelaySeconds`).
+    fn enqueue(&self, body: Arc<str>, delay: Duration) {
+        lock(&self.state).push(body, delay);
         self.changed.notify_waiters();
     }
 
@@ -92,6 +107,29 @@ impl MemoryQueue {
 }
 
 impl State {
+    /// Adds a message that becomes visible after `delay`; returns its id.
+    fn push(&mut self, body: Arc<str>, delay: Duration) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let visible_at = (!delay.is_zero()).then(|| Instant::now() + delay);
+        self.messages.insert(
+            id,
+            Message {
+                body,
+                waiting_for: None,
+                receive_count: 0,
+                visible_at,
+            },
+        );
+        match visible_at {
+            Some(at) => {
+                self.in_flight.insert((at, id));
+            }
+            None => self.ready.push_back(id),
+        }
+        id
+    }
+
     /// Moves messages whose visibility timeout has passed back to the visible ones.
     fn promote(&mut self, now: Instant) {
         while let Some(&(at, id)) = self.in_flight.first() {
@@ -128,6 +166,12 @@ impl State {
                 continue;
             }
             message.receive_count += 1;
+            // Received: no longer the one a newer job of its item replaces.
+            if let Some(key) = message.waiting_for.take() {
+                if self.waiting.get(&key) == Some(&id) {
+                    self.waiting.remove(&key);
+                }
+            }
             let visible_at = now + visibility;
             message.visible_at = Some(visible_at);
             self.in_flight.insert((visible_at, id));
@@ -158,7 +202,7 @@ fn whole_seconds(duration: Duration) -> Duration {
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn send(&self, job: &Job) -> Result<(), QueueError> {
-        self.send_raw(job.to_message());
+        self.send_job(job);
         Ok(())
     }
 
@@ -275,5 +319,61 @@ impl Queue for MemoryQueue {
 
     async fn dead_letter_count(&self) -> Result<usize, QueueError> {
         Ok(lock(&self.state).dead_letters.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{JobId, JobReason, SourceKind, WorkItemKey, JOB_SCHEMA_VERSION};
+
+    fn job(item: &str) -> Job {
+        Job {
+            v: JOB_SCHEMA_VERSION,
+            job_id: JobId::generate(),
+            work_item: WorkItemKey::new(SourceKind::Github, item),
+            reason: JobReason::Labeled,
+            attempt: 1,
+            queued_at: chrono::Utc::now(),
+            delivery_id: None,
+            continuation: 0,
+        }
+    }
+
+    async fn receive_all(queue: &MemoryQueue) -> Vec<Job> {
+        let received = queue
+            .receive(10, Duration::ZERO, Duration::from_secs(30))
+            .await
+            .expect("receive");
+        received
+            .into_iter()
+            .map(|r| r.job.expect("a valid job"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_newer_job_replaces_its_items_waiting_one() {
+        let queue = MemoryQueue::new();
+        let (first, second, other) = (job("acme/app#1"), job("acme/app#1"), job("acme/app#2"));
+        for job in [&first, &other, &second] {
+            queue.send(job).await.expect("send");
+        }
+        let ids: Vec<_> = receive_all(&queue)
+            .await
+            .into_iter()
+            .map(|j| j.job_id)
+            .collect();
+        // The newer job took the older one's place in line.
+        assert_eq!(ids, [second.job_id.clone(), other.job_id]);
+
+        // A received job is not replaced: the next one is a message of its own.
+        let third = job("acme/app#1");
+        queue.send(&third).await.expect("send");
+        let ids: Vec<_> = receive_all(&queue)
+            .await
+            .into_iter()
+            .map(|j| j.job_id)
+            .collect();
+        assert_eq!(ids, [third.job_id]);
     }
 }

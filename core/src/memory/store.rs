@@ -1,36 +1,42 @@
+use super::deliveries::{
+    event_size, Completed, Deliveries, DeliveryRecord, DeliveryState, Expiry, DELIVERY_SHARDS,
+};
 use super::lock;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord as CompletedDelivery, NormalizedEvent, Run,
-    RunEvent, RunId, WorkItem, WorkItemKey, WorkItemStatus,
+    RunEvent, RunId, RunStatus, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::cmp::{Ordering, Reverse};
-use std::collections::binary_heap::{BinaryHeap, PeekMut};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How many due expiry entries one `begin_delivery` examines at most. Each call adds at most
-/// one entry, so pruning keeps up with any stream of new ids while no call does a full scan.
-const PRUNE_BATCH: usize = 8;
-
-/// Delivery records are split over this many independently locked shards. Every new
-/// delivery adds a record, and a single map that doubles under load stops all requests while
-/// it rehashes (tens of milliseconds at a million records); a shard rehashes a fraction of
-/// that, and concurrent requests rarely share a lock.
-const DELIVERY_SHARDS: usize = 64;
+/// At most this many runs are kept, with their timelines; beyond it the oldest that has
+/// ended is dropped. A busy `baton dev --memory` starts runs all day, and each run keeps its
+/// record and a timeline of a few kilobytes: without a cap memory grows with every run.
+/// (The durable backend keeps them, and the events expire after their retention.)
+const MAX_RUNS: usize = 5_000;
 
 /// The in-memory store: delivery records in sharded hash maps, work items in one.
 ///
+/// Delivery records are split over [`DELIVERY_SHARDS`] independently locked shards. Every
+/// new delivery adds a record, and a single map that doubles under load stops all requests
+/// while it rehashes (tens of milliseconds at a million records); a shard rehashes a
+/// fraction of that, and concurrent requests rarely share a lock.
+///
 /// Delivery records expire like DynamoDB items with a TTL: a record whose `expires_at`
-/// (epoch seconds) has passed counts as absent, and is dropped by an amortized prune so that
-/// memory stays bounded under a stream of unique delivery ids.
+/// (epoch seconds) has passed counts as absent, and is dropped by an amortized prune. Memory
+/// /// stays bounded under any stream of unique delivery ids: at most
+/// [`DELIVERY_CAPACITY`](super::deliveries::DELIVERY_CAPACITY) records are kept, and their
+/// events within [`EVENT_BUDGET_BYTES`](super::deliveries::EVENT_BUDGET_BYTES).
 pub struct MemoryStore {
     deliveries: Box<[Mutex<Deliveries>]>,
     work_items: Mutex<HashMap<WorkItemKey, Arc<WorkItem>>>,
-    runs: Mutex<HashMap<RunId, Run>>,
+    /// By id: run ids are UUIDv7s, so the first is the oldest (see [`MAX_RUNS`]).
+    runs: Mutex<BTreeMap<RunId, Run>>,
     /// Each run's timeline by sequence number, with when it expires (epoch seconds).
     events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
@@ -67,98 +73,24 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Drops the oldest run that has ended, with its timeline.
+    fn forget_oldest_ended_run(&self, runs: &mut BTreeMap<RunId, Run>) {
+        let oldest = runs
+            .iter()
+            .find(|(_, run)| run.status != RunStatus::Running)
+            .map(|(id, _)| id.clone());
+        if let Some(id) = oldest {
+            runs.remove(&id);
+            lock(&self.events).remove(&id);
+        }
+    }
+}
+
 fn shard_of(key: &DeliveryKey) -> usize {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
     (hash as usize) % DELIVERY_SHARDS
-}
-
-#[derive(Default)]
-struct Deliveries {
-    /// The key is shared with its entry in `expiries`.
-    records: HashMap<Arc<DeliveryKey>, DeliveryRecord>,
-    /// One entry per inserted record, soonest first. An entry is never later than its
-    /// record's expiry unless the record was shortened or removed; both are checked on pop.
-    expiries: BinaryHeap<Reverse<Expiry>>,
-}
-
-struct DeliveryRecord {
-    state: DeliveryState,
-    /// Epoch seconds after which the record is forgotten (the DynamoDB TTL attribute).
-    expires_at: i64,
-}
-
-enum DeliveryState {
-    InProgress {
-        owner: String,
-        /// Epoch milliseconds; the claim may be taken over once this is in the past.
-        lease_until: i64,
-    },
-    Completed(Box<CompletedDelivery>),
-}
-
-struct Expiry {
-    at: i64,
-    key: Arc<DeliveryKey>,
-}
-
-impl PartialEq for Expiry {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
-    }
-}
-
-impl Eq for Expiry {}
-
-impl PartialOrd for Expiry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Expiry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.at.cmp(&other.at)
-    }
-}
-
-impl DeliveryRecord {
-    fn is_expired(&self, now_s: i64) -> bool {
-        self.expires_at < now_s
-    }
-
-    fn held_by(&self, owner: &str) -> bool {
-        matches!(&self.state, DeliveryState::InProgress { owner: held, .. } if held == owner)
-    }
-}
-
-impl Deliveries {
-    /// Drops up to [`PRUNE_BATCH`] records whose expiry has passed.
-    fn prune(&mut self, now_s: i64) {
-        for _ in 0..PRUNE_BATCH {
-            let Some(top) = self.expiries.peek_mut() else {
-                return;
-            };
-            if top.0.at >= now_s {
-                return;
-            }
-            let Reverse(entry) = PeekMut::pop(top);
-            let Some((key, record)) = self.records.get_key_value(&*entry.key) else {
-                continue;
-            };
-            if !Arc::ptr_eq(key, &entry.key) {
-                // The record was removed and the key inserted again, with an entry of its own.
-                continue;
-            }
-            if record.is_expired(now_s) {
-                self.records.remove(&*entry.key);
-            } else {
-                // Extended since (completed, or taken over): look again when it is due.
-                let at = record.expires_at;
-                self.expiries.push(Reverse(Expiry { at, key: entry.key }));
-            }
-        }
-    }
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -206,6 +138,7 @@ impl Store for MemoryStore {
             },
             Some(record) => *record = claim,
             None => {
+                deliveries.make_room();
                 let key = Arc::new(key.clone());
                 let at = claim.expires_at;
                 deliveries.expiries.push(Reverse(Expiry {
@@ -229,14 +162,18 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let now_s = now.timestamp();
         let mut deliveries = self.deliveries(key);
-        match deliveries.records.get_mut(key) {
-            Some(record) if !record.is_expired(now_s) && record.held_by(owner) => {
-                record.state = DeliveryState::Completed(Box::new(CompletedDelivery {
-                    outcome: outcome.clone(),
-                    event: Some(event.clone()),
-                    completed_at: now,
-                }));
-                record.expires_at = now_s.saturating_add(seconds(retain));
+        match deliveries.records.get_key_value(key) {
+            Some((stored, record)) if !record.is_expired(now_s) && record.held_by(owner) => {
+                let stored = Arc::clone(stored);
+                if let Some(record) = deliveries.records.get_mut(key) {
+                    record.state = DeliveryState::Completed(Box::new(Completed {
+                        outcome: outcome.clone(),
+                        event: Some(Box::new(event.clone())),
+                        completed_at: now,
+                    }));
+                    record.expires_at = now_s.saturating_add(seconds(retain));
+                }
+                deliveries.keep_event(stored, event_size(event));
                 Ok(())
             }
             _ => Err(StoreError::Conflict(format!(
@@ -253,7 +190,7 @@ impl Store for MemoryStore {
         let deliveries = self.deliveries(key);
         Ok(match deliveries.records.get(key) {
             Some(record) if !record.is_expired(now.timestamp()) => match &record.state {
-                DeliveryState::Completed(completed) => Some(CompletedDelivery::clone(completed)),
+                DeliveryState::Completed(completed) => Some(completed.record()),
                 DeliveryState::InProgress { .. } => None,
             },
             _ => None,
@@ -350,6 +287,9 @@ impl Store for MemoryStore {
                 stored,
             ));
         }
+        if stored.is_none() && runs.len() >= MAX_RUNS {
+            self.forget_oldest_ended_run(&mut runs);
+        }
         runs.insert(run.run_id.clone(), run.clone());
         Ok(())
     }
@@ -440,6 +380,7 @@ fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> St
 
 #[cfg(test)]
 mod tests {
+    use super::super::deliveries::DELIVERY_CAPACITY;
     use super::*;
     use crate::contract::store::sample_event;
     use crate::domain::SourceKind;
@@ -506,5 +447,64 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(lock(&store.deliveries[shard_of(&key)]).expiries.len(), 20);
+    }
+
+    /// Begins and completes `count` deliveries `d-<n>` with `event`, a second apart.
+    async fn deliver(store: &MemoryStore, count: u32, event: &NormalizedEvent) {
+        let start = Utc::now();
+        let outcome = DeliveryOutcome::Ignored {
+            reason: "test".into(),
+        };
+        let retain = Duration::from_secs(7 * 24 * 3600);
+        for i in 0..count {
+            let now = start + chrono::Duration::seconds(i64::from(i));
+            let key = DeliveryKey::new(SourceKind::Github, format!("d-{i}"));
+            store
+                .begin_delivery(&key, "me", now, Duration::from_secs(30), retain)
+                .await
+                .unwrap();
+            store
+                .complete_delivery(&key, "me", &outcome, event, now, retain)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn delivery_records_stay_under_their_capacity_oldest_dropped_first() {
+        let store = MemoryStore::new();
+        let total = (DELIVERY_CAPACITY + DELIVERY_CAPACITY / 10) as u32;
+        deliver(&store, total, &sample_event()).await;
+        let held = store.delivery_records();
+        assert!(held <= DELIVERY_CAPACITY, "{held} records held");
+        let now = Utc::now();
+        let newest = DeliveryKey::new(SourceKind::Github, format!("d-{}", total - 1));
+        assert!(store.get_delivery(&newest, now).await.unwrap().is_some());
+        let oldest = DeliveryKey::new(SourceKind::Github, "d-0");
+        assert!(store.get_delivery(&oldest, now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn old_records_give_up_their_events_beyond_the_budget() {
+        let store = MemoryStore::new();
+        let mut event = sample_event();
+        event.issue.body = "x".repeat(100_000);
+        // About 20 events of 100 KB per shard, against a share of the budget of about 5.
+        deliver(&store, 64 * 20, &event).await;
+        let now = Utc::now();
+        let record = |n: u32| {
+            let store = &store;
+            async move {
+                let key = DeliveryKey::new(SourceKind::Github, format!("d-{n}"));
+                store
+                    .get_delivery(&key, now)
+                    .await
+                    .unwrap()
+                    .expect("a record")
+            }
+        };
+        // Still a duplicate, but no longer replayable.
+        assert!(record(0).await.event.is_none());
+        assert!(record(64 * 20 - 1).await.event.is_some());
     }
 }

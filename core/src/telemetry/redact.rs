@@ -217,10 +217,14 @@ where
     if known.is_empty() {
         return None;
     }
-    let mut json = serde_json::to_value(value).ok()?;
-    if !known.finds_secret_in(&json.to_string()) {
+    // One serialization into one buffer: this runs for every webhook, and almost never
+    // finds anything; the JSON tree is built only when there is something to replace.
+    let mut text = Vec::with_capacity(8 * 1024);
+    serde_json::to_writer(&mut text, value).ok()?;
+    if !known.finds_secret_in(std::str::from_utf8(&text).ok()?) {
         return None;
     }
+    let mut json: serde_json::Value = serde_json::from_slice(&text).ok()?;
     known.redact_json(&mut json);
     serde_json::from_value(json).ok()
 }
