@@ -96,18 +96,11 @@ pub async fn open_aws(
     })
     .await
     .map_err(|e| unusable(&format!("DynamoDB table `{}`", settings.table), e))?;
-    let client = startup::patient_sqs(queue.client());
+    let patient_queue = queue.patient();
     let what = format!("checking SQS queue `{}`", settings.queue);
-    startup::retry(budget, &what, || async {
-        client
-            .get_queue_url()
-            .queue_name(&settings.queue)
-            .send()
-            .await
-            .map_err(|e| Failure::from_sdk("SQS", "GetQueueUrl", &e))
-    })
-    .await
-    .map_err(|e| unusable(&format!("SQS queue `{}`", settings.queue), e))?;
+    startup::retry(budget, &what, || patient_queue.check_queue_url())
+        .await
+        .map_err(|e| unusable(&format!("SQS queue `{}`", settings.queue), e))?;
     Ok(Backends {
         description: format!(
             "DynamoDB table `{}` and SQS queue `{}` at {endpoint}",

@@ -106,6 +106,19 @@ impl SqsQueue {
         self.url(&inner.queue_url, &inner.queue).await
     }
 
+    /// Looks the jobs queue up by name, keeping the SDK's error so that a start-up check can
+    /// tell a missing queue (fail at once) from an endpoint that is not ready (wait).
+    pub(crate) async fn check_queue_url(&self) -> Result<(), Failure> {
+        self.inner
+            .client
+            .get_queue_url()
+            .queue_name(&self.inner.queue)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Failure::from_sdk("SQS", "GetQueueUrl", &e))
+    }
+
     /// The dead-letter queue's URL.
     pub async fn dead_letter_queue_url(&self) -> Result<&str, QueueError> {
         let inner = &*self.inner;

@@ -139,7 +139,7 @@ impl Adapters {
                         .iter()
                         .any(|name| call.receiver.ends_with(name));
                 match call.name.as_str() {
-                    "queue_url" if own => {
+                    "queue_url" | "check_queue_url" if own => {
                         queues.insert(Resource::JobsQueue);
                     }
                     "dead_letter_queue_url" if own => {
