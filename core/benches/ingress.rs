@@ -228,7 +228,7 @@ fn handler(c: &mut Criterion) {
                         .expect("accepted");
                     spent += started.elapsed();
                     black_box(accepted);
-                    if counter % 4096 == 0 {
+                    if counter.is_multiple_of(4096) {
                         drain(&queue).await;
                     }
                 }
@@ -257,7 +257,7 @@ fn handler(c: &mut Criterion) {
                     let response = app.clone().oneshot(request).await.expect("response");
                     spent += started.elapsed();
                     assert_eq!(response.status(), 202);
-                    if counter % 4096 == 0 {
+                    if counter.is_multiple_of(4096) {
                         drain(&queue).await;
                     }
                 }
