@@ -7,6 +7,7 @@
 //! outcome, never a hang.
 
 pub mod codex;
+pub mod mcp;
 pub mod mock;
 
 use async_trait::async_trait;

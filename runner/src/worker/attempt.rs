@@ -5,9 +5,9 @@ use super::delivery::{self, Finished};
 use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
 use super::stop::{Stop, StopReason};
-use super::tools::TrackerTools;
 use super::{RunPlan, Runner};
-use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
+use crate::agent::{AgentError, AgentEvent, SessionConfig, TurnStatus};
+use crate::bridge::{BridgeContext, LivingComment, ToolBridge};
 use crate::prompt::{PromptInput, RepoVars};
 use baton_core::domain::{Job, JobReason, RunError, WorkItem};
 use serde_json::json;
@@ -74,6 +74,8 @@ pub struct AttemptInput<'a> {
     /// Where the agent's events go (the evidence tap, then the recorder).
     pub agent_events: mpsc::Sender<AgentEvent>,
     pub evidence: &'a EvidenceHandle,
+    /// baton's status comment on the issue, for the agent's progress notes.
+    pub living: Option<Arc<LivingComment>>,
 }
 
 /// Runs the attempt; returns how it ended and what it delivered.
@@ -127,6 +129,7 @@ async fn run_session(
         timeline,
         agent_events,
         evidence,
+        living,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -189,14 +192,16 @@ async fn run_session(
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),
-        tools: match &plan.delivery.tracker {
-            Some(tracker) => Arc::new(TrackerTools::new(
-                Arc::clone(tracker),
-                plan.delivery.issue_ref(&item.issue),
-                plan.delivery.profile.clone(),
-            )),
-            None => Arc::new(NoTools),
-        },
+        tools: Arc::new(ToolBridge::new(BridgeContext {
+            tracker: plan.delivery.tracker.clone(),
+            issue: plan.delivery.issue_ref(&item.issue),
+            platform: plan.delivery.platform.clone(),
+            profile: plan.delivery.profile.clone(),
+            workspace: workspace.path.clone(),
+            work_branch: workspace.work_branch.clone(),
+            status: living,
+            log: Arc::new(timeline.clone()),
+        })),
     };
     let mut session = match plan.agent.provider.start(config, agent_events).await {
         Ok(session) => session,

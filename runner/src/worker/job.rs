@@ -11,6 +11,7 @@ use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
 use super::slots::{self, HeldSlots};
 use super::stop::{Shutdown, Stop, StopReason};
 use super::{later, RunPlan, Runner};
+use crate::bridge::LivingComment;
 use baton_core::domain::{
     Job, JobId, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
     JOB_SCHEMA_VERSION,
@@ -387,18 +388,25 @@ impl Runner {
             "claimed",
             json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str() }),
         );
-        let comment = self
-            .post_status(
-                &plan,
-                &item,
-                None,
-                &run,
-                &Evidence::default(),
-                &Delivered::default(),
-            )
-            .await;
+        let start_body = self.status_body(
+            &plan,
+            &item,
+            &run,
+            &Evidence::default(),
+            &Delivered::default(),
+        );
+        let comment = self.post_status_body(&plan, &item, None, &start_body).await;
         self.remember_status_comment(&job.work_item, &run.run_id, comment.as_deref())
             .await;
+        // The agent's `tracker_update_status` notes go under the comment as it stands now.
+        let living = plan.delivery.tracker.as_ref().map(|tracker| {
+            Arc::new(LivingComment::new(
+                Arc::clone(tracker),
+                plan.delivery.issue_ref(&item.issue),
+                comment.clone(),
+                start_body,
+            ))
+        });
         let (end, delivered) = attempt::run(
             &self,
             AttemptInput {
@@ -409,6 +417,7 @@ impl Runner {
                 timeline: &timeline,
                 agent_events: agent_tx,
                 evidence: &evidence,
+                living,
             },
         )
         .await;
@@ -610,16 +619,37 @@ impl Runner {
         evidence: &Evidence,
         delivered: &Delivered,
     ) -> Option<String> {
-        let plan = &plan.delivery;
-        let body = evidence::render(
+        let body = self.status_body(plan, item, run, evidence, delivered);
+        self.post_status_body(plan, item, existing, &body).await
+    }
+
+    /// The living status comment's text for `run` as it stands.
+    fn status_body(
+        &self,
+        plan: &RunPlan,
+        item: &WorkItem,
+        run: &Run,
+        evidence: &Evidence,
+        delivered: &Delivered,
+    ) -> String {
+        evidence::render(
             run,
             evidence,
             delivered,
-            plan.run_link(&item.key).as_deref(),
+            plan.delivery.run_link(&item.key).as_deref(),
             &self.redactor(),
-        );
+        )
+    }
+
+    async fn post_status_body(
+        &self,
+        plan: &RunPlan,
+        item: &WorkItem,
+        existing: Option<&str>,
+        body: &str,
+    ) -> Option<String> {
         let existing = existing.or(item.status_comment.as_deref());
-        delivery::post_status(plan, item, existing, &body).await
+        delivery::post_status(&plan.delivery, item, existing, body).await
     }
 
     fn follow_up(&self, job: &Job, reason: JobReason, attempt: u32, continuation: u32) -> Job {
