@@ -354,7 +354,13 @@ impl Profile {
     pub fn prompt_value(&self) -> Value {
         serde_json::json!({
             "kind": self.spec.kind.as_str(),
-            "contract": self.spec.contract,
+            "contract": format!(
+                "{} If you cannot go on without a person's answer, stop and make your final \
+                 message start with `{}` followed by the question; baton asks on the issue and \
+                 the work resumes with the answer.",
+                self.spec.contract,
+                crate::domain::input::QUESTION_MARKER
+            ),
             "deliverable": self.spec.deliverable,
             "tools": self.tools(),
             "routes": self.spec.routes.iter().map(|(key, action)| serde_json::json!({

@@ -12,6 +12,7 @@ use super::slots::{self, HeldSlots};
 use super::stop::{Shutdown, Stop, StopReason};
 use super::{later, RunPlan, Runner};
 use crate::bridge::LivingComment;
+use baton_core::domain::InputRequest;
 use baton_core::domain::{
     Job, JobId, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
     JOB_SCHEMA_VERSION,
@@ -492,7 +493,14 @@ impl Runner {
         }
         let error_text = error.as_ref().map(|e| format!("{}: {}", e.code, e.message));
         let written = self
-            .record_end(job, run, &end, next.as_ref(), error_text, &report)
+            .record_end(
+                job,
+                run,
+                (&end, next.as_ref()),
+                error_text,
+                &report,
+                plan.limits.input_timeout(),
+            )
             .await;
         let status = match written {
             Ok(Some(status)) => status,
@@ -508,6 +516,11 @@ impl Runner {
             }
         };
         self.hand_over(&job.work_item).await;
+        if let (WorkItemStatus::AwaitingInput, AttemptEnd::AwaitingInput { question }) =
+            (status, &end)
+        {
+            delivery::ask(&plan.delivery, item, question, &plan.rules.command_prefix).await;
+        }
         if status == WorkItemStatus::DeadLettered {
             if let Err(error) = self.queue.dead_letter(job).await {
                 tracing::error!(%error, "cannot copy the job to the dead-letter queue; the work item says dead_lettered");
@@ -550,10 +563,10 @@ impl Runner {
         &self,
         job: &Job,
         run: &Run,
-        end: &AttemptEnd,
-        next: Option<&(Job, Duration)>,
+        (end, next): (&AttemptEnd, Option<&(Job, Duration)>),
         error_text: Option<String>,
         report: &Report,
+        input_timeout: Option<Duration>,
     ) -> Result<Option<WorkItemStatus>, StoreError> {
         let now = self.clock.now();
         let written = edit(
@@ -569,6 +582,18 @@ impl Runner {
                 }
                 item.lease = None;
                 item.tokens.add(run.tokens);
+                // A question is answered by the run that took the answer; a new one waits.
+                item.input_request = match end {
+                    AttemptEnd::AwaitingInput { question } => Some(InputRequest {
+                        question: question.clone(),
+                        asked_at: now,
+                        deadline: input_timeout.map(|timeout| later(now, timeout)),
+                        run_id: run.run_id.clone(),
+                        session_id: None,
+                        answer: None,
+                    }),
+                    _ => None,
+                };
                 if report.status_comment.is_some() {
                     item.status_comment.clone_from(&report.status_comment);
                 }
