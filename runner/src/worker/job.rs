@@ -589,7 +589,7 @@ impl Runner {
                         asked_at: now,
                         deadline: input_timeout.map(|timeout| later(now, timeout)),
                         run_id: run.run_id.clone(),
-                        session_id: None,
+                        session_id: run.session_id.clone(),
                         answer: None,
                     }),
                     _ => None,
