@@ -1296,7 +1296,10 @@ async fn a_question_waits_for_its_answer_and_the_next_run_carries_both() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::AwaitingInput);
     assert_eq!(input.run_id, runs[0].run_id);
-    assert_eq!(input.session_id, runs[0].session_id, "the session that asked");
+    assert_eq!(
+        input.session_id, runs[0].session_id,
+        "the session that asked"
+    );
     assert!(input.session_id.is_some());
     assert!(runs[0].error.is_none(), "a question is not a failure");
 

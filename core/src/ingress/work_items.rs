@@ -36,6 +36,8 @@ pub(super) async fn apply(
         answer: None,
         only_when_idle: false,
     };
+    // `/baton answer` says when nothing waits; a plain comment then is just a comment.
+    let explicit = matches!(decision, Decision::Answer { .. });
     match decision {
         Decision::Run { reason } => {
             queue_run(store, queue, clock, request(reason, None), Some(delivery)).await
@@ -70,31 +72,14 @@ pub(super) async fn apply(
                 record_approval(store, clock, event, &key, &by, delivery).await
             }
         }
-        Decision::Answer { by, text } => {
-            answer_question(
-                store,
-                queue,
-                clock,
-                request(JobReason::InputAnswered, None),
-                &by,
-                &text,
-                delivery,
-                true,
-            )
-            .await
-        }
-        Decision::Reply { by, text } => {
-            answer_question(
-                store,
-                queue,
-                clock,
-                request(JobReason::InputAnswered, None),
-                &by,
-                &text,
-                delivery,
-                false,
-            )
-            .await
+        Decision::Answer { by, text } | Decision::Reply { by, text } => {
+            let given = Answer {
+                by: &by,
+                text: &text,
+                explicit,
+            };
+            let request = request(JobReason::InputAnswered, None);
+            answer_question(store, queue, clock, request, given, delivery).await
         }
         Decision::PullRequest {
             work_item,
@@ -195,18 +180,22 @@ async fn hold_for_approval(
     })
 }
 
-/// A person's answer (`/baton answer …`, or a plain reply when `explicit` is false) to the
-/// question the item waits on: recorded on the item, and a run is queued to take it.
-#[allow(clippy::too_many_arguments)]
+/// A person's answer to the question the item waits on.
+struct Answer<'a> {
+    by: &'a str,
+    text: &'a str,
+    /// `/baton answer …` rather than a plain reply.
+    explicit: bool,
+}
+
+/// Records `answer` on the item and queues a run to take it, if a question waits.
 async fn answer_question(
     store: &dyn Store,
     queue: &dyn Queue,
     clock: &dyn Clock,
     mut request: RunRequest<'_>,
-    by: &str,
-    text: &str,
+    answer: Answer<'_>,
     delivery: &DeliveryKey,
-    explicit: bool,
 ) -> Result<DeliveryOutcome, IngressError> {
     let waiting = store
         .get_work_item(&request.key)
@@ -219,7 +208,7 @@ async fn answer_question(
                     .is_some_and(|input| input.answer.is_none())
         });
     if !waiting {
-        let reason = if explicit {
+        let reason = if answer.explicit {
             "no question of the agent is waiting for an answer".to_owned()
         } else {
             "comment holds no command".to_owned()
@@ -227,8 +216,8 @@ async fn answer_question(
         return Ok(DeliveryOutcome::Ignored { reason });
     }
     request.answer = Some(InputAnswer {
-        by: by.to_owned(),
-        text: bounded(text),
+        by: answer.by.to_owned(),
+        text: bounded(answer.text),
         at: clock.now(),
     });
     queue_run(store, queue, clock, request, Some(delivery)).await
