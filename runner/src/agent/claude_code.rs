@@ -450,6 +450,8 @@ struct TurnState {
     result_text: Option<String>,
     /// Set by the `result` line.
     result: Option<(TurnStatus, Option<String>)>,
+    /// What the agent asked a person with its question tool (`AskUserQuestion`) this turn.
+    question: Option<String>,
 }
 
 #[derive(Debug)]
@@ -591,6 +593,11 @@ impl Normalizer {
             ),
         };
         let error = error.map(|e| bound(&e, MAX_NOTICE_BYTES));
+        // A question for a person outranks how the turn went on without its answer.
+        let (status, error) = match turn.question.take() {
+            Some(question) => (TurnStatus::InputRequired, Some(question)),
+            None => (status, error),
+        };
 
         if let Some(Value::Array(denials)) = value.get("permission_denials") {
             for denial in denials {
@@ -680,6 +687,9 @@ fn on_assistant(turn: &mut TurnState, value: &Value) -> Vec<AgentEvent> {
                 events.push(AgentEvent::Message { text });
             }
             Some("tool_use") | Some("server_tool_use") => {
+                if block.get("name").and_then(Value::as_str) == Some(QUESTION_TOOL) {
+                    turn.question = questions(block.get("input"));
+                }
                 turn.pending.push(PendingTool {
                     id: block
                         .get("id")
@@ -703,6 +713,23 @@ fn on_assistant(turn: &mut TurnState, value: &Value) -> Vec<AgentEvent> {
         }
     }
     events
+}
+
+/// Claude Code's tool for asking the user: unattended, baton asks on the issue instead.
+const QUESTION_TOOL: &str = "AskUserQuestion";
+
+/// The questions of an `AskUserQuestion` call (`{"questions": [{"question": ...}]}`), one
+/// per line.
+fn questions(input: Option<&Value>) -> Option<String> {
+    let asked: Vec<&str> = input?
+        .get("questions")?
+        .as_array()?
+        .iter()
+        .filter_map(|q| q.get("question").and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .collect();
+    (!asked.is_empty()).then(|| bound(&asked.join("\n"), MAX_MESSAGE_BYTES))
 }
 
 fn on_user(turn: &mut TurnState, value: &Value) -> Vec<AgentEvent> {
@@ -835,6 +862,22 @@ mod tests {
         }
         events.extend(turn.flush_tools());
         (events, turn, norm)
+    }
+
+    #[test]
+    fn the_question_tool_ends_the_turn_waiting_for_a_person() {
+        let (_, turn, _) = run(&[
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"q1","name":"AskUserQuestion","input":{"questions":[{"question":"Postgres or SQLite?","header":"DB","options":[]},{"question":"Keep the old API?"}]}}]}}"#,
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"q1","is_error":true,"content":"not available"}]}}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"I went on guessing."}"#,
+        ]);
+        assert_eq!(
+            turn.result,
+            Some((
+                TurnStatus::InputRequired,
+                Some("Postgres or SQLite?\nKeep the old API?".into())
+            ))
+        );
     }
 
     #[test]
