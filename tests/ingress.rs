@@ -713,4 +713,38 @@ async fn a_reply_answers_the_agents_question_and_queues_the_work(backend: Backen
     let (_, answer) = post(comment("/baton answer MySQL", "OWNER")).await;
     assert_eq!(answer["status"], "ignored", "{answer}");
     assert!(app.drain_jobs().await.is_empty());
+
+    // Waiting again, then stopped: the wait ends, nothing is queued.
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    let expected = item.version;
+    item.status = WorkItemStatus::AwaitingInput;
+    item.pending_job = None;
+    if let Some(input) = item.input_request.as_mut() {
+        input.answer = None;
+    }
+    item.version += 1;
+    app.store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+    let (status, answer) = post(comment("/baton stop", "OWNER")).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{answer}"
+    );
+    let item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(item.status, WorkItemStatus::Cancelled);
+    assert!(item.input_request.is_none());
+    assert!(app.drain_jobs().await.is_empty());
 }

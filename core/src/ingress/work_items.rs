@@ -448,7 +448,9 @@ pub(super) async fn request_cancel(
                 reason: format!("no work item for {key}; nothing to cancel"),
             });
         };
-        if !item.status.is_active() {
+        // A question waiting for its answer is work in progress: a cancel ends the wait.
+        let waiting = item.status == WorkItemStatus::AwaitingInput;
+        if !item.status.is_active() && !waiting {
             let ignored = DeliveryOutcome::Ignored {
                 reason: format!(
                     "work item {key} is {}; nothing to cancel",
@@ -470,6 +472,7 @@ pub(super) async fn request_cancel(
         item.cancel_requested = true;
         // A run requested while this one was running is cancelled with it.
         item.pending_job = None;
+        item.input_request = None;
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Cancelled;
         }

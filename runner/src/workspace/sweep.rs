@@ -60,6 +60,7 @@ pub fn ended_for_good(
 ) -> bool {
     let idle = !item.status.is_active()
         && item.status != WorkItemStatus::AwaitingApproval
+        && item.status != WorkItemStatus::AwaitingInput
         && item.pending_job.is_none()
         && item.lease.as_ref().is_none_or(|lease| !lease.is_live(now));
     idle && (last_run_merged || rules.is_terminal(item.source, &item.issue.state))
