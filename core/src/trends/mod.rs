@@ -23,16 +23,29 @@ pub use update::{
     ALL_SCOPE, RETENTION_DAYS,
 };
 
-use crate::ports::Store;
-use std::sync::Arc;
+use crate::dashboard::Pricing;
+use crate::ports::{Store, StoreError};
 
 /// Records `update`, logging (never failing) when the store cannot: a missed sample must not
 /// fail the run or the webhook that caused it.
-pub async fn record(store: &Arc<dyn Store>, update: MetricsUpdate) {
+pub async fn record(store: &dyn Store, update: MetricsUpdate) {
     if update.is_empty() {
         return;
     }
     if let Err(error) = store.record_metrics(&update).await {
         tracing::warn!(%error, "could not record a metrics sample");
     }
+}
+
+/// The answer to `query`: the buckets of its scope read from the store, one row per hour,
+/// costs priced with `pricing`. What the metrics API answers and the charts draw.
+pub async fn query(
+    store: &dyn Store,
+    query: &MetricsQuery,
+    pricing: &Pricing,
+) -> Result<MetricsResponse, StoreError> {
+    let records = store
+        .read_metrics(&query.scope(), query.from, query.to)
+        .await?;
+    Ok(hourly(query, &records, pricing))
 }

@@ -24,6 +24,7 @@ mod settle;
 pub mod slots;
 mod stop;
 mod tools;
+mod trends;
 mod waiting;
 mod writer;
 

@@ -1,0 +1,22 @@
+//! The runner's part of the metrics series (see `baton_core::trends`): a run's start when
+//! its record is created, its end when the end is recorded, in the same code paths.
+
+use baton_core::domain::Run;
+use baton_core::ports::Store;
+use baton_core::trends::{self, MetricsUpdate};
+use chrono::{DateTime, Utc};
+
+pub(super) async fn run_started(store: &dyn Store, run: &Run, workflow: Option<&str>) {
+    trends::record(store, MetricsUpdate::run_started(run.claimed_at, workflow)).await;
+}
+
+/// Only for a run that did end: an abandoned run whose lease was lost still counts, as
+/// its takeover starts a new run.
+pub(super) async fn run_ended(
+    store: &dyn Store,
+    run: &Run,
+    workflow: Option<&str>,
+    now: DateTime<Utc>,
+) {
+    trends::record(store, MetricsUpdate::run_ended(run, workflow, now)).await;
+}
