@@ -42,6 +42,7 @@ mod tests;
 mod workflows;
 
 pub use crate::http_error::not_found;
+pub use crate::trends::MetricsResponse;
 pub use actions::{ActionResponse, ActionStatus};
 pub use auth::{
     require_auth, ApiAuth, AuthConfigError, AUTH_MODE_VARIABLE, SESSION_COOKIE, TOKEN_VARIABLE,
@@ -50,7 +51,6 @@ pub use cursor::{CursorError, CursorKey, CURSOR_KEY_VARIABLE};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use events::{EventsResponse, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT};
 pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
-pub use crate::trends::MetricsResponse;
 pub use login::{login_router, LOGIN_PATH};
 pub use openapi::{ApiDoc, OPENAPI_PATH};
 pub use run::RunResponse;

@@ -322,7 +322,9 @@ impl Runner {
         run.version += 1;
         match self.store.put_run(&run, Some(expected)).await {
             Ok(()) => trends::run_ended(&*self.store, &run, workflow, self.clock.now()).await,
-            Err(error) => tracing::warn!(run_id = %run.run_id, %error, "cannot mark an abandoned run"),
+            Err(error) => {
+                tracing::warn!(run_id = %run.run_id, %error, "cannot mark an abandoned run")
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 mod actions;
 mod auth;
 mod limits;
+mod metrics;
 mod openapi;
 mod runs;
 
