@@ -27,6 +27,8 @@ mod run;
 mod tests;
 mod timeline;
 mod trends;
+#[cfg(test)]
+mod trends_tests;
 
 pub use error::DashboardError;
 pub use html::{escape, REFRESH_SECONDS};
