@@ -2,7 +2,9 @@
 
 use super::error::ApiError;
 use super::Api;
-use crate::trends::{self, MetricsQuery, MetricsResponse};
+use crate::dashboard::Pricing;
+use crate::ports::{Store, StoreError};
+use crate::trends::{hourly, MetricsQuery, MetricsResponse};
 use axum::extract::{RawQuery, State};
 use axum::Json;
 
@@ -30,8 +32,21 @@ pub(super) async fn get_metrics(
 ) -> Result<Json<MetricsResponse>, ApiError> {
     let query = MetricsQuery::parse(query.as_deref(), api.clock.now())
         .map_err(|error| ApiError::InvalidQuery(error.to_string()))?;
-    let answer = trends::query(api.store.as_ref(), &query, &api.pricing)
+    let answer = answer(api.store.as_ref(), &query, &api.pricing)
         .await
         .map_err(ApiError::store("reading metrics"))?;
     Ok(Json(answer))
+}
+
+/// The answer to `query`: the buckets of its scope, one row per hour, costs priced with
+/// `pricing`. What this route answers and the dashboard's charts draw.
+pub async fn answer(
+    store: &dyn Store,
+    query: &MetricsQuery,
+    pricing: &Pricing,
+) -> Result<MetricsResponse, StoreError> {
+    let records = store
+        .read_metrics(&query.scope(), query.from, query.to)
+        .await?;
+    Ok(hourly(query, &records, pricing))
 }

@@ -52,6 +52,7 @@ pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use events::{EventsResponse, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT};
 pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
 pub use login::{login_router, LOGIN_PATH};
+pub use metrics::answer as metrics_answer;
 pub use openapi::{ApiDoc, OPENAPI_PATH};
 pub use run::RunResponse;
 pub use state::{snapshot, Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};

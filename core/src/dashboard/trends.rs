@@ -6,7 +6,8 @@ use super::charts;
 use super::error::DashboardError;
 use super::html::{page, respond, time, Html};
 use super::Dashboard;
-use crate::trends::{self, MetricsQuery};
+use crate::api::metrics_answer;
+use crate::trends::MetricsQuery;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,10 +34,10 @@ pub(super) async fn section(
     let day = MetricsQuery::last(TimeDelta::hours(24), now, owned.clone());
     let days = MetricsQuery::last(TimeDelta::days(COST_DAYS), now, owned);
     let store = dashboard.store.as_ref();
-    let hourly = trends::query(store, &day, &dashboard.pricing)
+    let hourly = metrics_answer(store, &day, &dashboard.pricing)
         .await
         .map_err(DashboardError::store("reading metrics"))?;
-    let daily = trends::query(store, &days, &dashboard.pricing)
+    let daily = metrics_answer(store, &days, &dashboard.pricing)
         .await
         .map_err(DashboardError::store("reading metrics"))?;
     let totals = &hourly.totals;

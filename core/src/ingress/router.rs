@@ -3,7 +3,7 @@ use super::{Accepted, Ingress, IngressError};
 use crate::domain::SourceKind;
 use crate::http_error::{error, method_not_allowed, not_found};
 use crate::telemetry::metrics::{self, RefusalReason};
-use crate::trends::{self, MetricsUpdate, WebhookVerdict};
+use crate::trends::{MetricsUpdate, WebhookVerdict};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -109,7 +109,9 @@ async fn receive_from(
 /// workflow). Awaited, so a Lambda does not freeze before it is written.
 async fn trend(ingress: &Ingress, verdict: WebhookVerdict) {
     let update = MetricsUpdate::webhook(ingress.clock().now(), None, verdict);
-    trends::record(ingress.store().as_ref(), update).await;
+    if let Err(error) = ingress.store().record_metrics(&update).await {
+        tracing::warn!(%error, "could not count the webhook in the metrics");
+    }
 }
 
 /// Acted on (a job queued, a cancel or an approval recorded), or only received.

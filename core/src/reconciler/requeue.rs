@@ -11,7 +11,7 @@ use crate::domain::{
     Job, JobId, JobReason, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, QueueError, Store, StoreError};
-use crate::trends::{self, MetricsUpdate};
+use crate::trends::MetricsUpdate;
 use std::collections::HashSet;
 use tracing::Instrument;
 
@@ -109,7 +109,9 @@ pub async fn reconcile_once(
     // The tick's sample of the backlog (items waiting for a runner), from the listing it
     // made anyway.
     let depth = MetricsUpdate::queue_depth(clock.now(), waiting as u64);
-    trends::record(store, depth).await;
+    if let Err(error) = store.record_metrics(&depth).await {
+        tracing::warn!(%error, "could not record the queue depth sample");
+    }
     Ok(report)
 }
 

@@ -3,7 +3,8 @@
 //!
 //! The series are written by the code paths that already write (a run's start and end, a
 //! webhook's verdict, the reconciler's tick), never by scanning: each builds a
-//! [`MetricsUpdate`] and hands it to [`crate::ports::Store::record_metrics`], which every
+//! [`MetricsUpdate`] and hands it to [`crate::ports::Store::record_metrics`] (a failure is
+//! logged, never failing what caused it), which every
 //! backend applies atomically to one bucket per scope and hour (DynamoDB: `UpdateItem` with
 //! `ADD`). Reading sums buckets: counters and [`Histogram`]s merge by addition.
 
@@ -22,30 +23,3 @@ pub use update::{
     expires_at, hour_of, is_valid_name, workflow_scope, Change, MetricsUpdate, WebhookVerdict,
     ALL_SCOPE, RETENTION_DAYS,
 };
-
-use crate::dashboard::Pricing;
-use crate::ports::{Store, StoreError};
-
-/// Records `update`, logging (never failing) when the store cannot: a missed sample must not
-/// fail the run or the webhook that caused it.
-pub async fn record(store: &dyn Store, update: MetricsUpdate) {
-    if update.is_empty() {
-        return;
-    }
-    if let Err(error) = store.record_metrics(&update).await {
-        tracing::warn!(%error, "could not record a metrics sample");
-    }
-}
-
-/// The answer to `query`: the buckets of its scope read from the store, one row per hour,
-/// costs priced with `pricing`. What the metrics API answers and the charts draw.
-pub async fn query(
-    store: &dyn Store,
-    query: &MetricsQuery,
-    pricing: &Pricing,
-) -> Result<MetricsResponse, StoreError> {
-    let records = store
-        .read_metrics(&query.scope(), query.from, query.to)
-        .await?;
-    Ok(hourly(query, &records, pricing))
-}

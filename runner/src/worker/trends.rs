@@ -3,11 +3,11 @@
 
 use baton_core::domain::Run;
 use baton_core::ports::Store;
-use baton_core::trends::{self, MetricsUpdate};
+use baton_core::trends::MetricsUpdate;
 use chrono::{DateTime, Utc};
 
 pub(super) async fn run_started(store: &dyn Store, run: &Run, workflow: Option<&str>) {
-    trends::record(store, MetricsUpdate::run_started(run.claimed_at, workflow)).await;
+    record(store, MetricsUpdate::run_started(run.claimed_at, workflow)).await;
 }
 
 /// Only for a run that did end: an abandoned run whose lease was lost still counts, as
@@ -18,5 +18,12 @@ pub(super) async fn run_ended(
     workflow: Option<&str>,
     now: DateTime<Utc>,
 ) {
-    trends::record(store, MetricsUpdate::run_ended(run, workflow, now)).await;
+    record(store, MetricsUpdate::run_ended(run, workflow, now)).await;
+}
+
+/// A sample the store cannot take is logged: it must not fail the run.
+async fn record(store: &dyn Store, update: MetricsUpdate) {
+    if let Err(error) = store.record_metrics(&update).await {
+        tracing::warn!(%error, "could not record a run in the metrics");
+    }
 }
