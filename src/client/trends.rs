@@ -136,6 +136,8 @@ fn millis(value: u64) -> String {
         format!("{value:.0}ms")
     } else if value < 60_000.0 {
         format!("{:.1}s", value / 1000.0)
+    } else if value < 600_000.0 {
+        format!("{:.1}m", value / 60_000.0)
     } else if value < 3_600_000.0 {
         format!("{:.0}m", value / 60_000.0)
     } else {

@@ -104,7 +104,11 @@ pub(crate) fn hourly(page: &mut Html, metrics: &MetricsResponse) {
             Series { name: "last", colour: "muted", values: column(|h| h.queue_depth.map(|d| d.last as f64)) },
         ],
         format: count,
-        empty: "The queue was empty, or not sampled, in this span.",
+        empty: if metrics.workflow.is_some() {
+            "The queue is the deployment's, not a workflow's: see the overview."
+        } else {
+            "The queue was empty, or not sampled, in this span."
+        },
     };
     figure(page, &depth, Kind::Lines);
 }
@@ -165,12 +169,14 @@ fn count(value: f64) -> String {
     }
 }
 
-/// `850 ms`, `4.5 s`, `12 min`, `3.2 h`.
+/// `850 ms`, `4.5 s`, `1.7 min`, `12 min`, `3.2 h`.
 fn millis(value: f64) -> String {
     if value < 1000.0 {
         format!("{value:.0} ms")
     } else if value < 60_000.0 {
         format!("{:.1} s", value / 1000.0)
+    } else if value < 600_000.0 {
+        format!("{:.1} min", value / 60_000.0)
     } else if value < 3_600_000.0 {
         format!("{:.0} min", value / 60_000.0)
     } else {
