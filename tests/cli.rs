@@ -295,9 +295,15 @@ async fn status_since_prints_the_trends_the_api_answers() {
     let printed: Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(printed["totals"]["runs"]["succeeded"], 1, "{printed}");
     assert_eq!(printed["totals"]["webhooks"]["accepted"], 1, "{printed}");
-    assert!(printed["hours"].as_array().map(Vec::len) >= Some(24), "{printed}");
+    assert!(
+        printed["hours"].as_array().map(Vec::len) >= Some(24),
+        "{printed}"
+    );
 
-    for bad in [["status", "--since", "2x"], ["status", "--workflow", "main"]] {
+    for bad in [
+        ["status", "--since", "2x"],
+        ["status", "--workflow", "main"],
+    ] {
         let refused = server.baton(&bad);
         expect_exit(&refused, 2);
     }
