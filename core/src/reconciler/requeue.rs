@@ -106,6 +106,7 @@ pub async fn reconcile_once(
             }
         }
     }
+    report.input_expired = super::input_wait::expire_waits(store, clock).await?;
     // The tick's sample of the backlog (items waiting for a runner), from the listing it
     // made anyway.
     let depth = MetricsUpdate::queue_depth(clock.now(), waiting as u64);
