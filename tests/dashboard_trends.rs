@@ -71,6 +71,8 @@ async fn fill_a_day(store: &dyn Store, now: DateTime<Utc>) {
         RunStatus::Cancelled,
         RunStatus::Succeeded,
         RunStatus::Abandoned,
+        RunStatus::Succeeded,
+        RunStatus::AwaitingInput,
     ];
     let first = hour_of(now) - TimeDelta::hours(23);
     let mut n = 0;
@@ -193,14 +195,26 @@ async fn the_charts_show_what_the_api_says(backend: Backend) {
     let ended: u64 = hours
         .iter()
         .map(|h| {
-            ["succeeded", "failed", "cancelled", "abandoned"]
-                .iter()
-                .map(|o| h["runs"][o].as_u64().unwrap_or(0))
-                .sum::<u64>()
+            [
+                "succeeded",
+                "failed",
+                "cancelled",
+                "abandoned",
+                "awaiting_input",
+            ]
+            .iter()
+            .map(|o| h["runs"][o].as_u64().unwrap_or(0))
+            .sum::<u64>()
         })
         .sum();
     assert!(ended > 100, "a day of runs: {}", api["totals"]);
-    for outcome in ["succeeded", "failed", "cancelled", "abandoned"] {
+    for outcome in [
+        "succeeded",
+        "failed",
+        "cancelled",
+        "abandoned",
+        "awaiting_input",
+    ] {
         assert!(
             api["totals"]["runs"][outcome].as_u64() > Some(0),
             "{outcome}"
@@ -223,10 +237,16 @@ async fn the_charts_show_what_the_api_says(backend: Backend) {
     let runs = table(figure(&dom, "chart-runs"));
     for hour in hours {
         let label = hour["hour"].as_str().expect("hour")[11..13].to_owned() + ":00";
-        let expected: Vec<Option<f64>> = ["succeeded", "failed", "cancelled", "abandoned"]
-            .iter()
-            .map(|o| number(&hour["runs"][o]))
-            .collect();
+        let expected: Vec<Option<f64>> = [
+            "succeeded",
+            "failed",
+            "cancelled",
+            "abandoned",
+            "awaiting_input",
+        ]
+        .iter()
+        .map(|o| number(&hour["runs"][o]))
+        .collect();
         match runs.get(&label) {
             Some(shown) => assert_eq!(shown, &expected, "runs at {label}"),
             None => assert!(expected.iter().all(|v| *v == Some(0.0)), "{label} missing"),

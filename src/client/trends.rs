@@ -1,5 +1,6 @@
 //! `baton status --since 24h [--workflow NAME]`: `GET /api/v1/metrics` as a compact table,
-//! one row per hour that saw anything and a total row: runs by outcome, dispatch latency
+//! one row per hour that saw anything and a total row: runs by outcome (`INPUT`: ended
+//! waiting for a person's answer), dispatch latency
 //! and run duration (p50/p95), tokens and cost, the queue depth and the webhooks.
 
 use super::http::{Answer, ApiClient, ClientError};
@@ -70,6 +71,7 @@ pub fn render(metrics: &MetricsResponse) -> String {
         "FAILED",
         "CANCELLED",
         "ABANDONED",
+        "INPUT",
         "DISPATCH p50/p95",
         "DURATION p50/p95",
         "TOKENS IN/OUT",
@@ -104,6 +106,7 @@ fn cells(label: String, hour: &MetricsHour) -> Vec<String> {
         hour.runs.failed.to_string(),
         hour.runs.cancelled.to_string(),
         hour.runs.abandoned.to_string(),
+        hour.runs.awaiting_input.to_string(),
         percentiles(&hour.dispatch_latency_ms),
         percentiles(&hour.run_duration_ms),
         format!(
@@ -200,8 +203,8 @@ mod tests {
         for line in &lines[2..] {
             let cells: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(
-                cells[cells.len() - 11..cells.len() - 5],
-                ["4", "3", "1", "0", "0", "1.1s/1.1s"][..],
+                cells[cells.len() - 12..cells.len() - 5],
+                ["4", "3", "1", "0", "0", "0", "1.1s/1.1s"][..],
                 "{line}"
             );
             assert!(

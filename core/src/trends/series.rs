@@ -145,6 +145,8 @@ pub struct RunsView {
     pub failed: u64,
     pub cancelled: u64,
     pub abandoned: u64,
+    /// Ended with a question for a person.
+    pub awaiting_input: u64,
 }
 
 /// From a histogram of fixed log-spaced buckets (two per doubling): a percentile is the
@@ -197,6 +199,7 @@ impl MetricsHour {
                 failed: stats.ended.failed,
                 cancelled: stats.ended.cancelled,
                 abandoned: stats.ended.abandoned,
+                awaiting_input: stats.ended.awaiting_input,
             },
             dispatch_latency_ms: percentiles(&stats.dispatch),
             run_duration_ms: percentiles(&stats.duration),
@@ -219,7 +222,11 @@ impl MetricsHour {
 
     /// Runs that ended in the hour.
     pub fn ended(&self) -> u64 {
-        self.runs.succeeded + self.runs.failed + self.runs.cancelled + self.runs.abandoned
+        self.runs.succeeded
+            + self.runs.failed
+            + self.runs.cancelled
+            + self.runs.abandoned
+            + self.runs.awaiting_input
     }
 }
 

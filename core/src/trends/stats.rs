@@ -25,11 +25,13 @@ pub struct Outcomes {
     pub failed: u64,
     pub cancelled: u64,
     pub abandoned: u64,
+    /// Ended with a question for a person (the item waits for the answer).
+    pub awaiting_input: u64,
 }
 
 impl Outcomes {
     pub fn total(&self) -> u64 {
-        self.succeeded + self.failed + self.cancelled + self.abandoned
+        self.succeeded + self.failed + self.cancelled + self.abandoned + self.awaiting_input
     }
 
     fn add(&mut self, other: &Outcomes) {
@@ -37,6 +39,7 @@ impl Outcomes {
         self.failed += other.failed;
         self.cancelled += other.cancelled;
         self.abandoned += other.abandoned;
+        self.awaiting_input += other.awaiting_input;
     }
 }
 
@@ -94,6 +97,7 @@ impl HourStats {
                 "failed" => self.ended.failed = value,
                 "cancelled" => self.ended.cancelled = value,
                 "abandoned" => self.ended.abandoned = value,
+                "awaiting_input" => self.ended.awaiting_input = value,
                 _ => {}
             }
         } else if let Some(index) = name.strip_prefix(DISPATCH_PREFIX) {

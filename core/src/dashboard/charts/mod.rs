@@ -29,9 +29,10 @@ pub(crate) fn hourly(page: &mut Html, metrics: &MetricsResponse) {
         id: "chart-runs",
         title: "Runs ended per hour, by outcome",
         description: format!(
-            "Stacked bars of the runs that ended in each hour {span}: {} succeeded, {} failed, {} cancelled, {} abandoned.",
+            "Stacked bars of the runs that ended in each hour {span}: {} succeeded, {} failed, {} cancelled, {} abandoned, {} awaiting input.",
             metrics.totals.runs.succeeded, metrics.totals.runs.failed,
-            metrics.totals.runs.cancelled, metrics.totals.runs.abandoned
+            metrics.totals.runs.cancelled, metrics.totals.runs.abandoned,
+            metrics.totals.runs.awaiting_input
         ),
         x_title: "Hour (UTC)",
         y_title: "Runs",
@@ -41,6 +42,7 @@ pub(crate) fn hourly(page: &mut Html, metrics: &MetricsResponse) {
             Series { name: "failed", colour: "bad", values: column(|h| Some(h.runs.failed as f64)) },
             Series { name: "cancelled", colour: "warn", values: column(|h| Some(h.runs.cancelled as f64)) },
             Series { name: "abandoned", colour: "muted", values: column(|h| Some(h.runs.abandoned as f64)) },
+            Series { name: "awaiting input", colour: "live", values: column(|h| Some(h.runs.awaiting_input as f64)) },
         ],
         format: count,
         empty: "No run ended in this span.",
