@@ -95,6 +95,13 @@ fn parse_api_url(value: &str) -> Result<reqwest::Url, String> {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Instead of what is in flight, the trends over this span (`30m`, `24h`, `7d`; at
+    /// most 90d): runs by outcome, latency, tokens and cost, queue depth, webhooks per hour.
+    #[arg(long, value_name = "SPAN")]
+    pub since: Option<String>,
+    /// With `--since`: one workflow's runs only (its name).
+    #[arg(long, value_name = "NAME", requires = "since")]
+    pub workflow: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -265,6 +265,51 @@ async fn status_and_runs_show_a_finished_run_as_tables_and_unchanged_json() {
 }
 
 #[tokio::test]
+async fn status_since_prints_the_trends_the_api_answers() {
+    let server = DevServer::start("happy_path", &[]).await;
+    finished_run(&server).await;
+    // The run's end is counted just after it is recorded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get("/api/v1/metrics").await["totals"]["runs"]["succeeded"] != 1 {
+        assert!(Instant::now() < deadline, "the run was never counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let trends = server.baton(&["status", "--since", "24h"]);
+    expect_exit(&trends, 0);
+    let text = stdout(&trends);
+    assert!(text.starts_with("Trends from "), "{text}");
+    assert!(text.contains("UTC (every workflow)"), "{text}");
+    let total = text
+        .lines()
+        .find(|line| line.starts_with("total"))
+        .unwrap_or_else(|| panic!("no total in:\n{text}"));
+    let cells: Vec<&str> = total.split_whitespace().collect();
+    // Started, succeeded, failed, cancelled, abandoned; then the webhooks.
+    assert_eq!(cells[1..6], ["1", "1", "0", "0", "0"], "{total}");
+    assert_eq!(cells.last(), Some(&"1/1/0"), "{total}");
+
+    // `--json` is the API's answer; its totals are what the table said.
+    let json = server.baton(&["status", "--since", "24h", "--json"]);
+    expect_exit(&json, 0);
+    let printed: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(printed["totals"]["runs"]["succeeded"], 1, "{printed}");
+    assert_eq!(printed["totals"]["webhooks"]["accepted"], 1, "{printed}");
+    assert!(
+        printed["hours"].as_array().map(Vec::len) >= Some(24),
+        "{printed}"
+    );
+
+    for bad in [
+        ["status", "--since", "2x"],
+        ["status", "--workflow", "main"],
+    ] {
+        let refused = server.baton(&bad);
+        expect_exit(&refused, 2);
+    }
+}
+
+#[tokio::test]
 async fn status_lists_a_running_item_with_its_run_and_runner() {
     // The `stall` agent says one thing and then hangs: the item stays running.
     let server = DevServer::start("stall", &[]).await;

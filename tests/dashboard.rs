@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::browser::{screenshots_dir, Browser, Scratch, CHROMIUM};
 use common::signing::{self, github_issue};
 use common::GITHUB_SECRET;
 use serde_json::{json, Value};
@@ -17,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const SUCCEEDING: u64 = 101;
 /// Asks for user input, which an unattended run cannot give: failed, not retried.
 const FAILING: u64 = 202;
@@ -35,23 +35,6 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free port")
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("baton-{name}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The built-in development workflow, except that the mock agent's scenario depends on the
@@ -221,76 +204,6 @@ impl Drop for DevServer {
     }
 }
 
-/// Headless Chromium with a fresh profile per call, and nothing talking to the network
-/// besides the page.
-struct Browser {
-    profiles: Scratch,
-}
-
-impl Browser {
-    /// `None` when Chromium is absent and the test may skip.
-    fn find() -> Option<Self> {
-        if Path::new(CHROMIUM).is_file() {
-            return Some(Self {
-                profiles: Scratch::new("chromium"),
-            });
-        }
-        assert!(
-            std::env::var_os("BATON_REQUIRE_BROWSER").is_none(),
-            "BATON_REQUIRE_BROWSER is set but {CHROMIUM} is missing: run scripts/browser.sh"
-        );
-        None
-    }
-
-    fn run(&self, args: &[&str], url: &str) -> std::process::Output {
-        let profile = self.profiles.0.join(uuid::Uuid::new_v4().to_string());
-        let output = Command::new(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(args)
-            .arg(url)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run chromium");
-        assert!(
-            output.status.success(),
-            "chromium failed on {url}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    /// The DOM after Chromium loaded and rendered `url`.
-    fn dom(&self, url: &str) -> String {
-        let output = self.run(&["--dump-dom"], url);
-        String::from_utf8(output.stdout).expect("utf-8 DOM")
-    }
-
-    /// A 1280×900 screenshot of `url` at `path`.
-    fn screenshot(&self, url: &str, path: &Path) {
-        let _ = std::fs::remove_file(path);
-        self.run(
-            &[
-                &format!("--screenshot={}", path.display()),
-                "--window-size=1280,900",
-            ],
-            url,
-        );
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 1000, "no screenshot of {url} at {}", path.display());
-    }
-}
-
 /// What a person reads: the text of the body, without markup, entities decoded.
 fn visible_text(dom: &str) -> String {
     let body = dom.split("</style>").last().unwrap_or(dom);
@@ -326,14 +239,6 @@ fn sections(dom: &str) -> Vec<(String, String)> {
             (heading, visible_text(content))
         })
         .collect()
-}
-
-fn screenshots_dir() -> PathBuf {
-    // `target/tmp` for integration tests; the screenshots go beside it.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp.parent().unwrap_or(tmp).join("screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshots dir");
-    dir
 }
 
 fn run_id_of(issue: &Value) -> String {
@@ -384,9 +289,40 @@ async fn a_browser_shows_running_failed_and_finished_work_with_their_timelines()
         .await;
     let shots = screenshots_dir();
 
+    // These runs went through the real ingress and runner: the trends counted them, and the
+    // overview draws them.
+    let metrics: Value = server
+        .client
+        .get(format!("{}/api/v1/metrics", server.base_url))
+        .send()
+        .await
+        .expect("get metrics")
+        .json()
+        .await
+        .expect("metrics json");
+    let totals = &metrics["totals"];
+    assert!(totals["runs"]["started"].as_u64() >= Some(4), "{totals}");
+    assert!(totals["runs"]["succeeded"].as_u64() >= Some(1), "{totals}");
+    assert!(totals["runs"]["failed"].as_u64() >= Some(2), "{totals}");
+    assert_eq!(totals["webhooks"]["accepted"], 4, "{totals}");
+    assert!(
+        totals["run_duration_ms"]["count"].as_u64() >= Some(3),
+        "{totals}"
+    );
+    assert!(
+        totals["cost_usd"].as_f64().is_some_and(|cost| cost > 0.0),
+        "{totals}"
+    );
+
     // The overview: each title under its status.
     let overview_url = format!("{}/", server.base_url);
     let dom = browser.dom(&overview_url);
+    let runs_chart = dom
+        .split("<figure class=\"chart\" id=\"chart-runs\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</figure>").next())
+        .expect("the runs chart");
+    assert!(runs_chart.contains("<svg"), "{runs_chart}");
     assert!(
         !dom.contains("<script"),
         "the hostile title became markup:\n{dom}"

@@ -17,12 +17,14 @@ use baton_core::domain::{
     WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod events;
+mod metrics;
 mod runs;
 mod slots;
 
@@ -787,5 +789,18 @@ impl Store for DynamoStore {
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         self.put_slot_pool_record(pool, expected_version).await
+    }
+
+    async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {
+        self.update_metrics(update).await
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricsRecord>, StoreError> {
+        self.query_metrics(scope, from, to).await
     }
 }

@@ -80,6 +80,8 @@ const DELETE_ITEM: &[Grant] = &[grant("dynamodb:DeleteItem", Table)];
 const QUERY_INDEX: &[Grant] = &[grant("dynamodb:Query", StatusIndex)];
 const QUERY_TABLE: &[Grant] = &[grant("dynamodb:Query", Table)];
 const BATCH_WRITE: &[Grant] = &[grant("dynamodb:BatchWriteItem", Table)];
+/// A metrics update is an atomic `UpdateItem` (`ADD`) per bucket.
+const UPDATE_ITEM: &[Grant] = &[grant("dynamodb:UpdateItem", Table)];
 /// Every queue call looks the queue's URL up first (once per process).
 const SEND: &[Grant] = &[
     grant("sqs:GetQueueUrl", JobsQueue),
@@ -124,6 +126,8 @@ pub enum PortCall {
     ListEvents,
     GetSlotPool,
     PutSlotPool,
+    RecordMetrics,
+    ReadMetrics,
     Send,
     SendDelayed,
     DeadLetter,
@@ -134,7 +138,7 @@ pub enum PortCall {
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 22] = [
+    pub const ALL: [PortCall; 24] = [
         Self::Open,
         Self::BeginDelivery,
         Self::CompleteDelivery,
@@ -150,6 +154,8 @@ impl PortCall {
         Self::ListEvents,
         Self::GetSlotPool,
         Self::PutSlotPool,
+        Self::RecordMetrics,
+        Self::ReadMetrics,
         Self::Send,
         Self::SendDelayed,
         Self::DeadLetter,
@@ -178,6 +184,8 @@ impl PortCall {
             Self::ListEvents => "list_events",
             Self::GetSlotPool => "get_slot_pool",
             Self::PutSlotPool => "put_slot_pool",
+            Self::RecordMetrics => "record_metrics",
+            Self::ReadMetrics => "read_metrics",
             Self::Send => "send",
             Self::SendDelayed => "send_delayed",
             Self::DeadLetter => "dead_letter",
@@ -223,6 +231,9 @@ impl PortCall {
             Self::ListEvents => QUERY_TABLE,
             Self::GetSlotPool => GET_ITEM,
             Self::PutSlotPool => PUT_ITEM,
+            Self::RecordMetrics => UPDATE_ITEM,
+            // A scope's hour buckets: its own partition of the table.
+            Self::ReadMetrics => QUERY_TABLE,
             Self::Send => SEND,
             // A delayed send is a SendMessage with DelaySeconds.
             Self::SendDelayed => SEND,
@@ -275,6 +286,8 @@ impl Component {
                 PutWorkItem,
                 DeleteWorkItem,
                 Send,
+                // Webhooks received, accepted and refused.
+                RecordMetrics,
             ],
             Self::Api => &[
                 Open,
@@ -286,6 +299,8 @@ impl Component {
                 // Retry, cancel and replay.
                 PutWorkItem,
                 Send,
+                // The metrics API and the dashboard's charts.
+                ReadMetrics,
             ],
             Self::Reconciler => &[
                 Open,
@@ -300,6 +315,8 @@ impl Component {
                 CompleteDelivery,
                 ReleaseDelivery,
                 DeleteWorkItem,
+                // The queue depth sample of each tick, and the safety poll's deliveries.
+                RecordMetrics,
             ],
             Self::Runner => &[
                 Open,
@@ -318,6 +335,8 @@ impl Component {
                 ChangeVisibility,
                 SendDelayed,
                 DeadLetter,
+                // Runs started and ended.
+                RecordMetrics,
             ],
         }
     }

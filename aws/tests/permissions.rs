@@ -11,11 +11,12 @@ use support::rust_source::{
 };
 
 /// The adapter sources, relative to the workspace root.
-const ADAPTER_FILES: [&str; 7] = [
+const ADAPTER_FILES: [&str; 8] = [
     "aws/src/lib.rs",
     "aws/src/backends.rs",
     "aws/src/dynamo.rs",
     "aws/src/dynamo/events.rs",
+    "aws/src/dynamo/metrics.rs",
     "aws/src/dynamo/runs.rs",
     "aws/src/dynamo/slots.rs",
     "aws/src/sqs.rs",

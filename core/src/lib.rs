@@ -19,6 +19,7 @@ pub mod reconciler;
 pub mod routing;
 pub mod secret;
 pub mod telemetry;
+pub mod trends;
 pub mod webhooks;
 pub mod workflow;
 

@@ -16,7 +16,7 @@ const APPLICATION_ID: i64 = 0x6261_746E;
 
 /// Each step brings the schema from version `index` to `index + 1`. Steps are only ever
 /// appended: a released step never changes.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes and understands.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -83,6 +83,20 @@ CREATE TABLE dead_letters (
     dead_at INTEGER NOT NULL
 );
 CREATE INDEX dead_letters_by_age ON dead_letters (dead_at);
+";
+
+/// The metrics series: one row per `(scope, hour, counter)`, `hour` in epoch seconds (see
+/// `baton_core::trends`), expiring with DynamoDB's TTL unit like the rest.
+const V2: &str = "
+CREATE TABLE metrics (
+    scope TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    UNIQUE (scope, hour, name)
+);
+CREATE INDEX metrics_by_expiry ON metrics (expires_at);
 ";
 
 /// Opens a connection with the settings every connection here uses: WAL (readers never block

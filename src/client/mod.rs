@@ -1,4 +1,4 @@
-//! The operator's commands: `baton status`, `runs`, `logs`, `retry`, `cancel`, `replay`,
+//! The operator's commands: `baton status` (and `status --since` for trends), `runs`, `logs`, `retry`, `cancel`, `replay`,
 //! clients of the status API (`/api/v1/...`) that print aligned tables, or with `--json`
 //! the API's JSON unchanged.
 //!
@@ -12,6 +12,7 @@ mod progress;
 mod runs;
 mod status;
 mod table;
+mod trends;
 
 use crate::cli::{ApiArgs, ApiCommand, LogsArgs};
 use baton_core::domain::{SourceKind, WorkItemKey};
@@ -41,6 +42,12 @@ pub async fn run(command: ApiCommand) -> ExitCode {
 
 async fn execute(command: ApiCommand) -> Result<(), ClientError> {
     match command {
+        ApiCommand::Status(args) if args.since.is_some() => {
+            let since = trends::parse_since(args.since.as_deref().unwrap_or_default())?;
+            let client = connect(&args.api)?;
+            let answer = trends::fetch(&client, since, args.workflow.as_deref()).await?;
+            show(&args.api, &answer, trends::render)
+        }
         ApiCommand::Status(args) => {
             let client = connect(&args.api)?;
             let answer = status::fetch(&client).await?;

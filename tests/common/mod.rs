@@ -21,6 +21,7 @@ macro_rules! on_both_backends {
     )*};
 }
 
+pub mod browser;
 pub mod control_plane;
 pub mod dev_process;
 pub mod faults;

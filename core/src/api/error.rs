@@ -23,6 +23,8 @@ pub enum ApiError {
     InvalidCursor(CursorError),
     /// `limit` is not a number in `1..=500`: 400 `invalid_limit`.
     InvalidLimit(String),
+    /// `from`, `to` or `workflow` of the metrics query is wrong: 400 `invalid_query`.
+    InvalidQuery(String),
     /// No work item has this key: 404 `issue_not_found`.
     IssueNotFound(WorkItemKey),
     /// No run has this id: 404 `run_not_found`.
@@ -94,6 +96,7 @@ impl IntoResponse for ApiError {
                 error(S::BAD_REQUEST, "invalid_cursor", reason.to_string())
             }
             Self::InvalidLimit(message) => error(S::BAD_REQUEST, "invalid_limit", message),
+            Self::InvalidQuery(message) => error(S::BAD_REQUEST, "invalid_query", message),
             Self::IssueNotFound(key) => error(
                 S::NOT_FOUND,
                 "issue_not_found",

@@ -10,6 +10,8 @@
 //!   timeline a page at a time with authenticated cursors ([`EventsResponse`]).
 //! - `POST /api/v1/issues/{key}/retry`, `POST /api/v1/issues/{key}/cancel` and
 //!   `POST /api/v1/deliveries/{id}/replay` ([`ActionResponse`]), carried out by the ingress.
+//! - `GET /api/v1/metrics?from&to&workflow`: the hourly series of runs by outcome, latency
+//!   percentiles, tokens and cost, queue depth and webhooks ([`MetricsResponse`]).
 //! - `GET /api/v1/openapi.json`: the OpenAPI 3.1 document ([`ApiDoc`]).
 //! - `GET /api/v1/workflows`: the workflow files and their status ([`WorkflowsResponse`]); a
 //!   separate router, [`workflows_router`], since only a process that loads the files has it.
@@ -30,6 +32,7 @@ mod error;
 mod events;
 mod issue;
 mod login;
+mod metrics;
 mod openapi;
 mod params;
 mod run;
@@ -39,6 +42,7 @@ mod tests;
 mod workflows;
 
 pub use crate::http_error::not_found;
+pub use crate::trends::MetricsResponse;
 pub use actions::{ActionResponse, ActionStatus};
 pub use auth::{
     require_auth, ApiAuth, AuthConfigError, AUTH_MODE_VARIABLE, SESSION_COOKIE, TOKEN_VARIABLE,
@@ -48,12 +52,14 @@ pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use events::{EventsResponse, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT};
 pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
 pub use login::{login_router, LOGIN_PATH};
+pub use metrics::answer as metrics_answer;
 pub use openapi::{ApiDoc, OPENAPI_PATH};
 pub use run::RunResponse;
 pub use state::{snapshot, Counts, StateEntry, StateResponse, STATE_LIST_LIMIT};
 pub use workflows::{workflows_router, WorkflowsResponse, WORKFLOWS_PATH};
 
 use crate::clock::Clock;
+use crate::dashboard::Pricing;
 use crate::http_error::method_not_allowed;
 use crate::ingress::Ingress;
 use crate::ports::Store;
@@ -73,6 +79,8 @@ pub const RUN_EVENTS_PATH: &str = "/api/v1/runs/{id}/events";
 pub const RETRY_PATH: &str = "/api/v1/issues/{key}/retry";
 /// Cancel a work item.
 pub const CANCEL_PATH: &str = "/api/v1/issues/{key}/cancel";
+/// The metrics series.
+pub const METRICS_PATH: &str = "/api/v1/metrics";
 /// Route a delivery's event again.
 pub const REPLAY_PATH: &str = "/api/v1/deliveries/{id}/replay";
 
@@ -83,6 +91,8 @@ struct Api {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     cursors: CursorKey,
+    /// Token prices, for the cost in the metrics.
+    pricing: Pricing,
 }
 
 /// The routes, with the paths they serve, so a test can hold the OpenAPI document to them.
@@ -111,6 +121,7 @@ pub(super) fn routes() -> Routes {
         .add(RUN_PATH, get(run::get_run))
         .add(RUN_EVENTS_PATH, get(events::list_run_events))
         .add(REPLAY_PATH, post(actions::replay_delivery))
+        .add(METRICS_PATH, get(metrics::get_metrics))
         .add(OPENAPI_PATH, get(openapi::get_openapi))
 }
 
@@ -124,6 +135,8 @@ pub fn router(ingress: Arc<Ingress>, cursors: CursorKey) -> Router {
         clock: Arc::clone(ingress.clock()),
         ingress,
         cursors,
+        // Invalid prices are reported by the dashboard's router, which reads the same.
+        pricing: Pricing::from_env().unwrap_or_default(),
     };
     routes().router.with_state(api)
 }

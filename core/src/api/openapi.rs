@@ -2,7 +2,7 @@
 //! handlers' `#[utoipa::path]` annotations and the response types' `ToSchema` derives, so it
 //! cannot drift from the code (a test checks that it names every route).
 
-use super::{actions, events, issue, run, state, workflows};
+use super::{actions, events, issue, metrics, run, state, workflows};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,6 +26,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         actions::cancel_issue,
         actions::replay_delivery,
         workflows::list_workflows,
+        metrics::get_metrics,
         get_openapi,
     ),
     modifiers(&BearerToken),

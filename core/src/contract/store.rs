@@ -104,6 +104,30 @@ macro_rules! store_contract_tests {
             let store = $fresh;
             $crate::contract::store::slot_pool_versions(&*store).await;
         }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_metrics_add_up_per_hour_and_scope() {
+            let store = $fresh;
+            $crate::contract::metrics::metrics_add_up_per_hour_and_scope(&*store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_metrics_gauges_keep_last_and_max() {
+            let store = $fresh;
+            $crate::contract::metrics::metrics_gauges_keep_last_and_max(&*store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_metrics_concurrent_adds_are_not_lost() {
+            let store = $fresh;
+            $crate::contract::metrics::metrics_concurrent_adds_are_not_lost(store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_metrics_retention_and_names() {
+            let store = $fresh;
+            $crate::contract::metrics::metrics_retention_and_names(&*store).await;
+        }
     };
 }
 

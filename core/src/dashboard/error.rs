@@ -13,6 +13,9 @@ pub enum DashboardError {
     /// The path's key is not a work item key: 400.
     #[error("{0}")]
     InvalidKey(String),
+    /// The path's workflow name is empty, too long or has control characters: 400.
+    #[error("{0}")]
+    InvalidWorkflow(String),
     /// The path's run id is not a UUID: 400.
     #[error("{0}")]
     InvalidRunId(String),
@@ -64,6 +67,11 @@ impl IntoResponse for DashboardError {
                 format!(
                     "{message}. Keys look like github:acme/app#12, percent-encoded in the path."
                 ),
+            ),
+            Self::InvalidWorkflow(message) => (
+                StatusCode::BAD_REQUEST,
+                "Not a workflow name",
+                message.clone(),
             ),
             Self::InvalidRunId(message) => {
                 (StatusCode::BAD_REQUEST, "Not a run id", message.clone())

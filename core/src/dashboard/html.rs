@@ -213,7 +213,17 @@ dt{color:var(--muted)}dd{margin:0}.cards{display:flex;flex-wrap:wrap;gap:.6em;ma
 .error{color:var(--bad)}pre{margin:.2em 0;padding:.4em .6em;background:var(--panel);border-radius:4px;white-space:pre-wrap;word-break:break-word;max-height:24em;overflow:auto}\
 .run{border:1px solid var(--line);border-radius:6px;padding:.2em 1em .6em;margin:1em 0}\
 .timeline td.kind{white-space:nowrap;font-family:ui-monospace,monospace}.timeline td.at{white-space:nowrap;color:var(--muted)}\
-code{font-family:ui-monospace,monospace}";
+code{font-family:ui-monospace,monospace}\
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1em}\
+.chart{margin:0;border:1px solid var(--line);border-radius:6px;padding:.5em .8em;background:var(--panel)}\
+.chart figcaption{font-weight:600}.chart svg{width:100%;height:auto;display:block}\
+.chart .grid{stroke:var(--line)}.chart .tick,.chart .title{fill:var(--muted);font-size:11px}\
+.chart .line{fill:none;stroke-width:2}.legend{list-style:none;display:flex;gap:1em;margin:.2em 0;padding:0}\
+.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.3em;border-radius:2px}\
+.c-ok{fill:var(--ok);stroke:var(--ok);background:var(--ok)}.c-bad{fill:var(--bad);stroke:var(--bad);background:var(--bad)}\
+.c-warn{fill:var(--warn);stroke:var(--warn);background:var(--warn)}.c-muted{fill:var(--muted);stroke:var(--muted);background:var(--muted)}\
+.c-live{fill:var(--live);stroke:var(--live);background:var(--live)}\
+.chart-data td,.chart-data th{padding:.1em .5em}";
 
 /// An HTML response with the headers every dashboard page carries: no caching (the pages
 /// are live), no sniffing, no framing, and a policy that runs no script at all, so markup

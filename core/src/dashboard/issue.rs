@@ -80,6 +80,11 @@ fn facts(html: &mut Html, dashboard: &Dashboard, item: &WorkItem) {
         .raw(")</span></dd><dt>Attempt</dt><dd>")
         .text(item.attempt)
         .raw("</dd>");
+    if let Some(workflow) = &item.workflow {
+        html.raw("<dt>Workflow</dt><dd>")
+            .link(&super::workflow_path(workflow), workflow)
+            .raw("</dd>");
+    }
     if let Some(error) = &item.last_error {
         html.raw("<dt>Last error</dt><dd class=\"error\">")
             .text(error)

@@ -7,12 +7,16 @@
 //!   and each run's facts and timeline. `{key}` is percent-encoded as one path segment, as
 //!   for `GET /api/v1/issues/{key}`.
 //! - `GET /runs/{id}`: one run's facts and its whole timeline.
+//! - `GET /workflows/{name}`: one workflow's trends. The overview shows every workflow's:
+//!   runs by outcome, dispatch latency and run duration (p50/p95), queue depth over the last
+//!   24 hours and cost per day over 14 (see `charts`).
 //!
 //! A malformed key or run id answers a 400 page, an unknown one a 404 page, a failing store
 //! a 503 page that retries by itself. Like [`crate::api::router`], the router has no
 //! fallback: merge it into one that has (the ingress router). Authentication is not here:
 //! whoever serves the router puts it in front.
 
+mod charts;
 mod error;
 mod html;
 mod issue;
@@ -22,11 +26,15 @@ mod run;
 #[cfg(test)]
 mod tests;
 mod timeline;
+mod trends;
+#[cfg(test)]
+mod trends_tests;
 
 pub use error::DashboardError;
 pub use html::{escape, REFRESH_SECONDS};
 pub use pricing::{Pricing, PricingError, INPUT_PRICE_VARIABLE, OUTPUT_PRICE_VARIABLE};
 pub use run::RUN_PAGE_EVENTS;
+pub use trends::workflow_path;
 
 use crate::clock::Clock;
 use crate::ports::Store;
@@ -40,6 +48,8 @@ pub const OVERVIEW_PATH: &str = "/";
 pub const ISSUE_PAGE_PATH: &str = "/issues/{key}";
 /// One run, by its id.
 pub const RUN_PAGE_PATH: &str = "/runs/{id}";
+/// One workflow's trends, by its percent-encoded name.
+pub const WORKFLOW_PAGE_PATH: &str = "/workflows/{name}";
 
 /// What the pages share.
 #[derive(Clone)]
@@ -78,6 +88,10 @@ pub fn router_with_pricing(
         .route(
             RUN_PAGE_PATH,
             get(run::get_run).fallback(error::method_not_allowed),
+        )
+        .route(
+            WORKFLOW_PAGE_PATH,
+            get(trends::get_workflow).fallback(error::method_not_allowed),
         )
         .with_state(Dashboard {
             store,

@@ -21,6 +21,7 @@ pub(super) async fn get_overview(
         .text(time(state.generated_at))
         .raw("; this page reloads itself.</p>");
     cards(&mut body, &dashboard, &state);
+    super::trends::section(&mut body, &dashboard, None).await?;
     let now = state.generated_at;
     section(
         &mut body,

@@ -1,8 +1,9 @@
 use super::body::read_body;
-use super::{Ingress, IngressError};
+use super::{Accepted, Ingress, IngressError};
 use crate::domain::SourceKind;
 use crate::http_error::{error, method_not_allowed, not_found};
 use crate::telemetry::metrics::{self, RefusalReason};
+use crate::trends::{MetricsUpdate, WebhookVerdict};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -66,6 +67,7 @@ async fn receive_from(
     // Refused on the headers alone: the body is never read.
     if let Err(refused) = ingress.screen(source, &headers) {
         metrics::webhook_refused(refusal_reason(&refused));
+        trend(&ingress, WebhookVerdict::Refused).await;
         tracing::info!(error = %refused, "webhook refused");
         return refused.into_response();
     }
@@ -74,6 +76,7 @@ async fn receive_from(
         Ok(body) => body,
         Err(refused) => {
             metrics::webhook_refused(refused.reason());
+            trend(&ingress, WebhookVerdict::Refused).await;
             return refused.into_response();
         }
     };
@@ -84,11 +87,13 @@ async fn receive_from(
     match result {
         Ok(accepted) => {
             metrics::webhook_accepted(source.as_str());
+            trend(&ingress, verdict(&accepted)).await;
             tracing::debug!(elapsed_us, ?accepted, "webhook accepted");
             accepted.into_response()
         }
         Err(refused) => {
             metrics::webhook_refused(refusal_reason(&refused));
+            trend(&ingress, WebhookVerdict::Refused).await;
             match &refused {
                 IngressError::Backend(_) | IngressError::DeliveryInProgress(_) => {
                     tracing::warn!(elapsed_us, error = %refused, "webhook not accepted")
@@ -97,6 +102,25 @@ async fn receive_from(
             }
             refused.into_response()
         }
+    }
+}
+
+/// Counts the webhook in the hour's series (the deployment's: a refused body names no
+/// workflow). Awaited, so a Lambda does not freeze before it is written.
+async fn trend(ingress: &Ingress, verdict: WebhookVerdict) {
+    let update = MetricsUpdate::webhook(ingress.clock().now(), None, verdict);
+    if let Err(error) = ingress.store().record_metrics(&update).await {
+        tracing::warn!(%error, "could not count the webhook in the metrics");
+    }
+}
+
+/// Acted on (a job queued, a cancel or an approval recorded), or only received.
+fn verdict(accepted: &Accepted) -> WebhookVerdict {
+    match accepted {
+        Accepted::Queued { .. }
+        | Accepted::CancelRequested { .. }
+        | Accepted::AwaitingApproval { .. } => WebhookVerdict::Accepted,
+        Accepted::Ignored { .. } | Accepted::Duplicate => WebhookVerdict::Ignored,
     }
 }
 

@@ -5,6 +5,7 @@
 //! compared in milliseconds, retention and visibility timeouts in whole seconds.
 
 mod deliveries;
+mod metrics;
 mod queue;
 mod store;
 

@@ -7,6 +7,7 @@ use crate::domain::{
     RunEvent, RunId, RunStatus, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
@@ -40,6 +41,7 @@ pub struct MemoryStore {
     /// Each run's timeline by sequence number, with when it expires (epoch seconds).
     events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
+    metrics: Mutex<super::metrics::Buckets>,
 }
 
 impl Default for MemoryStore {
@@ -50,6 +52,7 @@ impl Default for MemoryStore {
             runs: Mutex::default(),
             events: Mutex::default(),
             slot_pools: Mutex::default(),
+            metrics: Mutex::default(),
         }
     }
 }
@@ -360,6 +363,21 @@ impl Store for MemoryStore {
         }
         pools.insert(pool.scope.clone(), pool.clone());
         Ok(())
+    }
+
+    async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {
+        update.check().map_err(StoreError::Corrupt)?;
+        lock(&self.metrics).apply(update, Utc::now());
+        Ok(())
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricsRecord>, StoreError> {
+        Ok(lock(&self.metrics).read(scope, from, to, Utc::now()))
     }
 }
 

@@ -2,6 +2,7 @@ use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
+use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -137,4 +138,21 @@ pub trait Store: Send + Sync + 'static {
         pool: &SlotPool,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError>;
+
+    /// Applies `update` to the hour bucket of each of its scopes (the deployment's, and its
+    /// workflow's), atomically per bucket: `add` counters grow, `set` gauges are replaced,
+    /// `max` gauges keep the larger value. Buckets are kept
+    /// [`RETENTION_DAYS`](crate::trends::RETENTION_DAYS) after their hour. Counter names
+    /// are checked with [`is_valid_name`](crate::trends::is_valid_name); a bad one is
+    /// `Corrupt`.
+    async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError>;
+
+    /// The buckets of `scope` whose hour starts in `[from, to)`, oldest first, without
+    /// those past their retention.
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricsRecord>, StoreError>;
 }

@@ -11,6 +11,7 @@ use crate::domain::{
     Job, JobId, JobReason, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, QueueError, Store, StoreError};
+use crate::trends::MetricsUpdate;
 use std::collections::HashSet;
 use tracing::Instrument;
 
@@ -54,6 +55,7 @@ pub async fn reconcile_once(
     let mut report = ReconcileReport::default();
     // An item that changed status during the listing can show up twice.
     let mut seen = HashSet::new();
+    let mut waiting = 0;
     for status in [
         WorkItemStatus::Running,
         WorkItemStatus::Retrying,
@@ -66,6 +68,9 @@ pub async fn reconcile_once(
                 status: status.as_str(),
                 source,
             })?;
+        if status == WorkItemStatus::Queued {
+            waiting = listed.len();
+        }
         for item in listed {
             if !seen.insert(item.key.clone()) {
                 continue;
@@ -102,6 +107,12 @@ pub async fn reconcile_once(
         }
     }
     report.input_expired = super::input_wait::expire_waits(store, clock).await?;
+    // The tick's sample of the backlog (items waiting for a runner), from the listing it
+    // made anyway.
+    let depth = MetricsUpdate::queue_depth(clock.now(), waiting as u64);
+    if let Err(error) = store.record_metrics(&depth).await {
+        tracing::warn!(%error, "could not record the queue depth sample");
+    }
     Ok(report)
 }
 

@@ -490,6 +490,22 @@ impl Store for Interleaving {
     ) -> Result<(), StoreError> {
         self.0.put_slot_pool(pool, expected).await
     }
+
+    async fn record_metrics(
+        &self,
+        update: &crate::trends::MetricsUpdate,
+    ) -> Result<(), StoreError> {
+        self.0.record_metrics(update).await
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::trends::MetricsRecord>, StoreError> {
+        self.0.read_metrics(scope, from, to).await
+    }
 }
 
 #[tokio::test]

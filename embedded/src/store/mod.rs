@@ -2,6 +2,7 @@
 
 mod deliveries;
 mod events;
+mod metrics;
 mod records;
 
 use crate::db::Db;
@@ -11,6 +12,7 @@ use baton_core::domain::{
     WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
 use records::{Extra, Versioned, RUNS, SLOT_POOLS, WORK_ITEMS};
 use rusqlite::params;
@@ -339,5 +341,30 @@ impl Store for SqliteStore {
             expected: expected_version,
         };
         self.put(&SLOT_POOLS, record).await
+    }
+
+    async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {
+        update.check().map_err(StoreError::Corrupt)?;
+        let rows = metrics::rows(update);
+        let now_s = Utc::now().timestamp();
+        Ok(self
+            .db
+            .write(move |conn| metrics::apply(conn, &rows, now_s))
+            .await?)
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricsRecord>, StoreError> {
+        let scope = scope.to_owned();
+        let now_s = Utc::now().timestamp();
+        let (from, to) = (from.timestamp(), to.timestamp());
+        Ok(self
+            .db
+            .read(move |conn| metrics::read(conn, &scope, from, to, now_s))
+            .await?)
     }
 }

@@ -159,6 +159,22 @@ impl<T: Store> Store for Held<T> {
     ) -> Result<(), StoreError> {
         self.inner.put_slot_pool(pool, expected_version).await
     }
+
+    async fn record_metrics(
+        &self,
+        update: &baton_core::trends::MetricsUpdate,
+    ) -> Result<(), StoreError> {
+        self.inner.record_metrics(update).await
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<baton_core::trends::MetricsRecord>, StoreError> {
+        self.inner.read_metrics(scope, from, to).await
+    }
 }
 
 #[async_trait]

@@ -10,6 +10,7 @@ use super::keeper::{self, Kept};
 use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
 use super::slots::{self, HeldSlots};
 use super::stop::{Shutdown, Stop, StopReason};
+use super::trends;
 use super::{later, RunPlan, Runner};
 use crate::bridge::LivingComment;
 use baton_core::domain::InputRequest;
@@ -178,7 +179,10 @@ impl Runner {
         )
         .await;
         match settled {
-            Ok(Some(Some(lease))) => self.abandon_previous(&lease).await,
+            Ok(Some(Some(lease))) => {
+                self.abandon_previous(&lease, seen.workflow.as_deref())
+                    .await
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "cannot mark the work item cancelled"),
         }
@@ -245,7 +249,8 @@ impl Runner {
         };
         let (item, previous) = claimed;
         if let Some(previous) = previous {
-            self.abandon_previous(&previous).await;
+            self.abandon_previous(&previous, item.workflow.as_deref())
+                .await;
         }
         tracing::info!(work_item = %job.work_item, run_id = %run_id, attempt = job.attempt, "claimed");
         // Every line of the run carries its id, and its session once the agent reports one.
@@ -299,7 +304,7 @@ impl Runner {
     }
 
     /// The run of a runner that stopped renewing its lease is marked abandoned.
-    async fn abandon_previous(&self, lease: &Lease) {
+    async fn abandon_previous(&self, lease: &Lease, workflow: Option<&str>) {
         let Ok(Some(mut run)) = self.store.get_run(&lease.run_id).await else {
             return;
         };
@@ -317,8 +322,11 @@ impl Runner {
             ),
         });
         run.version += 1;
-        if let Err(error) = self.store.put_run(&run, Some(expected)).await {
-            tracing::warn!(run_id = %run.run_id, %error, "cannot mark an abandoned run");
+        match self.store.put_run(&run, Some(expected)).await {
+            Ok(()) => trends::run_ended(&*self.store, &run, workflow, self.clock.now()).await,
+            Err(error) => {
+                tracing::warn!(run_id = %run.run_id, %error, "cannot mark an abandoned run")
+            }
         }
     }
 
@@ -355,8 +363,9 @@ impl Runner {
             events: 0,
             version: 1,
         };
-        if let Err(error) = self.store.put_run(&run, None).await {
-            tracing::warn!(run_id = %run_id, %error, "cannot create the run record");
+        match self.store.put_run(&run, None).await {
+            Ok(()) => trends::run_started(&*self.store, &run, item.workflow.as_deref()).await,
+            Err(error) => tracing::warn!(run_id = %run_id, %error, "cannot create the run record"),
         }
         let stop = Stop::child_of(&shutdown);
         let keeper = keeper::spawn(
@@ -457,6 +466,7 @@ impl Runner {
         run.status = status;
         run.error = error.clone();
         self.write_run(run).await;
+        trends::run_ended(&*self.store, run, item.workflow.as_deref(), now).await;
         if !matches!(end, AttemptEnd::Abandoned(_)) {
             report.status_comment = self
                 .post_status(

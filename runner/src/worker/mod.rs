@@ -23,6 +23,7 @@ pub mod settings;
 mod settle;
 pub mod slots;
 mod stop;
+mod trends;
 mod waiting;
 mod writer;
 

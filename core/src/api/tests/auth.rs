@@ -90,6 +90,7 @@ async fn with_a_token_every_api_route_needs_the_bearer_token() {
     let paths = [
         "/api/v1/state",
         "/api/v1/openapi.json",
+        "/api/v1/metrics",
         "/api/v1/issues/github%3Aacme%2Fapp%231",
         "/api/v1/runs/00000000-0000-7000-8000-000000000001/events",
     ];

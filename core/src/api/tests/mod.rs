@@ -4,6 +4,7 @@
 mod actions;
 mod auth;
 mod limits;
+mod metrics;
 mod openapi;
 mod runs;
 
@@ -826,6 +827,24 @@ impl Store for FailingStore {
     ) -> Result<(), StoreError> {
         self.check("put_slot_pool")?;
         self.inner.put_slot_pool(pool, expected_version).await
+    }
+
+    async fn record_metrics(
+        &self,
+        update: &crate::trends::MetricsUpdate,
+    ) -> Result<(), StoreError> {
+        self.check("record_metrics")?;
+        self.inner.record_metrics(update).await
+    }
+
+    async fn read_metrics(
+        &self,
+        scope: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::trends::MetricsRecord>, StoreError> {
+        self.check("read_metrics")?;
+        self.inner.read_metrics(scope, from, to).await
     }
 }
 
