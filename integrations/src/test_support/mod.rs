@@ -2,6 +2,7 @@
 //! fake answers in the real API's shapes, and this layer records every request and injects
 //! faults (rate limits, 5xx, malformed bodies) in front of it.
 
+pub mod agent_clis;
 pub mod model;
 
 use axum::body::Body;

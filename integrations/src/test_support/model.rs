@@ -6,7 +6,7 @@
 //! turns) takes the next one; requests without tools (titles, summaries the CLIs ask for on
 //! the side) get a short text with zero usage, so they neither eat the script nor change the
 //! token totals. Once the script is used up, every request answers a plain "done" text with
-//! zero usage. Serve it with [`super::FakeApi::spawn`], which records every request.
+//! zero usage. A scripted error is sticky: it answers every later request. Serve it with [`super::FakeApi::spawn`], which records every request.
 //!
 //! Endpoints: `POST /v1/responses` (SSE), `POST /v1/messages` (SSE or JSON),
 //! `POST /v1/messages/count_tokens`, `GET /v1/models`; the same without `/v1`.
@@ -36,7 +36,10 @@ pub enum Answer {
     /// A final text: the agent's turn ends.
     Text(String),
     /// Tool calls (after an optional text): the agent runs them and asks again.
-    Tools { text: Option<String>, calls: Vec<ToolCall> },
+    Tools {
+        text: Option<String>,
+        calls: Vec<ToolCall>,
+    },
     /// An HTTP error the API would send (e.g. 400 for an invalid request).
     Error { status: u16, message: String },
 }
@@ -87,7 +90,7 @@ impl Reply {
 #[derive(Debug, Default)]
 struct Script {
     replies: VecDeque<Reply>,
-    /// Scripted replies served so far.
+    /// Agent requests answered so far.
     served: usize,
 }
 
@@ -115,7 +118,7 @@ impl ScriptedModel {
         })
     }
 
-    /// How many scripted replies were served.
+    /// How many agent requests (with tools) were answered.
     pub fn served(&self) -> usize {
         self.lock().served
     }
@@ -139,11 +142,15 @@ impl ScriptedModel {
             return filler;
         }
         let mut script = self.lock();
-        match script.replies.pop_front() {
-            Some(reply) => {
-                script.served += 1;
-                reply
-            }
+        script.served += 1;
+        match script.replies.front() {
+            // An error stays: the CLIs retry, or fall back to another request shape, and
+            // every attempt must see the same failure.
+            Some(reply @ Reply {
+                answer: Answer::Error { .. },
+                ..
+            }) => reply.clone(),
+            Some(_) => script.replies.pop_front().unwrap_or(filler),
             None => filler,
         }
     }
@@ -163,7 +170,9 @@ impl ScriptedModel {
 }
 
 fn has_tools(request: &Value) -> bool {
-    request["tools"].as_array().is_some_and(|tools| !tools.is_empty())
+    request["tools"]
+        .as_array()
+        .is_some_and(|tools| !tools.is_empty())
 }
 
 fn error_response(status: u16, kind: &str, message: &str) -> Response {
@@ -311,7 +320,11 @@ async fn messages(State(model): State<ScriptedModel>, Json(request): Json<Value>
         Answer::Text(text) => (Some(text), Vec::new()),
         Answer::Tools { text, calls } => (text, calls),
     };
-    let stop_reason = if calls.is_empty() { "end_turn" } else { "tool_use" };
+    let stop_reason = if calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    };
     let model_name = request["model"]
         .as_str()
         .unwrap_or("claude-sonnet-4-5")
