@@ -97,6 +97,7 @@ impl AgentProvider for ClaudeCodeProvider {
             )));
         }
         let env = claude_env(&config.env);
+        super::credentials::check("claude_code", &argv, &env)?;
         let spawned = process::spawn(&argv, &env, &config.workspace, &events)?;
         let pid = spawned.pid;
         Ok(Box::new(ClaudeCodeSession {
