@@ -120,7 +120,11 @@ async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
         .iter()
         .find(|c| c.body.contains("✅"))
         .unwrap_or_else(|| panic!("an evidence comment: {comments:#?}"));
-    for expected in [tokens.as_str(), "`In Review`", &format!("[#{}]", pulls[0].number)] {
+    for expected in [
+        tokens.as_str(),
+        "`In Review`",
+        &format!("[#{}]", pulls[0].number),
+    ] {
         assert!(
             evidence.body.contains(expected),
             "evidence lacks {expected:?}:\n{}",
@@ -165,8 +169,8 @@ async fn codex_edits_comments_and_delivers() {
     ];
     let model = FakeApi::spawn(ScriptedModel::new(replies.clone()).router()).await;
     let scratch = Scratch::new("baton-real-codex");
-    let home = agent_clis::codex_home(&scratch.0.join("codex-home"), &model.url())
-        .expect("codex home");
+    let home =
+        agent_clis::codex_home(&scratch.0.join("codex-home"), &model.url()).expect("codex home");
     let agent = Agent {
         kind: "codex",
         // The model key's variable is not listed: baton reads it from Codex's config.toml.
@@ -212,4 +216,49 @@ async fn claude_code_edits_and_delivers() {
         tool_comment: None,
     };
     whole_run(agent, &model, scratch).await;
+}
+
+/// `baton demo --agent codex`: the demo loop with the real CLI and "the user's" model
+/// endpoint (the scripted model, configured as a Codex model provider).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_with_the_real_codex() {
+    let Some(program) = agent_clis::require("codex") else {
+        return;
+    };
+    let patch = "apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: src/lib.rs\n@@\n-pub fn broken() {}\n+pub fn broken() -> u32 {\n+    1\n+}\n*** End Patch\nEOF\n";
+    let replies = vec![
+        Reply::tool("exec_command", json!({ "cmd": patch }), 1000, 50),
+        Reply::text("Fixed `broken()`.", 1200, 10),
+    ];
+    let model = FakeApi::spawn(ScriptedModel::new(replies.clone()).router()).await;
+    let scratch = Scratch::new("baton-real-demo");
+    let home =
+        agent_clis::codex_home(&scratch.0.join("codex-home"), &model.url()).expect("codex home");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["demo", "--agent", "codex"])
+        .env("PATH", agent_clis::agent_path(&program))
+        .env("CODEX_HOME", &home)
+        .env(CODEX_KEY_ENV, DUMMY_KEY)
+        .env_remove("OPENAI_API_KEY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run baton demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "baton demo --agent codex failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (input, output_tokens) = ScriptedModel::totals(&replies);
+    for line in [
+        "with the real `codex` agent",
+        "file_change",
+        &format!("{} tokens", input + output_tokens),
+        "✓ committed on baton/",
+        "src/lib.rs | 4 +++-",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+    assert_eq!(model.requests().len(), 2, "two model requests");
 }

@@ -146,10 +146,12 @@ impl ScriptedModel {
         match script.replies.front() {
             // An error stays: the CLIs retry, or fall back to another request shape, and
             // every attempt must see the same failure.
-            Some(reply @ Reply {
-                answer: Answer::Error { .. },
-                ..
-            }) => reply.clone(),
+            Some(
+                reply @ Reply {
+                    answer: Answer::Error { .. },
+                    ..
+                },
+            ) => reply.clone(),
             Some(_) => script.replies.pop_front().unwrap_or(filler),
             None => filler,
         }
