@@ -37,12 +37,11 @@
 //! Code cannot ask in `-p` mode, so what it may do is set by the `permission_mode` and
 //! `allowed_tools` options, and what it was refused is reported as `Approval` events.
 //!
-//! Options (`SessionConfig::options`), each appended as a flag to `command_argv`:
-//! `permission_mode` (string, `--permission-mode`), `max_turns` (integer, `--max-turns`),
-//! `model` (string, `--model`), `allowed_tools` / `disallowed_tools` (string or list of
-//! strings, `--allowedTools` / `--disallowedTools`, joined by commas), `mcp_config` (string,
-//! `--mcp-config`), `append_system_prompt` (string, `--append-system-prompt`), `extra_args`
-//! (list of strings, appended as is). Unknown options are refused.
+//! Options (`SessionConfig::options`) become flags, and baton's unattended defaults
+//! (`--permission-mode acceptEdits`, no auto-update or non-essential traffic) are added, in
+//! [`command`]: `permission_mode`, `max_turns`, `model`, `allowed_tools` / `disallowed_tools`,
+//! `mcp_config`, `append_system_prompt`, `extra_args`. Unknown options are refused, and so is
+//! a real `claude` with no model credential (see [`super::credentials`]).
 
 pub mod command;
 pub(crate) mod process;
