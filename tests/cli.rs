@@ -221,8 +221,8 @@ async fn status_and_runs_show_a_finished_run_as_tables_and_unchanged_json() {
     let text = stdout(&status);
     assert!(
         text.starts_with(
-            "0 running · 0 queued · 0 retrying · 0 awaiting approval · 0 failed · \
-             0 dead-lettered · 1 succeeded · 0 cancelled\ntokens: 1,500 ("
+            "0 running · 0 queued · 0 retrying · 0 awaiting approval · 0 awaiting input · \
+             0 failed · 0 dead-lettered · 1 succeeded · 0 cancelled\ntokens: 1,500 ("
         ),
         "{text}"
     );

@@ -68,22 +68,32 @@ fn write_workflow(dir: &Path) -> PathBuf {
          {\"do\":\"complete\",\"status\":\"completed\"}\n",
     )
     .expect("write scenario");
+    // Over `agent.max_tokens_per_run`: a failure no retry can fix, so the item ends `failed`.
+    let over_budget = dir.join("over_budget.jsonl");
+    std::fs::write(
+        &over_budget,
+        "{\"do\":\"message\",\"text\":\"I need to know something.\"}\n\
+         {\"do\":\"usage\",\"input\":900000,\"output\":200000}\n\
+         {\"do\":\"hang\"}\n",
+    )
+    .expect("write scenario");
     let baton = env!("CARGO_BIN_EXE_baton");
     let script = format!(
         "case \"$(pwd)\" in \
-           *app_{FAILING}*) exec '{baton}' mock-agent --scenario input_required ;; \
+           *app_{FAILING}*) exec '{baton}' mock-agent --scenario '{over_budget}' ;; \
            *app_{DEAD}*) exec '{baton}' mock-agent --scenario failed_turn ;; \
            *app_{RUNNING}*) exec '{baton}' mock-agent --scenario '{long}' ;; \
            *) exec '{baton}' mock-agent --scenario happy_path ;; \
          esac",
-        long = long_scenario.display()
+        long = long_scenario.display(),
+        over_budget = over_budget.display()
     );
     let workflow = format!(
         "---\n\
          tracker:\n  kind: memory\n\
          triggers:\n  label: baton\n\
          agent_provider:\n  kind: mock\n  options:\n    command_argv: [/bin/sh, -c, {script}]\n\
-         agent:\n  max_turns: 1\n  max_continuations: 0\n  max_attempts: 1\n\
+         agent:\n  max_turns: 1\n  max_continuations: 0\n  max_attempts: 1\n  max_tokens_per_run: 1000000\n\
          workspace:\n  root: {root}\n\
          repo:\n  provider:\n    kind: memory\n  base_branch: main\n  branch:\n    work_prefix: baton/\n\
          ---\n\
@@ -398,7 +408,7 @@ async fn a_browser_shows_running_failed_and_finished_work_with_their_timelines()
     let failed_section = find("Failed");
     assert!(failed_section.contains(FAILING_TITLE), "{failed_section}");
     assert!(
-        failed_section.contains("input_required"),
+        failed_section.contains("token_budget_exceeded"),
         "{failed_section}"
     );
     let dead_section = find("Dead-lettered");
@@ -449,13 +459,13 @@ async fn a_browser_shows_running_failed_and_finished_work_with_their_timelines()
         "{text}"
     );
     assert!(text.contains("Status failed"), "{text}");
-    assert!(text.contains("Error input_required"), "{text}");
+    assert!(text.contains("Error token_budget_exceeded"), "{text}");
     for entry in [
         "claimed",
         "session_started",
         "I need to know something.",
         "turn_ended",
-        "run_ended failed input_required",
+        "run_ended failed token_budget_exceeded",
     ] {
         assert!(text.contains(entry), "no `{entry}` in the timeline: {text}");
     }

@@ -26,6 +26,7 @@ on_both_backends!(
     a_failed_enqueue_can_be_retried,
     form_encoded_github_deliveries_are_accepted,
     a_gated_run_waits_for_an_allowed_approval,
+    a_reply_answers_the_agents_question_and_queues_the_work,
 );
 
 fn delivery_id() -> String {
@@ -601,4 +602,115 @@ async fn a_gated_run_waits_for_an_allowed_approval(backend: Backend) {
         .expect("stored");
     assert_eq!(item.status, WorkItemStatus::Queued);
     assert_eq!(item.approved_by.as_deref(), Some("carol"));
+}
+
+async fn a_reply_answers_the_agents_question_and_queues_the_work(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let comment = |body: &str, association: &str| {
+        github_issue(
+            "created",
+            41,
+            &["baton"],
+            json!({
+                "comment": { "body": body, "user": { "login": "alice", "type": "User" },
+                             "author_association": association },
+                "sender": { "login": "alice", "type": "User" }
+            }),
+        )
+    };
+    let post = |body: Vec<u8>| {
+        let event = if body.windows(9).any(|w| w == b"\"comment\"") {
+            "issue_comment"
+        } else {
+            "issues"
+        };
+        let headers = signing::github(GITHUB_SECRET, event, &delivery_id(), &body);
+        let app = &app;
+        async move { app.post("github", &headers, body).await }
+    };
+    let labeled = github_issue(
+        "labeled",
+        41,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
+    let (status, _) = post(labeled).await;
+    assert_eq!(status, 202);
+    // No question waits: a plain comment is nothing, an explicit answer says why.
+    let (status, answer) = post(comment("Use Postgres.", "OWNER")).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
+    let (_, answer) = post(comment("/baton answer Postgres", "OWNER")).await;
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no question"),
+        "{answer}"
+    );
+
+    // The runner left the item waiting on its agent's question.
+    let key = github_key(41);
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    let expected = item.version;
+    item.status = WorkItemStatus::AwaitingInput;
+    item.pending_job = None;
+    item.input_request = Some(baton_core::domain::InputRequest {
+        question: "Which database?".into(),
+        asked_at: chrono::Utc::now(),
+        deadline: None,
+        run_id: baton_core::domain::RunId::generate(),
+        session_id: None,
+        answer: None,
+    });
+    item.version += 1;
+    app.store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+    app.drain_jobs().await;
+
+    // An outsider's reply is not an answer.
+    let (_, answer) = post(comment("Use MongoDB!", "NONE")).await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert!(app.drain_jobs().await.is_empty());
+
+    let (status, answer) = post(comment("  Postgres, with SQLite for tests.", "OWNER")).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("queued")),
+        "{answer}"
+    );
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].reason, JobReason::InputAnswered);
+    let item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(item.status, WorkItemStatus::Queued);
+    assert_eq!(item.pending_job.as_ref(), Some(&jobs[0].job_id));
+    let answered = item
+        .input_request
+        .expect("the question stays until a run takes it");
+    let given = answered.answer.expect("answer");
+    assert_eq!(
+        (given.by.as_str(), given.text.as_str()),
+        ("alice", "Postgres, with SQLite for tests.")
+    );
+
+    // A second reply finds nothing waiting: the first answer is the one taken.
+    let (_, answer) = post(comment("/baton answer MySQL", "OWNER")).await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert!(app.drain_jobs().await.is_empty());
 }

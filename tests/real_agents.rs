@@ -1,6 +1,7 @@
 //! The real agent CLIs through a whole run, offline: a signed `issues.labeled` webhook, the
 //! real `codex` or `claude` editing a file with its own tools (driven by the scripted model
-//! server, dummy keys, no network), Codex calling a host-side tracker tool, then baton's
+//! server, dummy keys, no network), calling the host-side `tracker_comment` tool (Codex as a
+//! dynamic tool, Claude Code over baton's MCP endpoint), then baton's
 //! commit, push, pull request on the fake GitHub API, evidence comment with the exact token
 //! figures of the script, and the issue moved to `In Review`.
 //!
@@ -192,6 +193,7 @@ async fn claude_code_edits_and_delivers() {
     };
     put_clis_on_path(&program);
     let scratch = Scratch::new("baton-real-claude");
+    let said = "Working on it (from Claude Code).";
     // Claude Code's Write takes an absolute path: the issue's workspace.
     let file = scratch
         .0
@@ -205,6 +207,13 @@ async fn claude_code_edits_and_delivers() {
             2100,
             70,
         ),
+        // baton's host-side tool, through the session's MCP endpoint.
+        Reply::tool(
+            "mcp__baton__tracker_comment",
+            json!({ "body": said }),
+            2200,
+            30,
+        ),
         Reply::text("Added hello.txt.", 2300, 20),
     ];
     let model = FakeApi::spawn(ScriptedModel::new(replies.clone()).router()).await;
@@ -213,7 +222,7 @@ async fn claude_code_edits_and_delivers() {
         agent_provider: "{kind: claude_code}\ncodex: {read_timeout_ms: 60000}".into(),
         replies,
         env: agent_clis::claude_env(&model.url(), &scratch.0.join("claude-config")),
-        tool_comment: None,
+        tool_comment: Some(said),
     };
     whole_run(agent, &model, scratch).await;
 }

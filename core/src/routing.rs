@@ -5,6 +5,7 @@
 //! by anyone who can comment, so they are checked against the workflow's allowed
 //! associations and authors before anything is queued.
 
+use crate::domain::input::BATON_COMMENT_MARKER;
 use crate::domain::{
     EventAction, IssueSnapshot, JobReason, NormalizedEvent, ReviewState, SourceKind, WorkItemKey,
 };
@@ -24,6 +25,12 @@ pub enum Decision {
     AwaitApproval { reason: JobReason },
     /// `/baton approve` by an allowed approver: release the run.
     Approve { by: String },
+    /// `/baton answer <text>` by someone allowed to run commands: the answer to the agent's
+    /// open question.
+    Answer { by: String, text: String },
+    /// A plain comment by someone allowed to run commands: the answer to the agent's open
+    /// question if one waits, else nothing.
+    Reply { by: String, text: String },
     /// An event on the pull request a run delivered for `work_item`.
     PullRequest {
         work_item: WorkItemKey,
@@ -64,6 +71,7 @@ pub enum Command {
     Stop,
     Retry,
     Approve,
+    Answer,
 }
 
 /// `/baton run` → `Run`. The command must be the whole first line (extra words after it are
@@ -80,8 +88,9 @@ pub fn parse_command(prefix: &str, comment: &str) -> Option<Result<Command, Stri
         "stop" => Ok(Command::Stop),
         "retry" => Ok(Command::Retry),
         "approve" => Ok(Command::Approve),
+        "answer" => Ok(Command::Answer),
         other => Err(format!(
-            "unknown command `{prefix} {other}` (use `{prefix} run`, `{prefix} stop`, `{prefix} retry` or `{prefix} approve`)"
+            "unknown command `{prefix} {other}` (use `{prefix} run`, `{prefix} stop`, `{prefix} retry`, `{prefix} approve` or `{prefix} answer`)"
         )),
     })
 }
@@ -282,13 +291,21 @@ fn route_comment(event: &NormalizedEvent, rules: &StateRules) -> Decision {
     let Some(text) = event.comment.as_deref() else {
         return ignore("comment has no text");
     };
+    let actor = &event.actor;
+    let may_command = rules.may_command(&actor.login, actor.association);
     let command = match parse_command(&rules.command_prefix, text) {
+        // baton's own comments (posted with a person's token, they are not from a bot).
+        None if text.contains(BATON_COMMENT_MARKER) => return ignore("comment is baton's own"),
+        None if may_command && !text.trim().is_empty() => {
+            return Decision::Reply {
+                by: actor.login.clone(),
+                text: text.trim().to_owned(),
+            }
+        }
         None => return ignore("comment holds no command"),
         Some(Err(message)) => return ignore(message),
         Some(Ok(command)) => command,
     };
-    let actor = &event.actor;
-    let may_command = rules.may_command(&actor.login, actor.association);
     if command == Command::Approve {
         // `gates.approvers`, when set, decides alone who approves.
         return if !rules.gates.approval_required {
@@ -328,10 +345,29 @@ fn route_comment(event: &NormalizedEvent, rules: &StateRules) -> Decision {
             reason: JobReason::CommentRun,
         },
         Command::Approve => ignore("approvals are handled above"),
+        Command::Answer => match answer_text(&rules.command_prefix, text) {
+            Some(answer) => Decision::Answer {
+                by: actor.login.clone(),
+                text: answer,
+            },
+            None => ignore(format!(
+                "`{} answer` needs the answer after it",
+                rules.command_prefix
+            )),
+        },
         Command::Retry => Decision::Run {
             reason: JobReason::CommentRetry,
         },
     }
+}
+
+/// What follows `/baton answer` on its line, and the lines after it.
+fn answer_text(prefix: &str, comment: &str) -> Option<String> {
+    let trimmed = comment.trim_start();
+    let rest = trimmed.strip_prefix(prefix)?.trim_start();
+    let rest = rest.get("answer".len()..)?;
+    let answer = rest.trim();
+    (!answer.is_empty()).then(|| answer.to_owned())
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ fn work_item(key: WorkItemKey) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }

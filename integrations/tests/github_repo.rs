@@ -119,6 +119,12 @@ impl RepoHarness for GithubHarness {
             .collect()
     }
 
+    async fn requested_reviewers(&self, number: u64) -> Option<Vec<String>> {
+        let state = self.fake.lock();
+        let pull = state.pulls.iter().find(|p| p.number == number)?;
+        Some(pull.requested_reviewers.clone())
+    }
+
     async fn comments(&self, number: u64) -> Vec<String> {
         self.fake
             .lock()

@@ -130,6 +130,10 @@ impl RepoHarness for MemoryHarness {
             .collect()
     }
 
+    async fn requested_reviewers(&self, number: u64) -> Option<Vec<String>> {
+        self.platform.pull(number).map(|p| p.requested_reviewers)
+    }
+
     async fn comments(&self, number: u64) -> Vec<String> {
         self.platform
             .pull(number)

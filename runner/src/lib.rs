@@ -9,6 +9,7 @@
 //! - [`redact`]: secrets out of everything recorded.
 
 pub mod agent;
+pub mod bridge;
 pub mod mock_agent;
 pub mod prompt;
 pub mod redact;

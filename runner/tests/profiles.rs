@@ -166,6 +166,7 @@ async fn request(store: &dyn Store, queue: &dyn Queue) -> WorkItemKey {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     };

@@ -175,6 +175,7 @@ impl Harness {
             approved_by: None,
             pull_request: None,
             status_comment: None,
+            input_request: None,
             workflow: None,
             version: 1,
         };
@@ -1249,5 +1250,100 @@ async fn an_approved_pull_request_is_merged_only_when_every_gate_passes() {
             .map(|e| e.data["result"].clone());
         assert_eq!(result, Some(serde_json::json!(expected)), "{key}");
     }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_waits_for_its_answer_and_the_next_run_carries_both() {
+    let mut harness = Harness::new();
+    let workflow = harness.workflow(
+        "input_required",
+        "agent: {input_timeout_ms: 3600000, max_turns: 1, max_continuations: 0}",
+    );
+    let log = harness.dir.path().join("agent-stdin.jsonl");
+    let answered = harness.dir.path().join("answered");
+    // The mock asks until the test has answered; then it finishes the work.
+    let agent = MockAgentCommand(vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "tee -a '{log}' | if [ -e '{answered}' ]; then exec '{MOCK}' --scenario happy_path; \
+             else exec '{MOCK}' \"$@\"; fi",
+            log = log.display(),
+            answered = answered.display()
+        ),
+        "sh".into(),
+    ]);
+    let plan = RunPlan::from_workflow(&workflow, Some(&agent)).expect("plan");
+    harness.start_plan(settings("runner-a"), plan, Redactor::default());
+    let (key, _) = harness.request(61).await;
+
+    let waiting = harness
+        .wait_for(&key, "the question", |i| {
+            i.status == WorkItemStatus::AwaitingInput
+        })
+        .await;
+    let input = waiting.input_request.clone().expect("the open question");
+    assert_eq!(input.question, "Which database should I use?");
+    assert!(input.answer.is_none());
+    let wait = input.deadline.expect("deadline") - input.asked_at;
+    assert_eq!(wait, chrono::Duration::hours(1), "agent.input_timeout_ms");
+    assert!(
+        waiting.pending_job.is_none(),
+        "nothing is queued while it waits"
+    );
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::AwaitingInput);
+    assert_eq!(input.run_id, runs[0].run_id);
+    assert!(runs[0].error.is_none(), "a question is not a failure");
+
+    // What the ingress does for a reply: the answer on the item, a run queued to take it.
+    std::fs::write(&answered, "").unwrap();
+    let job = Job {
+        v: JOB_SCHEMA_VERSION,
+        job_id: JobId::generate(),
+        work_item: key.clone(),
+        reason: JobReason::InputAnswered,
+        attempt: 1,
+        queued_at: Utc::now(),
+        delivery_id: None,
+        continuation: 0,
+    };
+    let pending = job.job_id.clone();
+    harness
+        .change_item(&key, move |item| {
+            item.status = WorkItemStatus::Queued;
+            item.pending_job = Some(pending);
+            if let Some(input) = item.input_request.as_mut() {
+                input.answer = Some(baton_core::domain::InputAnswer {
+                    by: "alice".into(),
+                    text: "Postgres, please.".into(),
+                    at: Utc::now(),
+                });
+            }
+        })
+        .await;
+    harness.queue.send(&job).await.expect("send");
+
+    let done = harness
+        .wait_for(&key, "the answered run", |i| {
+            i.status == WorkItemStatus::Succeeded
+        })
+        .await;
+    assert!(done.input_request.is_none(), "the answer was taken");
+    let inputs = turn_inputs(&log);
+    let resumed = inputs.last().expect("the answered run's prompt");
+    assert!(resumed.starts_with("Fix acme/app#61"), "{resumed}");
+    assert!(
+        resumed.contains("> Which database should I use?"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("alice answered"), "{resumed}");
+    assert!(resumed.contains("> Postgres, please."), "{resumed}");
+    let runs = harness.runs(&key).await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].reason, JobReason::InputAnswered);
+    assert!(kinds(&harness.events(&runs[1]).await).contains(&"input_answered"));
     harness.stop().await;
 }

@@ -78,6 +78,7 @@ fn item(issue: IssueSnapshot, status: WorkItemStatus) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }

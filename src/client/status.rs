@@ -23,6 +23,8 @@ pub struct State {
     #[serde(default)]
     pub awaiting_approval: Vec<Entry>,
     #[serde(default)]
+    pub awaiting_input: Vec<Entry>,
+    #[serde(default)]
     pub queued: Vec<Entry>,
     #[serde(default)]
     pub retrying: Vec<Entry>,
@@ -41,6 +43,7 @@ pub struct Counts {
     pub running: u64,
     pub retrying: u64,
     pub awaiting_approval: u64,
+    pub awaiting_input: u64,
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
@@ -75,6 +78,8 @@ pub struct Entry {
     pub last_error: Option<String>,
     #[serde(default)]
     pub cancel_requested: bool,
+    #[serde(default)]
+    pub question: Option<String>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub tokens: Tokens,
@@ -97,9 +102,10 @@ pub fn render(state: &State) -> String {
             state.capped.join(", ")
         ));
     }
-    let sections: [(&str, &[Entry]); 6] = [
+    let sections: [(&str, &[Entry]); 7] = [
         ("Running", &state.running),
         ("Awaiting approval", &state.awaiting_approval),
+        ("Awaiting input", &state.awaiting_input),
         ("Queued", &state.queued),
         ("Retrying", &state.retrying),
         ("Failed", &state.failed),
@@ -116,7 +122,9 @@ pub fn render(state: &State) -> String {
         out.push_str(&section(entries, state.generated_at).render());
     }
     if !any {
-        out.push_str("\nNothing is running, queued, retrying, awaiting approval or failed.\n");
+        out.push_str(
+            "\nNothing is running, queued, retrying, awaiting approval or input, or failed.\n",
+        );
     }
     out
 }
@@ -125,13 +133,14 @@ fn counts_line(state: &State) -> String {
     let c = &state.counts;
     let tokens = &state.token_totals;
     format!(
-        "{} running · {} queued · {} retrying · {} awaiting approval · {} failed · \
-         {} dead-lettered · {} succeeded · {} cancelled\n\
+        "{} running · {} queued · {} retrying · {} awaiting approval · {} awaiting input · \
+         {} failed · {} dead-lettered · {} succeeded · {} cancelled\n\
          tokens: {} ({} in, {} out)\n",
         c.running,
         c.queued,
         c.retrying,
         c.awaiting_approval,
+        c.awaiting_input,
         c.failed,
         c.dead_lettered,
         c.succeeded,
@@ -181,6 +190,12 @@ fn detail(entry: &Entry, now: DateTime<Utc>) -> String {
     }
     if let Some(due) = entry.next_retry_at {
         parts.push(format!("retry {}", table::relative(due, now)));
+    }
+    if let Some(question) = &entry.question {
+        parts.push(format!(
+            "asks: {}",
+            table::truncate(&table::clean(question), 80)
+        ));
     }
     if let Some(error) = &entry.last_error {
         parts.push(table::truncate(&table::clean(error), 80));
@@ -237,7 +252,7 @@ mod tests {
     fn shows_the_counts_then_one_section_per_non_empty_list() {
         let text = render(&recorded());
         let expected = "\
-1 running · 1 queued · 1 retrying · 0 awaiting approval · 0 failed · 0 dead-lettered · 3 succeeded · 0 cancelled
+1 running · 1 queued · 1 retrying · 0 awaiting approval · 0 awaiting input · 0 failed · 0 dead-lettered · 3 succeeded · 0 cancelled
 tokens: 4,500 (3,000 in, 1,500 out)
 
 Running (1)
@@ -267,9 +282,9 @@ linear:ENG-42  Flaky [2J test  2        -    10m00s ago  0       retry in 2m00s;
             text.contains("(at least: succeeded have more than 100 items)"),
             "{text}"
         );
-        assert!(
-            text.ends_with("Nothing is running, queued, retrying, awaiting approval or failed.\n")
-        );
+        assert!(text.ends_with(
+            "Nothing is running, queued, retrying, awaiting approval or input, or failed.\n"
+        ));
         assert!(!text.contains("ISSUE"), "{text}");
     }
 

@@ -38,6 +38,8 @@ pub struct StateResponse {
     pub dead_lettered: Vec<StateEntry>,
     /// Held at the dispatch gate until a person approves.
     pub awaiting_approval: Vec<StateEntry>,
+    /// The agent asked a question; waiting for a person's answer.
+    pub awaiting_input: Vec<StateEntry>,
     /// The tokens of every item counted in `counts` (succeeded and cancelled ones included),
     /// summed.
     pub token_totals: TokenTotals,
@@ -56,6 +58,7 @@ pub struct Counts {
     pub cancelled: usize,
     pub dead_lettered: usize,
     pub awaiting_approval: usize,
+    pub awaiting_input: usize,
 }
 
 /// One work item in a list. Fields that do not apply are `null`.
@@ -88,6 +91,10 @@ pub struct StateEntry {
     pub updated_at: DateTime<Utc>,
     /// Tokens used by all the item's runs.
     pub tokens: TokenTotals,
+    /// The agent's open question, while `awaiting_input`.
+    pub question: Option<String>,
+    /// When the question's wait ends without an answer (`agent.input_timeout_ms`).
+    pub input_deadline: Option<DateTime<Utc>>,
 }
 
 impl From<WorkItem> for StateEntry {
@@ -96,7 +103,13 @@ impl From<WorkItem> for StateEntry {
             Some(lease) => (Some(lease.owner), Some(lease.expires_at)),
             None => (None, None),
         };
+        let (question, input_deadline) = match item.input_request {
+            Some(input) => (Some(input.question), input.deadline),
+            None => (None, None),
+        };
         Self {
+            question,
+            input_deadline,
             work_item: item.key,
             identifier: item.issue.identifier,
             title: item.issue.title,
@@ -166,17 +179,27 @@ pub(super) async fn get_state(State(api): State<Api>) -> Result<Json<StateRespon
 pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateResponse, ApiError> {
     use WorkItemStatus as S;
     let generated_at = clock.now();
-    let (queued, running, retrying, succeeded, failed, cancelled, dead_lettered, awaiting_approval) =
-        tokio::try_join!(
-            list(store, S::Queued),
-            list(store, S::Running),
-            list(store, S::Retrying),
-            list(store, S::Succeeded),
-            list(store, S::Failed),
-            list(store, S::Cancelled),
-            list(store, S::DeadLettered),
-            list(store, S::AwaitingApproval),
-        )?;
+    let (
+        queued,
+        running,
+        retrying,
+        succeeded,
+        failed,
+        cancelled,
+        dead_lettered,
+        awaiting_approval,
+        awaiting_input,
+    ) = tokio::try_join!(
+        list(store, S::Queued),
+        list(store, S::Running),
+        list(store, S::Retrying),
+        list(store, S::Succeeded),
+        list(store, S::Failed),
+        list(store, S::Cancelled),
+        list(store, S::DeadLettered),
+        list(store, S::AwaitingApproval),
+        list(store, S::AwaitingInput),
+    )?;
     let all = [
         &queued,
         &running,
@@ -186,6 +209,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         &cancelled,
         &dead_lettered,
         &awaiting_approval,
+        &awaiting_input,
     ];
     let capped = all
         .iter()
@@ -205,6 +229,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         cancelled: cancelled.items.len(),
         dead_lettered: dead_lettered.items.len(),
         awaiting_approval: awaiting_approval.items.len(),
+        awaiting_input: awaiting_input.items.len(),
     };
     Ok(StateResponse {
         generated_at,
@@ -217,6 +242,7 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         failed: failed.entries(),
         dead_lettered: dead_lettered.entries(),
         awaiting_approval: awaiting_approval.entries(),
+        awaiting_input: awaiting_input.entries(),
         token_totals,
         rate_limits: None,
     })

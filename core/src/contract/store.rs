@@ -600,6 +600,18 @@ fn work_item() -> WorkItem {
             branch: "baton/acme_app_12".into(),
         }),
         status_comment: Some("IC_kwDO123".into()),
+        input_request: Some(crate::domain::InputRequest {
+            question: "Postgres or SQLite? «both» \"quoted\"\nsecond line".into(),
+            asked_at: created_at + chrono::Duration::seconds(3),
+            deadline: Some(created_at + chrono::Duration::hours(24)),
+            run_id: RunId::generate(),
+            session_id: Some("thread-1".into()),
+            answer: Some(crate::domain::InputAnswer {
+                by: "alice".into(),
+                text: "Postgres 🐘".into(),
+                at: created_at + chrono::Duration::seconds(9),
+            }),
+        }),
         workflow: Some("app.md".into()),
         version: 7,
     }

@@ -209,7 +209,7 @@ dt{color:var(--muted)}dd{margin:0}.cards{display:flex;flex-wrap:wrap;gap:.6em;ma
 .card b{display:block;font-size:1.5em}.muted,.empty{color:var(--muted)}\
 .status{display:inline-block;padding:0 .5em;border-radius:1em;border:1px solid currentColor;font-size:.85em;white-space:nowrap}\
 .succeeded,.completed{color:var(--ok)}.failed,.dead_lettered,.crashed,.stalled,.timed_out{color:var(--bad)}\
-.retrying,.awaiting_approval,.cancelled,.abandoned,.interrupted{color:var(--warn)}.running,.queued{color:var(--live)}\
+.retrying,.awaiting_approval,.awaiting_input,.cancelled,.abandoned,.interrupted{color:var(--warn)}.running,.queued{color:var(--live)}\
 .error{color:var(--bad)}pre{margin:.2em 0;padding:.4em .6em;background:var(--panel);border-radius:4px;white-space:pre-wrap;word-break:break-word;max-height:24em;overflow:auto}\
 .run{border:1px solid var(--line);border-radius:6px;padding:.2em 1em .6em;margin:1em 0}\
 .timeline td.kind{white-space:nowrap;font-family:ui-monospace,monospace}.timeline td.at{white-space:nowrap;color:var(--muted)}\

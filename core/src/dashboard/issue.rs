@@ -85,6 +85,23 @@ fn facts(html: &mut Html, dashboard: &Dashboard, item: &WorkItem) {
             .text(error)
             .raw("</dd>");
     }
+    if let Some(input) = &item.input_request {
+        html.raw("<dt>Question</dt><dd class=\"question\">")
+            .text(&input.question)
+            .raw(" <span class=\"muted\">(asked ")
+            .text(time(input.asked_at));
+        if let Some(deadline) = input.deadline {
+            html.raw("; waits until ").text(time(deadline));
+        }
+        html.raw(")</span></dd>");
+        if let Some(answer) = &input.answer {
+            html.raw("<dt>Answer</dt><dd>")
+                .text(&answer.text)
+                .raw(" <span class=\"muted\">(")
+                .text(&answer.by)
+                .raw(")</span></dd>");
+        }
+    }
     if let Some(due) = item.next_retry_at {
         html.raw("<dt>Next retry</dt><dd>")
             .text(time(due))

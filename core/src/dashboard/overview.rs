@@ -1,6 +1,6 @@
 //! `GET /`: everything baton is working on at a glance: counts, token totals and cost, and
-//! one table per status that needs a look (running, awaiting approval, queued, retrying,
-//! failed, dead-lettered).
+//! one table per status that needs a look (running, awaiting approval, awaiting input,
+//! queued, retrying, failed, dead-lettered).
 
 use super::error::DashboardError;
 use super::html::{count, issue_path, page, respond, run_path, time, tokens, Html};
@@ -34,6 +34,13 @@ pub(super) async fn get_overview(
         "Awaiting approval",
         "Nothing is waiting for approval.",
         &state.awaiting_approval,
+        now,
+    );
+    section(
+        &mut body,
+        "Awaiting input",
+        "No agent is waiting for an answer.",
+        &state.awaiting_input,
         now,
     );
     section(
@@ -78,6 +85,11 @@ fn cards(html: &mut Html, dashboard: &Dashboard, state: &StateResponse) {
             "Awaiting approval",
             counts.awaiting_approval,
             capped(S::AwaitingApproval),
+        ),
+        (
+            "Awaiting input",
+            counts.awaiting_input,
+            capped(S::AwaitingInput),
         ),
         ("Queued", counts.queued, capped(S::Queued)),
         ("Retrying", counts.retrying, capped(S::Retrying)),
@@ -169,6 +181,14 @@ fn detail(html: &mut Html, entry: &StateEntry, now: DateTime<Utc>) {
     }
     if entry.status == WorkItemStatus::AwaitingApproval {
         html.raw("waiting for an approver ");
+    }
+    if let Some(question) = &entry.question {
+        html.raw("<span class=\"question\">asks: ")
+            .text(question)
+            .raw("</span> ");
+        if let Some(deadline) = entry.input_deadline {
+            html.raw("until ").text(time(deadline)).raw(" ");
+        }
     }
     if let Some(error) = &entry.last_error {
         html.raw("<span class=\"error\">")

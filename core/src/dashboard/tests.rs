@@ -82,6 +82,7 @@ fn item(number: u32, status: WorkItemStatus, title: &str) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }
@@ -225,6 +226,17 @@ async fn one_of_each() -> Arc<MemoryStore> {
         &item(2, WorkItemStatus::AwaitingApproval, "Gated title"),
     )
     .await;
+    let mut asking = item(9, WorkItemStatus::AwaitingInput, "Asking title");
+    asking.input_request = Some(crate::domain::InputRequest {
+        question: "Which database?".into(),
+        asked_at: now(),
+        deadline: None,
+        run_id: run_id(9),
+        session_id: None,
+        answer: None,
+    });
+    asking.tokens = Default::default();
+    put(&store, &asking).await;
     put(&store, &item(3, WorkItemStatus::Queued, "Queued title")).await;
     let mut retrying = item(4, WorkItemStatus::Retrying, "Retrying title");
     retrying.next_retry_at = Some(now() + minutes(2));
@@ -261,6 +273,7 @@ async fn the_overview_lists_each_item_under_its_status_with_counts_tokens_and_co
             "Gated title",
             "waiting for an approver",
         ),
+        ("Awaiting input", "Asking title", "asks: Which database?"),
         ("Queued", "Queued title", "acme/app#3"),
         ("Retrying", "Retrying title", "upstream model error"),
         ("Failed", "Failed title", "before_run exited 1"),
@@ -290,7 +303,7 @@ async fn the_overview_lists_each_item_under_its_status_with_counts_tokens_and_co
     assert!(page.body.contains("<b>1</b>Succeeded"), "{}", page.body);
     assert!(page.body.contains("<b>1</b>Cancelled"));
     // The snapshot's token totals (n·1000 in, n·100 out for every item, the gated #2
-    // included) and their cost at $2 / $10 per Mtok.
+    // included; the asking #9 has none) and their cost at $2 / $10 per Mtok.
     assert!(
         page.body.contains("36,000 in · 3,600 out · 39,600 total"),
         "{}",

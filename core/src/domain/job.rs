@@ -66,6 +66,8 @@ pub enum JobReason {
     Polled,
     /// Requested through the API or CLI (`POST /api/v1/issues/{key}/retry`).
     Manual,
+    /// A person answered the agent's question (a reply or `/baton answer`).
+    InputAnswered,
 }
 
 impl JobReason {
@@ -90,6 +92,7 @@ impl JobReason {
             Self::Reconciled => "reconciled",
             Self::Polled => "polled",
             Self::Manual => "manual",
+            Self::InputAnswered => "input_answered",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod delivery;
 mod event;
+pub mod input;
 mod job;
 mod run;
 mod source;
@@ -10,6 +11,7 @@ mod work_item;
 
 pub use delivery::{DeliveryKey, DeliveryOutcome, DeliveryRecord};
 pub use event::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState};
+pub use input::{InputAnswer, InputRequest, MAX_INPUT_TEXT};
 pub use job::{Job, JobId, JobReason, JOB_SCHEMA_VERSION};
 pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
 pub use source::{SourceKind, UnknownSource};

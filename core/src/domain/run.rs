@@ -65,6 +65,8 @@ pub enum RunStatus {
     /// The runner stopped before the run ended (shutdown, or it lost its lease); the work
     /// item goes back to the queue and another run takes over.
     Abandoned,
+    /// The agent asked a question; the item waits for a person's answer.
+    AwaitingInput,
 }
 
 impl RunStatus {
@@ -75,6 +77,7 @@ impl RunStatus {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
+            Self::AwaitingInput => "awaiting_input",
         }
     }
 }

@@ -74,6 +74,8 @@ pub enum WorkItemStatus {
     DeadLettered,
     /// Held at the dispatch gate until a person approves (`gates.approval_required`).
     AwaitingApproval,
+    /// The agent asked a question; the work goes on once a person answers it.
+    AwaitingInput,
 }
 
 impl WorkItemStatus {
@@ -87,6 +89,7 @@ impl WorkItemStatus {
             Self::Cancelled => "cancelled",
             Self::DeadLettered => "dead_lettered",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::AwaitingInput => "awaiting_input",
         }
     }
 
@@ -164,6 +167,9 @@ pub struct WorkItem {
     /// item fails with an error naming it rather than running under another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
+    /// The agent's open question (`awaiting_input`), and its answer once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_request: Option<super::InputRequest>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
 }

@@ -60,6 +60,7 @@ impl Ingress {
             snapshot: None,
             reason: JobReason::Manual,
             approved_by: None,
+            answer: None,
             only_when_idle: true,
         };
         let outcome = queue_run(

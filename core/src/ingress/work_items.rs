@@ -3,6 +3,7 @@
 
 use super::IngressError;
 use crate::clock::Clock;
+use crate::domain::input::{bounded, InputAnswer};
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, JobReason,
     NormalizedEvent, SourceKind, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
@@ -32,6 +33,7 @@ pub(super) async fn apply(
         snapshot: Some((&event.issue, &event.action)),
         reason,
         approved_by,
+        answer: None,
         only_when_idle: false,
     };
     match decision {
@@ -68,6 +70,32 @@ pub(super) async fn apply(
                 record_approval(store, clock, event, &key, &by, delivery).await
             }
         }
+        Decision::Answer { by, text } => {
+            answer_question(
+                store,
+                queue,
+                clock,
+                request(JobReason::InputAnswered, None),
+                &by,
+                &text,
+                delivery,
+                true,
+            )
+            .await
+        }
+        Decision::Reply { by, text } => {
+            answer_question(
+                store,
+                queue,
+                clock,
+                request(JobReason::InputAnswered, None),
+                &by,
+                &text,
+                delivery,
+                false,
+            )
+            .await
+        }
         Decision::PullRequest {
             work_item,
             branch,
@@ -99,6 +127,8 @@ pub(super) struct RunRequest<'a> {
     pub(super) workflow: Option<&'a str>,
     pub(super) reason: JobReason,
     pub(super) approved_by: Option<String>,
+    /// A person's answer to the agent's open question, recorded with the request.
+    pub(super) answer: Option<InputAnswer>,
     /// Refuse (with [`IngressError::Conflict`]) unless the item exists and has no run queued,
     /// under way or held for approval: a manual retry must not stack a run on a live one.
     pub(super) only_when_idle: bool,
@@ -165,6 +195,45 @@ async fn hold_for_approval(
     })
 }
 
+/// A person's answer (`/baton answer …`, or a plain reply when `explicit` is false) to the
+/// question the item waits on: recorded on the item, and a run is queued to take it.
+#[allow(clippy::too_many_arguments)]
+async fn answer_question(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+    mut request: RunRequest<'_>,
+    by: &str,
+    text: &str,
+    delivery: &DeliveryKey,
+    explicit: bool,
+) -> Result<DeliveryOutcome, IngressError> {
+    let waiting = store
+        .get_work_item(&request.key)
+        .await?
+        .is_some_and(|item| {
+            item.status == WorkItemStatus::AwaitingInput
+                && item
+                    .input_request
+                    .as_ref()
+                    .is_some_and(|input| input.answer.is_none())
+        });
+    if !waiting {
+        let reason = if explicit {
+            "no question of the agent is waiting for an answer".to_owned()
+        } else {
+            "comment holds no command".to_owned()
+        };
+        return Ok(DeliveryOutcome::Ignored { reason });
+    }
+    request.answer = Some(InputAnswer {
+        by: by.to_owned(),
+        text: bounded(text),
+        at: clock.now(),
+    });
+    queue_run(store, queue, clock, request, Some(delivery)).await
+}
+
 /// Remembers an approval given before any run was requested.
 async fn record_approval(
     store: &dyn Store,
@@ -220,6 +289,7 @@ async fn pull_request_follow_up(
         snapshot: None,
         reason,
         approved_by: None,
+        answer: None,
         only_when_idle: false,
     };
     queue_run(store, queue, clock, request, Some(delivery)).await
@@ -271,6 +341,7 @@ fn new_item(key: &WorkItemKey, source: SourceKind, now: chrono::DateTime<chrono:
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 0,
     }
@@ -337,6 +408,9 @@ async fn request_run(
         }
         if request.approved_by.is_some() {
             item.approved_by.clone_from(&request.approved_by);
+        }
+        if let (Some(answer), Some(input)) = (&request.answer, item.input_request.as_mut()) {
+            input.answer = Some(answer.clone());
         }
         if let Some(workflow) = request.workflow {
             item.workflow = Some(workflow.to_owned());

@@ -9,6 +9,7 @@
 //! - [`Reconciler`] runs both in a loop; the `baton-reconciler` Lambda function runs the
 //!   pass on an EventBridge schedule.
 
+mod input_wait;
 mod memory_poller;
 pub mod poll;
 mod report;

@@ -15,6 +15,9 @@ pub struct ReconcileReport {
     pub skipped: BTreeMap<SkipReason, u32>,
     /// Items that should have been requeued but could not be; the next pass tries again.
     pub failed: Vec<Failed>,
+    /// Items whose agent's question went unanswered past its deadline: now failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_expired: Vec<WorkItemKey>,
 }
 
 impl ReconcileReport {

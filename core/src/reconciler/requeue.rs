@@ -101,6 +101,7 @@ pub async fn reconcile_once(
             }
         }
     }
+    report.input_expired = super::input_wait::expire_waits(store, clock).await?;
     Ok(report)
 }
 

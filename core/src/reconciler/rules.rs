@@ -112,7 +112,9 @@ pub fn judge(item: &WorkItem, now: DateTime<Utc>, settings: &ReconcilerSettings)
         | WorkItemStatus::Failed
         | WorkItemStatus::Cancelled
         | WorkItemStatus::DeadLettered
-        // Held for a person: nothing was queued, so nothing can be lost.
-        | WorkItemStatus::AwaitingApproval => Verdict::Skip(SkipReason::Inactive),
+        // Held for a person: nothing was queued, so nothing can be lost (an unanswered
+        // question's deadline is the input-wait pass's, see `input_wait`).
+        | WorkItemStatus::AwaitingApproval
+        | WorkItemStatus::AwaitingInput => Verdict::Skip(SkipReason::Inactive),
     }
 }

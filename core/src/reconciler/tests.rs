@@ -65,6 +65,7 @@ fn item(number: u32, status: WorkItemStatus, at: DateTime<Utc>) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }
@@ -796,4 +797,71 @@ fn synthetic_delivery_ids_follow_what_routing_sees() {
         ..open
     };
     assert!(poll::delivery_id(&long, None).len() <= DeliveryKey::MAX_ID_LEN);
+}
+
+/// An item waiting on the agent's question, asked at `at`, its wait ending `wait` later.
+fn waiting(number: u32, at: DateTime<Utc>, wait: Option<i64>) -> WorkItem {
+    let mut item = item(number, WorkItemStatus::AwaitingInput, at);
+    item.pending_job = None;
+    item.input_request = Some(crate::domain::InputRequest {
+        question: "Which database?".into(),
+        asked_at: at,
+        deadline: wait.map(|s| at + secs(s)),
+        run_id: RunId::generate(),
+        session_id: None,
+        answer: None,
+    });
+    item
+}
+
+#[tokio::test]
+async fn an_unanswered_question_fails_its_item_at_the_deadline_and_only_then() {
+    let f = Fixture::new();
+    let soon = waiting(70, start(), Some(600));
+    let never = waiting(71, start(), None);
+    f.put(&soon).await;
+    f.put(&never).await;
+
+    f.clock.advance(secs(599));
+    let report = f.pass().await;
+    assert!(report.input_expired.is_empty(), "{report:?}");
+    assert_eq!(f.get(&soon.key).await.status, WorkItemStatus::AwaitingInput);
+
+    f.clock.advance(secs(1));
+    let report = f.pass().await;
+    assert_eq!(report.input_expired, vec![soon.key.clone()]);
+    let failed = f.get(&soon.key).await;
+    assert_eq!(failed.status, WorkItemStatus::Failed);
+    assert!(failed.input_request.is_none());
+    let error = failed.last_error.unwrap_or_default();
+    assert!(error.starts_with("input_timeout:"), "{error}");
+    assert!(f.jobs().await.is_empty(), "nothing is queued for it");
+
+    // Without a deadline the question waits as long as it takes.
+    f.clock.advance(secs(86_400 * 30));
+    assert!(f.pass().await.input_expired.is_empty());
+    assert_eq!(
+        f.get(&never.key).await.status,
+        WorkItemStatus::AwaitingInput
+    );
+}
+
+#[tokio::test]
+async fn an_answered_question_is_not_expired() {
+    let f = Fixture::new();
+    let mut answered = waiting(72, start(), Some(60));
+    if let Some(input) = answered.input_request.as_mut() {
+        input.answer = Some(crate::domain::InputAnswer {
+            by: "alice".into(),
+            text: "Postgres".into(),
+            at: start(),
+        });
+    }
+    f.put(&answered).await;
+    f.clock.advance(secs(3600));
+    assert!(f.pass().await.input_expired.is_empty());
+    assert_eq!(
+        f.get(&answered.key).await.status,
+        WorkItemStatus::AwaitingInput
+    );
 }

@@ -238,12 +238,11 @@ fn comment_commands_from_outsiders_are_refused() {
 fn commands_must_lead_the_comment() {
     let rules = github_rules();
     for text in ["please /baton run", "/batonrun", "> /baton run", ""] {
+        // At most a reply (an answer, should a question be waiting); never a command.
+        let decision = route(&comment(text, Association::Owner), &rules);
         assert!(
-            matches!(
-                route(&comment(text, Association::Owner), &rules),
-                Decision::Ignore { .. }
-            ),
-            "{text:?}"
+            matches!(decision, Decision::Ignore { .. } | Decision::Reply { .. }),
+            "{text:?}: {decision:?}"
         );
     }
     let unknown = route(&comment("/baton deploy", Association::Owner), &rules);
@@ -582,4 +581,49 @@ fn a_polled_issue_queued_by_a_command_without_the_label_is_left_alone() {
     // `/baton run` works without the trigger label; the poll must not undo it.
     let decision = route(&polled("open", &[], Some(("open", &[]))), &github_rules());
     assert!(matches!(decision, Decision::Ignore { .. }), "{decision:?}");
+}
+
+#[test]
+fn answers_come_from_people_allowed_to_run_commands() {
+    let rules = github_rules();
+    let answer = route(
+        &comment(
+            "/baton answer Postgres.\nAnd keep SQLite for tests.",
+            Association::Owner,
+        ),
+        &rules,
+    );
+    assert_eq!(
+        answer,
+        Decision::Answer {
+            by: "alice".into(),
+            text: "Postgres.\nAnd keep SQLite for tests.".into()
+        }
+    );
+    let reply = route(&comment("  Use Postgres.  ", Association::Member), &rules);
+    assert_eq!(
+        reply,
+        Decision::Reply {
+            by: "alice".into(),
+            text: "Use Postgres.".into()
+        }
+    );
+    let empty = route(&comment("/baton answer   ", Association::Owner), &rules);
+    assert!(
+        matches!(&empty, Decision::Ignore { reason } if reason.contains("needs the answer")),
+        "{empty:?}"
+    );
+    for outsider in [
+        comment("/baton answer Postgres", Association::None),
+        comment("Use Postgres", Association::None),
+    ] {
+        let decision = route(&outsider, &rules);
+        assert!(matches!(decision, Decision::Ignore { .. }), "{decision:?}");
+    }
+    // baton's own question, posted with a person's token, is not a reply.
+    let own = comment(
+        "<!-- baton:question -->\n### The agent needs an answer",
+        Association::Owner,
+    );
+    assert!(matches!(route(&own, &rules), Decision::Ignore { .. }));
 }

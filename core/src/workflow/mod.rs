@@ -5,6 +5,7 @@
 //! `gates`. Every key is typed in [`schema`]; an unknown one is refused, naming its path.
 
 pub mod gates;
+pub mod host_tools;
 pub mod profile;
 pub mod schema;
 mod scope;

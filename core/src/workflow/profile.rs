@@ -18,6 +18,7 @@
 //! Symphony. With them, a state mapped to a `wait` route neither starts nor stops work, and
 //! a finished run moves the issue to its profile's next route.
 
+use super::host_tools;
 use super::schema::ProfileSection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -101,7 +102,7 @@ pub struct ProfileSpec {
     pub after_delivery: Option<&'static str>,
     /// The route a merged pull request moves the issue to, if mapped.
     pub after_merge: Option<&'static str>,
-    /// Host tools the agent may call.
+    /// Host tools the agent may call, unless the workflow lists its own.
     pub tools: &'static [&'static str],
     /// What the agent is told it must deliver (rendered into the prompt).
     pub contract: &'static str,
@@ -123,7 +124,7 @@ const CODING: ProfileSpec = ProfileSpec {
     deliverable: Deliverable::PullRequest,
     after_delivery: Some("review"),
     after_merge: Some("resolved"),
-    tools: &["tracker_get_issue", "tracker_comment"],
+    tools: host_tools::CODING,
     contract: "Change the code in the workspace to resolve the issue and leave the changes \
                in the working tree; baton commits them, pushes the work branch and opens the \
                pull request. Run the project's tests before you stop.",
@@ -142,7 +143,7 @@ const ANALYSIS: ProfileSpec = ProfileSpec {
     deliverable: Deliverable::AnalysisComment,
     after_delivery: Some("review"),
     after_merge: None,
-    tools: &["tracker_get_issue"],
+    tools: host_tools::READ_AND_REPORT,
     contract: "Analyse the requirement: scope, affected areas, risks, open questions. Do not \
                change code. Your final message is posted on the issue as the analysis.",
 };
@@ -160,7 +161,7 @@ const REFINEMENT: ProfileSpec = ProfileSpec {
     deliverable: Deliverable::AcceptanceCriteria,
     after_delivery: Some("review"),
     after_merge: None,
-    tools: &["tracker_get_issue"],
+    tools: host_tools::READ_AND_REPORT,
     contract: "Refine the requirement into testable acceptance criteria. Your final message \
                must contain a heading `Acceptance criteria` followed by a checklist \
                (`- [ ] ...`), one item per criterion; it is posted on the issue.",
@@ -180,7 +181,7 @@ const REVIEW_ROUTING: ProfileSpec = ProfileSpec {
     deliverable: Deliverable::ReviewerAssignment,
     after_delivery: Some("assigned"),
     after_merge: None,
-    tools: &["tracker_get_issue", "tracker_comment"],
+    tools: host_tools::REVIEW_ROUTING,
     contract: "Choose who should review this work. Write `.baton/result.json` as \
                {\"reviewers\": [\"login\", ...], \"reason\": \"...\"} with at least one reviewer.",
 };
@@ -198,7 +199,7 @@ const TRIAGE: ProfileSpec = ProfileSpec {
     deliverable: Deliverable::LabelsAndPriority,
     after_delivery: Some("routed"),
     after_merge: None,
-    tools: &["tracker_get_issue", "tracker_comment"],
+    tools: host_tools::TRIAGE,
     contract: "Classify the issue. Write `.baton/result.json` as {\"labels\": [\"...\"], \
                \"priority\": 1-4, \"reason\": \"...\"} with at least one label; priority 1 is \
                the most urgent.",
@@ -222,6 +223,8 @@ pub struct Profile {
     pub spec: &'static ProfileSpec,
     /// Route key → tracker state names as written (first one is where baton moves issues).
     pub routes: BTreeMap<&'static str, Vec<String>>,
+    /// `workflow.profile.tools`: the host tools offered, replacing the spec's list.
+    pub tools: Option<Vec<&'static str>>,
 }
 
 impl Default for Profile {
@@ -229,6 +232,7 @@ impl Default for Profile {
         Self {
             spec: ProfileKind::default().spec(),
             routes: BTreeMap::new(),
+            tools: None,
         }
     }
 }
@@ -264,7 +268,15 @@ impl Profile {
             })?;
             routes.insert(known.0, states.0.clone());
         }
-        let profile = Self { spec, routes };
+        let tools = match &section.tools {
+            Some(names) => Some(host_tools::parse_tool_list(names)?),
+            None => None,
+        };
+        let profile = Self {
+            spec,
+            routes,
+            tools,
+        };
         profile.check_unique_states()?;
         Ok(profile)
     }
@@ -329,17 +341,28 @@ impl Profile {
             .map(String::as_str)
     }
 
+    /// The host tools the agent is offered: the workflow's list, else the profile's.
+    pub fn tools(&self) -> &[&'static str] {
+        self.tools.as_deref().unwrap_or(self.spec.tools)
+    }
+
     pub fn allows_tool(&self, name: &str) -> bool {
-        self.spec.tools.contains(&name)
+        self.tools().contains(&name)
     }
 
     /// What the prompt sees as `workflow.profile`.
     pub fn prompt_value(&self) -> Value {
         serde_json::json!({
             "kind": self.spec.kind.as_str(),
-            "contract": self.spec.contract,
+            "contract": format!(
+                "{} If you cannot go on without a person's answer, stop and make your final \
+                 message start with `{}` followed by the question; baton asks on the issue and \
+                 the work resumes with the answer.",
+                self.spec.contract,
+                crate::domain::input::QUESTION_MARKER
+            ),
             "deliverable": self.spec.deliverable,
-            "tools": self.spec.tools,
+            "tools": self.tools(),
             "routes": self.spec.routes.iter().map(|(key, action)| serde_json::json!({
                 "key": key,
                 "action": action_name(*action),

@@ -86,6 +86,7 @@ fn coding_pr_delivery_needs_a_commit() {
     let p = Profile {
         spec: p,
         routes: BTreeMap::new(),
+        tools: None,
     };
     assert_eq!(
         p.check_deliverable(&output(Some("abc"), None, None)),
@@ -101,6 +102,7 @@ fn of(kind: ProfileKind) -> Profile {
     Profile {
         spec: kind.spec(),
         routes: BTreeMap::new(),
+        tools: None,
     }
 }
 
@@ -195,4 +197,34 @@ fn each_profile_offers_only_its_tools() {
     assert!(of(ProfileKind::CodingPrDelivery).allows_tool("tracker_comment"));
     assert!(!of(ProfileKind::RequirementAnalysis).allows_tool("tracker_comment"));
     assert!(!of(ProfileKind::Triage).allows_tool("merge_pull_request"));
+}
+
+#[test]
+fn a_workflow_can_narrow_the_tools_its_agent_gets() {
+    let p = profile(
+        "workflow:\n  profile:\n    kind: coding_pr_delivery\n    tools: [tracker_get_issue, pr_checks]",
+    )
+    .unwrap();
+    assert_eq!(p.tools(), ["tracker_get_issue", "pr_checks"]);
+    assert!(p.allows_tool("pr_checks"));
+    assert!(!p.allows_tool("tracker_comment"));
+    assert_eq!(
+        p.prompt_value()["tools"],
+        json!(["tracker_get_issue", "pr_checks"])
+    );
+
+    let error =
+        profile("workflow:\n  profile:\n    tools: [tracker_get_issue, rm_rf]").unwrap_err();
+    assert!(error.contains("`rm_rf` is not a host tool"), "{error}");
+}
+
+#[test]
+fn coding_gets_the_whole_bridge_and_analysis_cannot_comment() {
+    let coding = of(ProfileKind::CodingPrDelivery);
+    for tool in crate::workflow::host_tools::HOST_TOOLS {
+        assert!(coding.allows_tool(tool), "{tool}");
+    }
+    let analysis = of(ProfileKind::RequirementAnalysis);
+    assert!(analysis.allows_tool("tracker_update_status"));
+    assert!(!analysis.allows_tool("tracker_move_state"));
 }

@@ -229,6 +229,7 @@ pub fn work_item(identifier: &str) -> WorkItem {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }

@@ -61,6 +61,7 @@ async fn function(auth: ApiAuth) -> Function {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     };

@@ -55,6 +55,7 @@ fn item(number: u32, status: WorkItemStatus, at: chrono::DateTime<Utc>) -> WorkI
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }

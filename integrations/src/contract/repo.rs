@@ -43,6 +43,11 @@ pub trait RepoHarness: Send + Sync {
     async fn pulls(&self) -> Vec<SeenPull>;
     /// The bodies of the pull request's conversation comments, oldest first.
     async fn comments(&self, number: u64) -> Vec<String>;
+    /// The logins asked to review the pull request; `None` when the adapter cannot ask.
+    async fn requested_reviewers(&self, number: u64) -> Option<Vec<String>> {
+        let _ = number;
+        None
+    }
     /// Injects a fault in front of the fake; `false` when the harness has no server.
     fn inject(&self, fault: Fault) -> bool;
     fn clear_faults(&self);
@@ -80,6 +85,7 @@ pub async fn run_all(h: &dyn RepoHarness) {
     get_reports_head_and_url(h).await;
     comments_land(h).await;
     labels_are_added_once(h).await;
+    reviewers_are_requested_once_or_refused_clearly(h).await;
     reviews_carry_verdict_body_and_inline_comments(h).await;
     checks_are_combined(h).await;
     merge_honours_the_head(h).await;
@@ -246,6 +252,35 @@ async fn labels_are_added_once(h: &dyn RepoHarness) {
         seen.labels
     );
     assert!(h.platform().add_labels(number, &[]).await.is_ok());
+}
+
+async fn reviewers_are_requested_once_or_refused_clearly(h: &dyn RepoHarness) {
+    let (number, _) = open(h, "baton/reviewers").await;
+    let platform = h.platform();
+    let asked = platform
+        .request_reviewers(number, &["alice".to_owned(), "bob".to_owned()])
+        .await;
+    match h.requested_reviewers(number).await {
+        Some(_) => {
+            asked.expect("request_reviewers");
+            platform
+                .request_reviewers(number, &["alice".to_owned()])
+                .await
+                .expect("request_reviewers: again");
+            assert_eq!(
+                h.requested_reviewers(number).await,
+                Some(vec!["alice".to_owned(), "bob".to_owned()]),
+                "request_reviewers: each login once"
+            );
+        }
+        None => {
+            let error = asked.expect_err("request_reviewers: unsupported must say so");
+            assert!(
+                matches!(error, RepoError::Invalid { .. }),
+                "request_reviewers: {error}"
+            );
+        }
+    }
 }
 
 async fn reviews_carry_verdict_body_and_inline_comments(h: &dyn RepoHarness) {

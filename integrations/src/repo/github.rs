@@ -288,6 +288,19 @@ impl RepoPlatform for GithubPlatform {
         Ok(())
     }
 
+    async fn request_reviewers(&self, number: u64, reviewers: &[String]) -> Result<(), RepoError> {
+        if reviewers.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        let path = self.path(&format!("/pulls/{number}/requested_reviewers"));
+        client
+            .post(&path, &json!({ "reviewers": reviewers }))
+            .await
+            .map_err(|e| self.failed(e, Some(number)))?;
+        Ok(())
+    }
+
     async fn reviews(&self, number: u64) -> Result<Vec<Review>, RepoError> {
         let client = self.client().await?;
         let reviews: Vec<ReviewJson> = all_pages(

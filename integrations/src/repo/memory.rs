@@ -26,6 +26,8 @@ pub struct MemoryPull {
     pub title: String,
     pub body: String,
     pub labels: Vec<String>,
+    /// Logins asked to review, in the order asked.
+    pub requested_reviewers: Vec<String>,
     pub state: PullRequestState,
     pub comments: Vec<MemoryComment>,
     pub reviews: Vec<Review>,
@@ -212,6 +214,7 @@ impl RepoPlatform for MemoryPlatform {
                         title: spec.title.clone(),
                         body: spec.body.clone(),
                         labels: Vec::new(),
+                        requested_reviewers: Vec::new(),
                         state: PullRequestState::Open,
                         comments: Vec::new(),
                         reviews: Vec::new(),
@@ -260,6 +263,17 @@ impl RepoPlatform for MemoryPlatform {
 
     async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), RepoError> {
         add_labels(find_mut(&mut self.lock(), number)?, labels);
+        Ok(())
+    }
+
+    async fn request_reviewers(&self, number: u64, reviewers: &[String]) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let pull = find_mut(&mut state, number)?;
+        for reviewer in reviewers {
+            if !pull.requested_reviewers.contains(reviewer) {
+                pull.requested_reviewers.push(reviewer.clone());
+            }
+        }
         Ok(())
     }
 

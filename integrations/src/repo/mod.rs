@@ -157,6 +157,15 @@ pub trait RepoPlatform: Send + Sync {
 
     async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), RepoError>;
 
+    /// Asks `reviewers` (platform logins) to review the pull request.
+    async fn request_reviewers(&self, number: u64, reviewers: &[String]) -> Result<(), RepoError> {
+        let _ = (number, reviewers);
+        Err(RepoError::Invalid {
+            platform: self.kind(),
+            message: "this platform's adapter cannot request reviewers".into(),
+        })
+    }
+
     /// Submitted reviews, oldest first, with their inline comments.
     async fn reviews(&self, number: u64) -> Result<Vec<Review>, RepoError>;
 

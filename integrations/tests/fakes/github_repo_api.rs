@@ -36,6 +36,7 @@ pub struct FakePull {
     pub merged: bool,
     pub merge_commit_sha: Option<String>,
     pub labels: Vec<String>,
+    pub requested_reviewers: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -236,6 +237,10 @@ impl GithubRepoFake {
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/labels",
                 post(add_labels),
+            )
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+                post(request_reviewers),
             )
             .route(
                 "/repos/{owner}/{repo}/commits/{sha}/check-runs",
@@ -503,6 +508,7 @@ async fn create_pull(
         merged: false,
         merge_commit_sha: None,
         labels: Vec::new(),
+        requested_reviewers: Vec::new(),
         created_at: Utc::now(),
     };
     let json = state.pull_json(&pull, true);
@@ -727,6 +733,43 @@ async fn create_issue_comment(
     let json = issue_comment_json(&state, &comment);
     state.issue_comments.push(comment);
     (StatusCode::CREATED, Json(json)).into_response()
+}
+
+/// `POST /pulls/{n}/requested_reviewers`: GitHub answers 201 with the pull request.
+async fn request_reviewers(
+    State(fake): State<GithubRepoFake>,
+    Path((owner, repo, number)): PullPath,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut state = fake.lock();
+    if !state.authorized(&headers) {
+        return unauthorized();
+    }
+    if !state.is_repo(&owner, &repo) {
+        return not_found();
+    }
+    let Some(reviewers) = body.get("reviewers").and_then(Value::as_array) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request.");
+    };
+    let Some(pull) = state.pulls.iter_mut().find(|p| p.number == number) else {
+        return not_found();
+    };
+    for login in reviewers.iter().filter_map(Value::as_str) {
+        if !pull.requested_reviewers.iter().any(|r| r == login) {
+            pull.requested_reviewers.push(login.to_owned());
+        }
+    }
+    let reviewers: Vec<Value> = pull
+        .requested_reviewers
+        .iter()
+        .map(|login| serde_json::json!({ "login": login }))
+        .collect();
+    (
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "number": number, "requested_reviewers": reviewers })),
+    )
+        .into_response()
 }
 
 async fn add_labels(

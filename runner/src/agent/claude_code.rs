@@ -53,6 +53,7 @@ use self::process::{
     bound, bound_json, describe_exit, kill, reap, Spawned, StdoutItem, TurnClock, Wake,
     MAX_MESSAGE_BYTES, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES,
 };
+use super::mcp::McpEndpoint;
 use super::{
     AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TokenUsage,
     TurnOutcome, TurnStatus,
@@ -88,7 +89,7 @@ impl AgentProvider for ClaudeCodeProvider {
         config: SessionConfig,
         events: mpsc::Sender<AgentEvent>,
     ) -> Result<Box<dyn AgentSession>, AgentError> {
-        let argv = claude_argv(&config)?;
+        let mut argv = claude_argv(&config)?;
         if !config.workspace.is_dir() {
             return Err(AgentError::InvalidOptions(format!(
                 "workspace {} is not a directory",
@@ -97,12 +98,24 @@ impl AgentProvider for ClaudeCodeProvider {
         }
         let env = claude_env(&config.env);
         super::credentials::check("claude_code", &argv, &env)?;
+        // The session's host tools, over MCP; Claude Code may call every tool of that server.
+        let mut bridge = McpEndpoint::for_session(&config.tools).await?;
+        if let Some(endpoint) = bridge.as_mut() {
+            let file = endpoint.write_claude_config()?;
+            argv.extend([
+                "--mcp-config".to_owned(),
+                file.display().to_string(),
+                "--allowedTools".to_owned(),
+                format!("mcp__{}", super::mcp::SERVER_NAME),
+            ]);
+        }
         let spawned = process::spawn(&argv, &env, &config.workspace, &events)?;
         let pid = spawned.pid;
         Ok(Box::new(ClaudeCodeSession {
             events,
             timeouts: config.timeouts,
             proc: Some(spawned),
+            _bridge: bridge,
             gone: None,
             turn: 0,
             norm: Normalizer {
@@ -119,6 +132,8 @@ pub struct ClaudeCodeSession {
     timeouts: Timeouts,
     /// `None` once the process is gone (killed, crashed or stopped).
     proc: Option<Spawned>,
+    /// The session's MCP tool endpoint, served while the session lives.
+    _bridge: Option<McpEndpoint>,
     /// Why the process is gone.
     gone: Option<String>,
     turn: u32,

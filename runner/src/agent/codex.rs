@@ -555,11 +555,11 @@ impl CodexSession {
                 let question = params
                     .pointer("/questions/0/question")
                     .and_then(Value::as_str)
-                    .map(|q| truncate(q, 512))
+                    .map(|q| truncate(q, baton_core::domain::MAX_INPUT_TEXT))
                     .unwrap_or_else(|| "(no question text)".to_string());
                 if self.state.completed.is_none() {
-                    self.input_required =
-                        Some(format!("the agent asked for user input: {question}"));
+                    // The turn's error is the question itself: baton asks it on the issue.
+                    self.input_required = Some(question);
                 }
                 Err(json!({
                     "code": -32000,

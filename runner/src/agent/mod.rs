@@ -7,6 +7,7 @@
 //! outcome, never a hang.
 
 pub mod codex;
+pub mod mcp;
 pub mod mock;
 
 use async_trait::async_trait;
@@ -102,7 +103,8 @@ pub enum TurnStatus {
     TimedOut,
     /// No event for `stall_timeout`.
     Stalled,
-    /// The agent asked for user input, which an unattended run cannot give.
+    /// The agent asked a person a question (the outcome's `error` is the question); the run
+    /// ends and the work item waits for the answer.
     InputRequired,
     /// The agent process died or broke the protocol mid-turn.
     Crashed,

@@ -44,6 +44,7 @@ use super::claude_code::process::{
     Wake, MAX_MESSAGE_BYTES, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES,
 };
 use super::claude_code::string_list;
+use super::mcp::McpEndpoint;
 use super::{
     AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TokenUsage,
     TurnOutcome, TurnStatus,
@@ -149,11 +150,22 @@ impl AgentProvider for OpenCodeProvider {
                 })
                 .await;
         }
+        // The session's host tools, over MCP, merged into OpenCode's own configuration.
+        let bridge = McpEndpoint::for_session(&config.tools).await?;
+        let mut env = config.env;
+        if let Some(endpoint) = &bridge {
+            env.retain(|(name, _)| name != "OPENCODE_CONFIG_CONTENT");
+            env.push((
+                "OPENCODE_CONFIG_CONTENT".to_owned(),
+                endpoint.opencode_config().to_string(),
+            ));
+        }
         Ok(Box::new(OpenCodeSession {
             events,
             timeouts: config.timeouts,
             argv,
-            env: config.env,
+            env,
+            _bridge: bridge,
             workspace: config.workspace,
             turn: 0,
             stopped: false,
@@ -168,6 +180,9 @@ pub struct OpenCodeSession {
     timeouts: Timeouts,
     argv: Vec<String>,
     env: Vec<(String, String)>,
+    /// The session's MCP tool endpoint, served while the session lives (across its turns'
+    /// processes).
+    _bridge: Option<McpEndpoint>,
     workspace: PathBuf,
     turn: u32,
     stopped: bool,

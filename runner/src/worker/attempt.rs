@@ -5,10 +5,11 @@ use super::delivery::{self, Finished};
 use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
 use super::stop::{Stop, StopReason};
-use super::tools::TrackerTools;
 use super::{RunPlan, Runner};
-use crate::agent::{AgentError, AgentEvent, NoTools, SessionConfig, TurnStatus};
+use crate::agent::{AgentError, AgentEvent, SessionConfig, TurnStatus};
+use crate::bridge::{BridgeContext, LivingComment, ToolBridge};
 use crate::prompt::{PromptInput, RepoVars};
+use baton_core::domain::input;
 use baton_core::domain::{Job, JobReason, RunError, WorkItem};
 use serde_json::json;
 use std::sync::Arc;
@@ -30,6 +31,10 @@ pub enum AttemptEnd {
         commit: Option<String>,
     },
     Failed(RunError),
+    /// The agent asked a person a question: the item waits for the answer.
+    AwaitingInput {
+        question: String,
+    },
     Cancelled,
     /// Stopped for a reason of the runner's (shutdown, lost lease): not the run's fault.
     Abandoned(StopReason),
@@ -74,6 +79,8 @@ pub struct AttemptInput<'a> {
     /// Where the agent's events go (the evidence tap, then the recorder).
     pub agent_events: mpsc::Sender<AgentEvent>,
     pub evidence: &'a EvidenceHandle,
+    /// baton's status comment on the issue, for the agent's progress notes.
+    pub living: Option<Arc<LivingComment>>,
 }
 
 /// Runs the attempt; returns how it ended and what it delivered.
@@ -127,6 +134,7 @@ async fn run_session(
         timeline,
         agent_events,
         evidence,
+        living,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -168,6 +176,10 @@ async fn run_session(
         Ok(prompt) => prompt,
         Err(error) => return failure(error.code(), error.to_string()),
     };
+    if let Some(answered) = answered_question(job, item) {
+        timeline.step("input_answered", json!({ "by": answered.1 }));
+        prompt = format!("{prompt}\n\n{}", answered.0);
+    }
     if job.reason == JobReason::ReviewChangesRequested {
         if let Some(feedback) = delivery::rework_feedback(&plan.delivery, item).await {
             timeline.step(
@@ -189,14 +201,16 @@ async fn run_session(
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),
-        tools: match &plan.delivery.tracker {
-            Some(tracker) => Arc::new(TrackerTools::new(
-                Arc::clone(tracker),
-                plan.delivery.issue_ref(&item.issue),
-                plan.delivery.profile.clone(),
-            )),
-            None => Arc::new(NoTools),
-        },
+        tools: Arc::new(ToolBridge::new(BridgeContext {
+            tracker: plan.delivery.tracker.clone(),
+            issue: plan.delivery.issue_ref(&item.issue),
+            platform: plan.delivery.platform.clone(),
+            profile: plan.delivery.profile.clone(),
+            workspace: workspace.path.clone(),
+            work_branch: workspace.work_branch.clone(),
+            status: living,
+            log: Arc::new(timeline.clone()),
+        })),
     };
     let mut session = match plan.agent.provider.start(config, agent_events).await {
         Ok(session) => session,
@@ -273,6 +287,26 @@ async fn run_session(
     }
 }
 
+/// For a run that takes a person's answer: the prompt's addition (the agent's question and
+/// the answer) and who answered.
+fn answered_question(job: &Job, item: &WorkItem) -> Option<(String, String)> {
+    if job.reason != JobReason::InputAnswered {
+        return None;
+    }
+    let request = item.input_request.as_ref()?;
+    let answer = request.answer.as_ref()?;
+    Some((
+        format!(
+            "## Your question and its answer\n\nIn the previous run you asked:\n\n> {}\n\n\
+             {} answered:\n\n> {}\n\nGo on with the work using this answer.",
+            request.question.replace('\n', "\n> "),
+            answer.by,
+            answer.text.replace('\n', "\n> ")
+        ),
+        answer.by.clone(),
+    ))
+}
+
 /// Turns on one session up to `agent.max_turns`, re-reading the work item between turns.
 async fn drive_turns(
     runner: &Arc<Runner>,
@@ -309,8 +343,20 @@ async fn drive_turns(
             TurnStatus::Failed => return failure("turn_failed", error),
             TurnStatus::TimedOut => return failure("turn_timed_out", error),
             TurnStatus::Stalled => return failure("stalled", error),
-            TurnStatus::InputRequired => return failure("input_required", error),
+            TurnStatus::InputRequired => {
+                let question = outcome
+                    .error
+                    .as_deref()
+                    .map(input::bounded)
+                    .filter(|q| !q.is_empty())
+                    .unwrap_or_else(|| "(the agent gave no question text)".to_owned());
+                return AttemptEnd::AwaitingInput { question };
+            }
             TurnStatus::Crashed => return failure("agent_crashed", error),
+        }
+        // A final message that asks a person (the profile's contract says how).
+        if let Some(question) = outcome.last_message.as_deref().and_then(input::question_in) {
+            return AttemptEnd::AwaitingInput { question };
         }
         // Between turns: is the issue still wanted?
         match runner.store.get_work_item(&job.work_item).await {

@@ -415,6 +415,30 @@ pub async fn take_result_file(workspace: &Path) -> Option<Result<serde_json::Val
     Some(serde_json::from_str(&text).map_err(|e| e.to_string()))
 }
 
+/// Asks the agent's question on the issue, as a new comment (people are notified of it),
+/// with how to answer. A tracker failure is logged: the question is on the work item, in the
+/// API and the dashboard all the same.
+pub async fn ask(plan: &DeliveryPlan, item: &WorkItem, question: &str, command_prefix: &str) {
+    let Some(tracker) = plan.tracker.as_ref() else {
+        return;
+    };
+    let quoted = question.replace('\n', "\n> ");
+    let body = format!(
+        "{QUESTION_MARKER}\n### ❓ The agent needs an answer to go on\n\n> {quoted}\n\n\
+         Reply to this issue with the answer (or `{command_prefix} answer <your answer>`); \
+         the work resumes with it."
+    );
+    if let Err(error) = tracker
+        .create_comment(&plan.issue_ref(&item.issue), &body)
+        .await
+    {
+        tracing::warn!(work_item = %item.key, %error, "cannot post the agent's question on the issue");
+    }
+}
+
+/// Marks baton's question comments (see `baton_core::domain::input::BATON_COMMENT_MARKER`).
+const QUESTION_MARKER: &str = "<!-- baton:question -->";
+
 /// Writes the living status comment: updates the work item's comment when it has one, else
 /// creates it. Returns the comment's id; a tracker failure is logged and costs only the
 /// comment, never the run.

@@ -176,6 +176,7 @@ pub fn render(
         RunStatus::Failed => "❌ baton's run failed",
         RunStatus::Cancelled => "⏹️ baton's run was cancelled",
         RunStatus::Abandoned => "⚠️ baton's run was interrupted",
+        RunStatus::AwaitingInput => "❓ baton's agent is waiting for an answer",
     };
     out.push_str(&format!(
         "{STATUS_MARKER}\n### {headline}\n\n| | |\n|---|---|\n"

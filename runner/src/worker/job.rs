@@ -11,6 +11,8 @@ use super::recorder::{self, RecorderContext, AGENT_EVENT_CAPACITY};
 use super::slots::{self, HeldSlots};
 use super::stop::{Shutdown, Stop, StopReason};
 use super::{later, RunPlan, Runner};
+use crate::bridge::LivingComment;
+use baton_core::domain::InputRequest;
 use baton_core::domain::{
     Job, JobId, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
     JOB_SCHEMA_VERSION,
@@ -387,18 +389,25 @@ impl Runner {
             "claimed",
             json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str() }),
         );
-        let comment = self
-            .post_status(
-                &plan,
-                &item,
-                None,
-                &run,
-                &Evidence::default(),
-                &Delivered::default(),
-            )
-            .await;
+        let start_body = self.status_body(
+            &plan,
+            &item,
+            &run,
+            &Evidence::default(),
+            &Delivered::default(),
+        );
+        let comment = self.post_status_body(&plan, &item, None, &start_body).await;
         self.remember_status_comment(&job.work_item, &run.run_id, comment.as_deref())
             .await;
+        // The agent's `tracker_update_status` notes go under the comment as it stands now.
+        let living = plan.delivery.tracker.as_ref().map(|tracker| {
+            Arc::new(LivingComment::new(
+                Arc::clone(tracker),
+                plan.delivery.issue_ref(&item.issue),
+                comment.clone(),
+                start_body,
+            ))
+        });
         let (end, delivered) = attempt::run(
             &self,
             AttemptInput {
@@ -409,6 +418,7 @@ impl Runner {
                 timeline: &timeline,
                 agent_events: agent_tx,
                 evidence: &evidence,
+                living,
             },
         )
         .await;
@@ -483,7 +493,14 @@ impl Runner {
         }
         let error_text = error.as_ref().map(|e| format!("{}: {}", e.code, e.message));
         let written = self
-            .record_end(job, run, &end, next.as_ref(), error_text, &report)
+            .record_end(
+                job,
+                run,
+                (&end, next.as_ref()),
+                error_text,
+                &report,
+                plan.limits.input_timeout(),
+            )
             .await;
         let status = match written {
             Ok(Some(status)) => status,
@@ -499,6 +516,11 @@ impl Runner {
             }
         };
         self.hand_over(&job.work_item).await;
+        if let (WorkItemStatus::AwaitingInput, AttemptEnd::AwaitingInput { question }) =
+            (status, &end)
+        {
+            delivery::ask(&plan.delivery, item, question, &plan.rules.command_prefix).await;
+        }
         if status == WorkItemStatus::DeadLettered {
             if let Err(error) = self.queue.dead_letter(job).await {
                 tracing::error!(%error, "cannot copy the job to the dead-letter queue; the work item says dead_lettered");
@@ -541,10 +563,10 @@ impl Runner {
         &self,
         job: &Job,
         run: &Run,
-        end: &AttemptEnd,
-        next: Option<&(Job, Duration)>,
+        (end, next): (&AttemptEnd, Option<&(Job, Duration)>),
         error_text: Option<String>,
         report: &Report,
+        input_timeout: Option<Duration>,
     ) -> Result<Option<WorkItemStatus>, StoreError> {
         let now = self.clock.now();
         let written = edit(
@@ -560,6 +582,18 @@ impl Runner {
                 }
                 item.lease = None;
                 item.tokens.add(run.tokens);
+                // A question is answered by the run that took the answer; a new one waits.
+                item.input_request = match end {
+                    AttemptEnd::AwaitingInput { question } => Some(InputRequest {
+                        question: question.clone(),
+                        asked_at: now,
+                        deadline: input_timeout.map(|timeout| later(now, timeout)),
+                        run_id: run.run_id.clone(),
+                        session_id: None,
+                        answer: None,
+                    }),
+                    _ => None,
+                };
                 if report.status_comment.is_some() {
                     item.status_comment.clone_from(&report.status_comment);
                 }
@@ -610,16 +644,37 @@ impl Runner {
         evidence: &Evidence,
         delivered: &Delivered,
     ) -> Option<String> {
-        let plan = &plan.delivery;
-        let body = evidence::render(
+        let body = self.status_body(plan, item, run, evidence, delivered);
+        self.post_status_body(plan, item, existing, &body).await
+    }
+
+    /// The living status comment's text for `run` as it stands.
+    fn status_body(
+        &self,
+        plan: &RunPlan,
+        item: &WorkItem,
+        run: &Run,
+        evidence: &Evidence,
+        delivered: &Delivered,
+    ) -> String {
+        evidence::render(
             run,
             evidence,
             delivered,
-            plan.run_link(&item.key).as_deref(),
+            plan.delivery.run_link(&item.key).as_deref(),
             &self.redactor(),
-        );
+        )
+    }
+
+    async fn post_status_body(
+        &self,
+        plan: &RunPlan,
+        item: &WorkItem,
+        existing: Option<&str>,
+        body: &str,
+    ) -> Option<String> {
         let existing = existing.or(item.status_comment.as_deref());
-        delivery::post_status(plan, item, existing, &body).await
+        delivery::post_status(&plan.delivery, item, existing, body).await
     }
 
     fn follow_up(&self, job: &Job, reason: JobReason, attempt: u32, continuation: u32) -> Job {

@@ -23,7 +23,6 @@ pub mod settings;
 mod settle;
 pub mod slots;
 mod stop;
-mod tools;
 mod waiting;
 mod writer;
 

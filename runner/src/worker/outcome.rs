@@ -25,6 +25,7 @@ pub(super) fn is_retryable(code: &str) -> bool {
 pub(super) fn final_status(end: &AttemptEnd) -> WorkItemStatus {
     match end {
         AttemptEnd::Succeeded { .. } => WorkItemStatus::Succeeded,
+        AttemptEnd::AwaitingInput { .. } => WorkItemStatus::AwaitingInput,
         AttemptEnd::Cancelled => WorkItemStatus::Cancelled,
         AttemptEnd::Failed(error) if is_retryable(&error.code) => WorkItemStatus::DeadLettered,
         AttemptEnd::Failed(_) => WorkItemStatus::Failed,
@@ -37,6 +38,7 @@ pub(super) fn run_outcome(end: &AttemptEnd, redactor: &Redactor) -> (RunStatus, 
     match end {
         AttemptEnd::Succeeded { .. } => (RunStatus::Succeeded, None),
         AttemptEnd::Failed(error) => (RunStatus::Failed, Some(redacted(error, redactor))),
+        AttemptEnd::AwaitingInput { .. } => (RunStatus::AwaitingInput, None),
         AttemptEnd::Cancelled => (RunStatus::Cancelled, None),
         AttemptEnd::Abandoned(reason) => {
             let (code, message) = match reason {
@@ -74,6 +76,9 @@ pub(super) fn end_summary(end: &AttemptEnd, redactor: &Redactor) -> serde_json::
         }
         AttemptEnd::Failed(error) => {
             json!({ "status": "failed", "code": error.code, "message": redactor.redact(&error.message) })
+        }
+        AttemptEnd::AwaitingInput { question } => {
+            json!({ "status": "awaiting_input", "question": redactor.redact(question) })
         }
         AttemptEnd::Cancelled => json!({ "status": "cancelled" }),
         AttemptEnd::Abandoned(reason) => {

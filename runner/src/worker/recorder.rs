@@ -56,6 +56,23 @@ impl Timeline {
     }
 }
 
+/// Host tool calls go on the timeline as `host_tool` steps (redacted with the rest). The
+/// result is recorded by size only: it can hold a whole issue or review thread.
+impl crate::bridge::ToolLog for Timeline {
+    fn record(&self, name: &str, arguments: &Value, success: bool, result: &str) {
+        self.step(
+            "host_tool",
+            serde_json::json!({
+                "tool": name,
+                "arguments": arguments,
+                "success": success,
+                "result_chars": result.chars().count(),
+                "error": (!success).then(|| result.chars().take(500).collect::<String>()),
+            }),
+        );
+    }
+}
+
 /// A running recorder: [`RecorderHandle::finish`] flushes it and returns the run as recorded.
 pub struct RecorderHandle {
     timeline: Timeline,

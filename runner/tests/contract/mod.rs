@@ -223,9 +223,6 @@ async fn real_codex(program: &Path, case: Case) -> Fixture {
 async fn real_claude(program: &Path, case: Case) -> Fixture {
     let (dir, workspace) = new_dir();
     let file = workspace.join("hello.txt").display().to_string();
-    let notes = workspace.join("notes.txt");
-    std::fs::write(&notes, "notes\n").expect("a file to read");
-    let notes = notes.display().to_string();
     let (replies, mut expect) = script(
         case,
         Reply::tool(
@@ -234,11 +231,13 @@ async fn real_claude(program: &Path, case: Case) -> Fixture {
             900,
             40,
         ),
-        Reply::tool("Read", json!({ "file_path": notes }), 800, 15),
+        // The host-side tool, through baton's MCP endpoint.
+        Reply::tool("mcp__baton__echo", json!({"text": "ping"}), 800, 15),
     );
-    expect.tool = Some("Read".into());
+    expect.tool = Some("mcp__baton__echo".into());
     let model = FakeApi::spawn(ScriptedModel::new(replies).router()).await;
-    let mut config = base_config(workspace, Arc::new(baton_runner::agent::NoTools));
+    let tools = Arc::new(EchoTools::default());
+    let mut config = base_config(workspace, tools.clone());
     let mut argv = vec![program.display().to_string()];
     argv.extend(
         baton_runner::agent::claude_code::DEFAULT_CLAUDE_ARGV[1..]
@@ -257,7 +256,7 @@ async fn real_claude(program: &Path, case: Case) -> Fixture {
     Fixture {
         mode: "real CLI",
         expect,
-        host_tools: None,
+        host_tools: Some(tools),
         provider: Box::new(ClaudeCodeProvider::new()),
         config,
         _dir: dir,

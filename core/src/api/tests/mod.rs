@@ -102,6 +102,7 @@ fn item(key: WorkItemKey, status: WorkItemStatus, updated_minutes_ago: i64, n: u
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     }
@@ -314,6 +315,17 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
         item(github("acme/app#9"), WorkItemStatus::AwaitingApproval, 8, 0),
     )
     .await;
+    // Waiting on its agent's question; no tokens either.
+    let mut asking = item(github("acme/app#10"), WorkItemStatus::AwaitingInput, 9, 0);
+    asking.input_request = Some(crate::domain::InputRequest {
+        question: "Which database?".into(),
+        asked_at: asking.updated_at,
+        deadline: Some(asking.updated_at + chrono::Duration::hours(24)),
+        run_id: crate::domain::RunId::generate(),
+        session_id: None,
+        answer: None,
+    });
+    put(&store, asking).await;
     let app = api(store);
     let answer = get(&app, "/api/v1/state").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
@@ -331,6 +343,7 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
             "failed",
             "dead_lettered",
             "awaiting_approval",
+            "awaiting_input",
             "token_totals",
             "rate_limits",
         ])
@@ -341,6 +354,7 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
         json!({
             "queued": 2, "running": 1, "retrying": 1, "succeeded": 1,
             "failed": 1, "cancelled": 1, "dead_lettered": 1, "awaiting_approval": 1,
+            "awaiting_input": 1,
         })
     );
     assert_eq!(body["counts_capped_at"], STATE_LIST_LIMIT);
@@ -355,11 +369,19 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
     assert_eq!(identifiers(&body["dead_lettered"]), ["acme/app#8"]);
     assert_eq!(identifiers(&body["awaiting_approval"]), ["acme/app#9"]);
     assert_eq!(body["awaiting_approval"][0]["status"], "awaiting_approval");
+    assert_eq!(identifiers(&body["awaiting_input"]), ["acme/app#10"]);
+    assert_eq!(body["awaiting_input"][0]["question"], "Which database?");
+    assert_eq!(
+        body["awaiting_input"][0]["input_deadline"],
+        "2026-03-02T11:51:00Z"
+    );
 
     let running = &body["running"][0];
     assert_eq!(
         running,
         &json!({
+            "question": null,
+            "input_deadline": null,
             "work_item": "github:acme/app#3",
             "identifier": "acme/app#3",
             "title": "Issue 3",

@@ -31,6 +31,9 @@ pub struct AgentConfig {
     /// Continuation runs in a row while the issue stays active after a clean run (baton;
     /// Symphony continues without bound).
     pub max_continuations: u32,
+    /// How long an agent's question waits for a person's answer before the work item fails
+    /// with `input_timeout`; 0: it waits until answered (baton).
+    pub input_timeout_ms: u64,
 }
 
 impl Default for AgentConfig {
@@ -44,6 +47,7 @@ impl Default for AgentConfig {
             max_tokens_per_run: None,
             max_attempts: 5,
             max_continuations: 3,
+            input_timeout_ms: 86_400_000,
         }
     }
 }
@@ -86,6 +90,11 @@ impl AgentConfig {
         self.max_concurrent_agents_by_state
             .get(&state.trim().to_lowercase())
             .copied()
+    }
+
+    /// How long a question waits for its answer; `None`: until answered.
+    pub fn input_timeout(&self) -> Option<Duration> {
+        (self.input_timeout_ms > 0).then(|| Duration::from_millis(self.input_timeout_ms))
     }
 
     /// How long to wait before retrying after failed attempt `attempt` (1-based).

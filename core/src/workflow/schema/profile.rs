@@ -22,6 +22,9 @@ pub struct ProfileSection {
     /// Route key → the tracker states that mean it.
     #[serde(deserialize_with = "nullable")]
     pub routes: BTreeMap<String, RouteStates>,
+    /// The host tools the agent is offered (see `workflow::host_tools`); unset: the
+    /// profile's default list.
+    pub tools: Option<Vec<String>>,
 }
 
 /// One state name or a list of them.

@@ -295,6 +295,7 @@ fn a_work_item_follows_the_workflow_of_its_snapshot() {
         approved_by: None,
         pull_request: None,
         status_comment: None,
+        input_request: None,
         workflow: None,
         version: 1,
     };
