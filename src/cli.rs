@@ -158,6 +158,11 @@ pub struct DemoArgs {
     /// The mock scenario the agent plays.
     #[arg(long, default_value = "happy_path")]
     pub scenario: String,
+    /// The agent: the built-in mock, or a real CLI on PATH (`codex`, `claude`, `opencode`)
+    /// with the credentials you already have (OPENAI_API_KEY, ANTHROPIC_API_KEY, a login,
+    /// or a model provider in Codex's config.toml).
+    #[arg(long, default_value = "mock", value_parser = ["mock", "codex", "claude_code", "opencode"])]
+    pub agent: String,
     #[command(flatten)]
     pub backend: BackendArgs,
 }

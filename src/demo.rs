@@ -1,7 +1,11 @@
 //! `baton demo`: the whole loop once, in one process, with nothing else installed: an issue
 //! on a local tracker is labelled, its signed webhook goes through the real ingress, the
-//! runner claims the job, the mock agent edits a file in a clone of a local git repository,
-//! and the change is committed on the work branch. The timeline prints as it happens.
+//! runner claims the job, the agent edits a file in a clone of a local git repository, and
+//! the change is committed on the work branch. The timeline prints as it happens.
+//!
+//! The agent is the built-in mock unless `--agent` names a real CLI (`codex`, `claude_code`,
+//! `opencode`), which then runs with baton's unattended defaults and the model credentials
+//! already in the environment.
 
 use crate::backend::{self, Backend, BackendChoice};
 use crate::cli::DemoArgs;
@@ -24,8 +28,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// How long the demo waits for its run to end.
+/// How long the demo waits for the mock's run to end.
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
+/// A real agent thinks with a real model: give it longer.
+const REAL_AGENT_DEADLINE: Duration = Duration::from_secs(900);
 const ISSUE: &str = "acme/demo#1";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -49,7 +55,7 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     let workflow = Workflow::parse(&workflow_text(
         &repo,
         &dir.join("workspaces"),
-        &args.scenario,
+        &agent_provider(args),
     ))?;
     let secret_value = uuid::Uuid::new_v4().simple().to_string();
     let secrets: BTreeMap<_, _> = Secret::new(secret_value.clone())
@@ -83,14 +89,18 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let runner_task = tokio::spawn(runner.run(shutdown.clone()));
 
-    println!("baton demo: one issue, from webhook to commit, with the mock agent");
+    let (agent, deadline) = match args.agent.as_str() {
+        "mock" => ("the mock agent".to_owned(), RUN_DEADLINE),
+        real => (format!("the real `{real}` agent"), REAL_AGENT_DEADLINE),
+    };
+    println!("baton demo: one issue, from webhook to commit, with {agent}");
     println!("  backend     {}", backends.description);
     println!("  repository  {} (branch main)", repo.display());
 
     let started = Instant::now();
     let started_at = Utc::now();
     let key = deliver_webhook(ingress, &secret_value).await?;
-    let outcome = follow(&*backends.store, &key, started, started_at).await;
+    let outcome = follow(&*backends.store, &key, (started, deadline), started_at).await;
     shutdown.cancel();
     let _ = runner_task.await;
     let (status, workspace) = outcome?;
@@ -142,7 +152,20 @@ async fn git(cwd: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-fn workflow_text(repo: &Path, workspaces: &Path, scenario: &str) -> String {
+/// The `agent_provider` of the demo's workflow (YAML): the mock playing `--scenario`, or the
+/// real CLI `--agent` names, with a read timeout that allows for a CLI's first start.
+fn agent_provider(args: &DemoArgs) -> String {
+    let quote = |value: &str| Value::String(value.to_owned()).to_string();
+    match args.agent.as_str() {
+        "mock" => format!(
+            "{{kind: mock, options: {{scenario: {}}}}}",
+            quote(&args.scenario)
+        ),
+        real => format!("{{kind: {real}}}\ncodex: {{read_timeout_ms: 60000}}"),
+    }
+}
+
+fn workflow_text(repo: &Path, workspaces: &Path, agent_provider: &str) -> String {
     // JSON strings are valid YAML scalars, whatever the paths contain.
     let quote = |value: &str| Value::String(value.to_owned()).to_string();
     format!(
@@ -150,13 +173,12 @@ fn workflow_text(repo: &Path, workspaces: &Path, scenario: &str) -> String {
          tracker: {{kind: github}}\n\
          triggers: {{label: baton}}\n\
          webhooks: {{github: {{secret: $BATON_DEMO_SECRET}}}}\n\
-         agent_provider: {{kind: mock, options: {{scenario: {scenario}}}}}\n\
+         agent_provider: {agent_provider}\n\
          agent: {{max_turns: 1, max_continuations: 0, max_attempts: 1}}\n\
          workspace: {{root: {workspaces}}}\n\
          repo: {{path: {repo}, base_branch: main, branch: {{work_prefix: baton/}}}}\n\
          ---\n\
          Fix {{{{ issue.identifier }}}}: {{{{ issue.title }}}}\n\n{{{{ issue.description }}}}\n",
-        scenario = quote(scenario),
         workspaces = quote(&workspaces.display().to_string()),
         repo = quote(&repo.display().to_string()),
     )
@@ -204,14 +226,14 @@ async fn deliver_webhook(ingress: Arc<Ingress>, secret: &str) -> anyhow::Result<
 async fn follow(
     store: &dyn Store,
     key: &WorkItemKey,
-    started: Instant,
+    (started, deadline): (Instant, Duration),
     started_at: DateTime<Utc>,
 ) -> anyhow::Result<(WorkItemStatus, PathBuf)> {
     let mut printed: BTreeMap<String, u32> = BTreeMap::new();
     let mut workspace = PathBuf::new();
     loop {
-        if started.elapsed() > RUN_DEADLINE {
-            bail!("the run did not end within {} s", RUN_DEADLINE.as_secs());
+        if started.elapsed() > deadline {
+            bail!("the run did not end within {} s", deadline.as_secs());
         }
         let item = store
             .get_work_item(key)

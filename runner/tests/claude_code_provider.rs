@@ -515,8 +515,10 @@ async fn the_environment_is_exactly_the_configured_one() {
     fx.config
         .env
         .push(("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9".into()));
-    let expected = fx.config.env.clone();
-    // The test process's own environment (HOME, CARGO_*, ...) must not leak into it.
+    // The configured variables plus baton's unattended defaults, nothing else: the test
+    // process's own environment (HOME, CARGO_*, ...) must not leak into it.
+    let expected = baton_runner::agent::claude_code::claude_env(&fx.config.env);
+    assert!(expected.contains(&("DISABLE_AUTOUPDATER".into(), "1".into())));
     let (mut session, _rx) = start(fx.config.clone()).await;
     turn(&mut session, "Go.").await;
     session.stop().await;

@@ -64,6 +64,16 @@ pub struct GithubDelivery<'a> {
 /// `scenario`, the work branch is pushed to `remote`, a pull request opened and the issue
 /// moved to `In Review` (the label `status:in-review`).
 pub fn github_delivery_workflow(to: &GithubDelivery<'_>) -> String {
+    let mock = format!("{{kind: mock, options: {{scenario: {}}}}}", to.scenario);
+    github_delivery_workflow_with_agent(to, &mock)
+}
+
+/// The same workflow with another agent: `agent_provider` is the YAML of that key (a flow
+/// mapping such as `{kind: codex}`); `to.scenario` is then unused.
+pub fn github_delivery_workflow_with_agent(
+    to: &GithubDelivery<'_>,
+    agent_provider: &str,
+) -> String {
     format!(
         r#"---
 tracker:
@@ -75,7 +85,7 @@ tracker:
     state_labels: {{"In Review": "status:in-review"}}
 triggers: {{label: baton}}
 webhooks: {{github: {{secret: $GITHUB_WEBHOOK_SECRET}}}}
-agent_provider: {{kind: mock, options: {{scenario: {scenario}}}}}
+agent_provider: {agent_provider}
 agent: {{max_turns: 1, max_continuations: 0}}
 workspace: {{root: "{workspaces}"}}
 repo:
@@ -98,7 +108,6 @@ Fix {{{{ issue.identifier }}}}: {{{{ issue.title }}}}. {{{{ workflow.profile.con
         issues_url = to.issues_url,
         repo_url = to.repo_url,
         env = to.env_prefix,
-        scenario = to.scenario,
         workspaces = to.scratch.join("workspaces").display(),
         remote = to.remote.display(),
     )

@@ -2,6 +2,9 @@
 //! fake answers in the real API's shapes, and this layer records every request and injects
 //! faults (rate limits, 5xx, malformed bodies) in front of it.
 
+pub mod agent_clis;
+pub mod model;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};

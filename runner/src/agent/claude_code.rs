@@ -37,14 +37,17 @@
 //! Code cannot ask in `-p` mode, so what it may do is set by the `permission_mode` and
 //! `allowed_tools` options, and what it was refused is reported as `Approval` events.
 //!
-//! Options (`SessionConfig::options`), each appended as a flag to `command_argv`:
-//! `permission_mode` (string, `--permission-mode`), `max_turns` (integer, `--max-turns`),
-//! `model` (string, `--model`), `allowed_tools` / `disallowed_tools` (string or list of
-//! strings, `--allowedTools` / `--disallowedTools`, joined by commas), `mcp_config` (string,
-//! `--mcp-config`), `append_system_prompt` (string, `--append-system-prompt`), `extra_args`
-//! (list of strings, appended as is). Unknown options are refused.
+//! Options (`SessionConfig::options`) become flags, and baton's unattended defaults
+//! (`--permission-mode acceptEdits`, no auto-update or non-essential traffic) are added, in
+//! [`command`]: `permission_mode`, `max_turns`, `model`, `allowed_tools` / `disallowed_tools`,
+//! `mcp_config`, `append_system_prompt`, `extra_args`. Unknown options are refused, and so is
+//! a real `claude` with no model credential (see [`super::credentials`]).
 
+pub mod command;
 pub(crate) mod process;
+
+pub(crate) use self::command::string_list;
+pub use self::command::{claude_argv, claude_env, DEFAULT_CLAUDE_ARGV};
 
 use self::process::{
     bound, bound_json, describe_exit, kill, reap, Spawned, StdoutItem, TurnClock, Wake,
@@ -56,22 +59,11 @@ use super::{
     TurnOutcome, TurnStatus,
 };
 use async_trait::async_trait;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// The command used when `command_argv` is empty.
-pub const DEFAULT_CLAUDE_ARGV: &[&str] = &[
-    "claude",
-    "-p",
-    "--output-format",
-    "stream-json",
-    "--input-format",
-    "stream-json",
-    "--verbose",
-];
 
 /// How long [`AgentSession::stop`] waits for Claude Code to exit after stdin closes.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -83,76 +75,6 @@ pub struct ClaudeCodeProvider;
 impl ClaudeCodeProvider {
     pub fn new() -> Self {
         Self
-    }
-}
-
-/// The full argv of a session: `command_argv` (or [`DEFAULT_CLAUDE_ARGV`]) plus the flags of
-/// the options.
-pub fn claude_argv(config: &SessionConfig) -> Result<Vec<String>, AgentError> {
-    let mut argv: Vec<String> = if config.command_argv.is_empty() {
-        DEFAULT_CLAUDE_ARGV.iter().map(|s| s.to_string()).collect()
-    } else {
-        config.command_argv.clone()
-    };
-    argv.extend(option_args(&config.options)?);
-    Ok(argv)
-}
-
-fn option_args(options: &Map<String, Value>) -> Result<Vec<String>, AgentError> {
-    let mut args = Vec::new();
-    for (key, value) in options {
-        let flag = match key.as_str() {
-            "permission_mode" => "--permission-mode",
-            "model" => "--model",
-            "mcp_config" => "--mcp-config",
-            "append_system_prompt" => "--append-system-prompt",
-            "max_turns" => {
-                let turns = value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    AgentError::InvalidOptions("`max_turns` must be a positive integer".into())
-                })?;
-                args.extend(["--max-turns".to_string(), turns.to_string()]);
-                continue;
-            }
-            "allowed_tools" | "disallowed_tools" => {
-                let list = string_list(key, value)?;
-                let flag = if key == "allowed_tools" {
-                    "--allowedTools"
-                } else {
-                    "--disallowedTools"
-                };
-                if !list.is_empty() {
-                    args.extend([flag.to_string(), list.join(",")]);
-                }
-                continue;
-            }
-            "extra_args" => {
-                args.extend(string_list(key, value)?);
-                continue;
-            }
-            other => {
-                return Err(AgentError::InvalidOptions(format!(
-                    "unknown claude_code option `{other}`"
-                )))
-            }
-        };
-        let text = value
-            .as_str()
-            .ok_or_else(|| AgentError::InvalidOptions(format!("`{key}` must be a string")))?;
-        args.extend([flag.to_string(), text.to_string()]);
-    }
-    Ok(args)
-}
-
-/// A string or a list of strings.
-pub(crate) fn string_list(key: &str, value: &Value) -> Result<Vec<String>, AgentError> {
-    let invalid = || AgentError::InvalidOptions(format!("`{key}` must be a list of strings"));
-    match value {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| item.as_str().map(str::to_string).ok_or_else(invalid))
-            .collect(),
-        _ => Err(invalid()),
     }
 }
 
@@ -174,6 +96,8 @@ impl AgentProvider for ClaudeCodeProvider {
                 config.workspace.display()
             )));
         }
+        let env = claude_env(&config.env);
+        super::credentials::check("claude_code", &argv, &env)?;
         // The session's host tools, over MCP; Claude Code may call every tool of that server.
         let mut bridge = McpEndpoint::for_session(&config.tools).await?;
         if let Some(endpoint) = bridge.as_mut() {
@@ -185,7 +109,7 @@ impl AgentProvider for ClaudeCodeProvider {
                 format!("mcp__{}", super::mcp::SERVER_NAME),
             ]);
         }
-        let spawned = process::spawn(&argv, &config.env, &config.workspace, &events)?;
+        let spawned = process::spawn(&argv, &env, &config.workspace, &events)?;
         let pid = spawned.pid;
         Ok(Box::new(ClaudeCodeSession {
             events,
@@ -949,34 +873,5 @@ mod tests {
             judge(r#"{"type":"result","subtype":"something_new","is_error":false}"#),
             Some(TurnStatus::Failed)
         );
-    }
-
-    #[test]
-    fn options_become_flags() {
-        let options = json!({
-            "permission_mode": "acceptEdits",
-            "max_turns": 12,
-            "allowed_tools": ["Bash(git:*)", "Edit"],
-            "model": "sonnet",
-        });
-        let args = option_args(options.as_object().unwrap()).unwrap();
-        assert_eq!(
-            args,
-            [
-                "--allowedTools",
-                "Bash(git:*),Edit",
-                "--max-turns",
-                "12",
-                "--model",
-                "sonnet",
-                "--permission-mode",
-                "acceptEdits"
-            ]
-        );
-        let bad = json!({"sandbox": "x"});
-        assert!(matches!(
-            option_args(bad.as_object().unwrap()),
-            Err(AgentError::InvalidOptions(_))
-        ));
     }
 }

@@ -90,7 +90,8 @@ pub struct CodexOptions {
 
 impl CodexOptions {
     /// Reads `approval_policy` (or `approvalPolicy`), `sandbox`, `model` and `sandbox_policy`
-    /// (or `sandboxPolicy`); other keys are ignored.
+    /// (or `sandboxPolicy`); any other key is refused. Unattended defaults: approval policy
+    /// `never`, sandbox `workspace-write`.
     pub fn from_options(options: &Map<String, Value>) -> Result<Self, AgentError> {
         fn string(
             options: &Map<String, Value>,
@@ -124,6 +125,21 @@ impl CodexOptions {
             )));
         }
         let model = string(options, &["model"])?;
+        // A key Codex would never see is a mistake the run should name at its start.
+        const KNOWN: &[&str] = &[
+            "approval_policy",
+            "approvalPolicy",
+            "sandbox",
+            "model",
+            "sandbox_policy",
+            "sandboxPolicy",
+        ];
+        if let Some(unknown) = options.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+            return Err(AgentError::InvalidOptions(format!(
+                "unknown codex option `{unknown}` (known: {})",
+                KNOWN.join(", ")
+            )));
+        }
         let sandbox_policy = match options
             .get("sandbox_policy")
             .or_else(|| options.get("sandboxPolicy"))
@@ -166,6 +182,7 @@ impl AgentProvider for CodexProvider {
         let Some((program, args)) = argv.split_first() else {
             return Err(AgentError::InvalidOptions("empty command_argv".into()));
         };
+        super::credentials::check(self.kind, &argv, &config.env)?;
         let spawn_error = |reason: String| AgentError::Spawn {
             program: program.clone(),
             reason,

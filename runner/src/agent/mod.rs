@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub mod claude_code;
+pub mod credentials;
 pub mod opencode;
 pub mod setup;
 

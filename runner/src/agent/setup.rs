@@ -21,6 +21,7 @@
 
 use super::claude_code::ClaudeCodeProvider;
 use super::codex::CodexProvider;
+use super::credentials::codex_env_key;
 use super::opencode::OpenCodeProvider;
 use super::{AgentProvider, ApprovalPolicy, Timeouts};
 use crate::redact::is_secret_name;
@@ -39,9 +40,16 @@ pub const BASE_AGENT_ENV: &[&str] = &[
 /// Variables each provider needs by default (its own model credentials and config dirs).
 fn provider_env(kind: &str) -> &'static [&'static str] {
     match kind {
-        "codex" => &["OPENAI_API_KEY", "OPENAI_BASE_URL", "CODEX_HOME"],
+        "codex" => &[
+            "OPENAI_API_KEY",
+            "CODEX_API_KEY",
+            "OPENAI_BASE_URL",
+            "CODEX_HOME",
+        ],
         "claude_code" => &[
             "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "CLAUDE_CODE_OAUTH_TOKEN",
             "ANTHROPIC_BASE_URL",
             "CLAUDE_CONFIG_DIR",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
@@ -117,6 +125,11 @@ impl AgentSetup {
         let mut env_names: Vec<String> = BASE_AGENT_ENV.iter().map(|s| s.to_string()).collect();
         env_names.extend(provider_env(&kind).iter().map(|s| s.to_string()));
         env_names.extend(options_as_written.env.iter().flatten().cloned());
+        if kind == "codex" {
+            // A custom model provider in Codex's config.toml reads its key from `env_key`:
+            // pass that variable too, without the workflow having to list it.
+            env_names.extend(codex_env_key(|name| std::env::var(name).ok()));
+        }
         env_names.retain(|name| !is_platform_secret(name));
         env_names.sort();
         env_names.dedup();
