@@ -1,7 +1,7 @@
 //! The packaged `bootstrap` of the status API, invoked as Lambda invokes it: started with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a local stand-in for the Runtime API, fed Function
 //! URL requests (payload format 2.0, behind the URL's IAM auth). Its cold start, process
-//! start → first response, is printed (`--nocapture`), not asserted.
+//! start → first response, is printed, not asserted.
 
 use baton_lambda_harness::{binary, report, Bootstrap, Outcome, RuntimeApi};
 use serde_json::{json, Value};
@@ -74,10 +74,7 @@ async fn the_bootstrap_answers_function_url_requests() {
     );
 
     let first = api.invoke(&get("/api/v1/state")).await;
-    println!(
-        "{}",
-        report("baton-api", &function, function.since_start(&first))
-    );
+    report("baton-api", &function, function.since_start(&first));
     let (status, text) = http_answer(&first);
     assert_eq!(status, 200, "{text}");
     let state: Value = serde_json::from_str(&text).expect("JSON state");

@@ -101,11 +101,14 @@ impl Drop for Bootstrap {
     }
 }
 
-/// One line for the test's output: the function, its package size and its cold start.
-pub fn report(function: &str, bootstrap: &Bootstrap, cold_start: Duration) -> String {
-    format!(
+/// Prints the function, its package size and its cold start on the test's stderr, past the
+/// test harness's capture, so the figures show in every run's log (CI's included).
+pub fn report(function: &str, bootstrap: &Bootstrap, cold_start: Duration) {
+    use std::io::Write;
+    let line = format!(
         "{function}: bootstrap {:.1} MB, cold start (process start -> first response) {:.1} ms",
         bootstrap.size as f64 / 1_000_000.0,
         cold_start.as_secs_f64() * 1000.0
-    )
+    );
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

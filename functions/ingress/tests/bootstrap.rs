@@ -1,7 +1,7 @@
 //! The packaged `bootstrap` of the ingress, invoked as Lambda invokes it: started with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a local stand-in for the Runtime API, fed Function
 //! URL requests (payload format 2.0). Its cold start, process start → first response, is
-//! printed (`--nocapture`), not asserted.
+//! printed, not asserted.
 
 use baton_lambda_harness::{binary, report, Bootstrap, Outcome, RuntimeApi};
 use hmac::{Hmac, Mac};
@@ -104,10 +104,7 @@ async fn the_bootstrap_answers_function_url_requests() {
     );
 
     let first = api.invoke(&webhook(3, None)).await;
-    println!(
-        "{}",
-        report("baton-ingress", &function, function.since_start(&first))
-    );
+    report("baton-ingress", &function, function.since_start(&first));
     let (status, answer) = http_answer(&first);
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["work_item"], "github:acme/app#3", "{answer}");

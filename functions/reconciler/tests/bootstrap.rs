@@ -1,7 +1,7 @@
 //! The packaged `bootstrap` of the reconciler, invoked as Lambda invokes it: started with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a local stand-in for the Runtime API, fed the
 //! EventBridge schedule's event. Its cold start, process start → first response, is
-//! printed (`--nocapture`), not asserted.
+//! printed, not asserted.
 
 use baton_lambda_harness::{binary, report, Bootstrap, Outcome, RuntimeApi};
 use serde_json::json;
@@ -29,10 +29,7 @@ async fn the_bootstrap_answers_scheduled_events() {
     });
 
     let first = api.invoke(&schedule).await;
-    println!(
-        "{}",
-        report("baton-reconciler", &function, function.since_start(&first))
-    );
+    report("baton-reconciler", &function, function.since_start(&first));
     let Outcome::Response { body, .. } = &first else {
         panic!("the pass failed: {first:?}");
     };
