@@ -29,6 +29,7 @@ impl ToolLog for Calls {
 
 struct Setup {
     bridge: Arc<ToolBridge>,
+    living: Arc<LivingComment>,
     tracker: MemoryTracker,
     platform: MemoryPlatform,
     calls: Arc<Calls>,
@@ -81,12 +82,12 @@ fn setup(front_matter: &str) -> Setup {
     };
     let calls = Arc::new(Calls::default());
     let workspace = workspace();
-    let living = LivingComment::new(
+    let living = Arc::new(LivingComment::new(
         Arc::new(tracker.clone()),
         issue.clone(),
         None,
         "**baton** · run running".into(),
-    );
+    ));
     let bridge = ToolBridge::new(BridgeContext {
         tracker: Some(Arc::new(tracker.clone())),
         issue,
@@ -94,11 +95,12 @@ fn setup(front_matter: &str) -> Setup {
         profile: workflow.config.profile.clone(),
         workspace: workspace.path().to_owned(),
         work_branch: Some("baton/mem-1".into()),
-        status: Some(Arc::new(living)),
+        status: Some(living.clone()),
         log: calls.clone(),
     });
     Setup {
         bridge: Arc::new(bridge),
+        living,
         tracker,
         platform,
         calls,
@@ -171,6 +173,8 @@ async fn tracker_tools_read_comment_note_and_move_within_the_routes() {
     .await;
     let comments = s.tracker.comments("1");
     assert_eq!(comments.len(), 2, "{comments:?}");
+    // The run's start had posted none: the first note made the living comment.
+    assert_eq!(s.living.comment_id().await, Some(comments[1].id.clone()));
     assert_eq!(comments[0].body, "Working on it");
     // One living comment, edited in place: the newest note replaces the previous one.
     assert!(comments[1].body.starts_with("**baton** · run running"));

@@ -138,6 +138,11 @@ impl LivingComment {
         }
     }
 
+    /// The comment's id, once it exists.
+    pub async fn comment_id(&self) -> Option<String> {
+        self.comment.lock().await.clone()
+    }
+
     async fn note(&self, note: &str) -> Answer {
         let body = format!("{}\n\n**Progress note from the agent:** {note}", self.body);
         let mut comment = self.comment.lock().await;

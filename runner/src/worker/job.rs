@@ -427,7 +427,7 @@ impl Runner {
                 timeline: &timeline,
                 agent_events: agent_tx,
                 evidence: &evidence,
-                living,
+                living: living.clone(),
             },
         )
         .await;
@@ -435,7 +435,12 @@ impl Runner {
         timeline.step("run_ended", end_summary(&end, &self.redactor()));
         let mut run = recorder.finish(run).await;
         let report = Report {
-            status_comment: comment,
+            // A note the agent wrote when the first post had failed made the comment.
+            status_comment: match (comment, &living) {
+                (Some(id), _) => Some(id),
+                (None, Some(living)) => living.comment_id().await,
+                (None, None) => None,
+            },
             evidence: evidence.snapshot(),
             delivered,
         };
