@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod bridge;
 pub mod mock_agent;
+pub mod notify;
 pub mod prompt;
 pub mod redact;
 pub mod worker;

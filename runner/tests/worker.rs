@@ -1352,3 +1352,60 @@ async fn a_question_waits_for_its_answer_and_the_next_run_carries_both() {
     assert!(kinds(&harness.events(&runs[1]).await).contains(&"input_answered"));
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_end_is_announced_in_chat_without_waiting_for_slack() {
+    use baton_core::workflow::NotifyEvent;
+    use baton_integrations::test_support::slack::{SlackFake, WEBHOOK_PATH};
+    use baton_integrations::test_support::{FakeApi, Fault};
+    use baton_runner::notify::{Notifier, SlackClient, SlackRetry, SlackTarget};
+
+    let slack = SlackFake::default();
+    let api = FakeApi::spawn(slack.router()).await;
+    // Slack is rate limiting: the message can only land two seconds after the first try.
+    api.inject(Fault::rate_limited(2));
+    let target = SlackTarget::Webhook {
+        url: format!("{}{WEBHOOK_PATH}", api.url()),
+    };
+    let client = SlackClient::new(target, SlackRetry::default()).expect("client");
+
+    let mut harness = Harness::new();
+    let workflow = harness.workflow("failed_turn", "agent: {max_attempts: 1}");
+    let mut plan = RunPlan::from_workflow(&workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
+        .expect("plan");
+    plan.notify = Some(Arc::new(Notifier::new(client, NotifyEvent::ALL.to_vec())));
+    harness.start_plan(settings("runner-a"), plan, Redactor::default());
+    let (key, _) = harness.request(31).await;
+
+    let ended = harness
+        .wait_for(&key, "the failure recorded", |i| {
+            matches!(
+                i.status,
+                WorkItemStatus::Failed | WorkItemStatus::DeadLettered
+            )
+        })
+        .await;
+    let runs = harness.runs(&key).await;
+    assert!(runs[0].ended_at.is_some(), "{runs:?}");
+    assert!(
+        slack.posted().is_empty(),
+        "the end was recorded before Slack took the message"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while slack.posted().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "never posted: {:?}",
+            api.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let message = slack.posted()[0].to_string();
+    assert!(message.contains("acme/app#31"), "{message}");
+    assert!(message.contains("Run failed"), "{message}");
+    assert!(message.contains("turn_failed"), "{message}");
+    assert!(api.requests().len() >= 2, "retried after the 429");
+    assert!(ended.last_error.is_some());
+    harness.stop().await;
+}

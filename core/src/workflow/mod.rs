@@ -18,8 +18,9 @@ pub use gates::{GatesConfig, MergeFacts, MergeGates};
 pub use profile::{Profile, ProfileKind};
 pub use schema::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, HooksSection,
-    PollingConfig, RepoSection, ServerConfig, TrackerConfig, TriggerConfig, WebhookSecretConfig,
-    WorkflowConfig, WorkspaceSection,
+    NotifyConfig, NotifyEvent, PollingConfig, RepoSection, ServerConfig, SlackNotifyConfig,
+    SlackTarget, TrackerConfig, TriggerConfig, WebhookSecretConfig, WorkflowConfig,
+    WorkspaceSection, SLACK_API_URL,
 };
 pub use scope::{scope_key, WorkflowScope};
 pub use set::{NamedWorkflow, ServedWorkflow, WorkflowSet};

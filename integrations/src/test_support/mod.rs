@@ -4,6 +4,7 @@
 
 pub mod agent_clis;
 pub mod model;
+pub mod slack;
 
 use axum::body::Body;
 use axum::extract::{Request, State};

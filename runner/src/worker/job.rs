@@ -2,6 +2,7 @@
 //! the concurrency slots and the lease, run the attempt, record how it ended and what comes
 //! next (a retry, a continuation, the dead-letter queue, or nothing).
 
+use super::announce;
 use super::attempt::{self, AttemptEnd, AttemptInput};
 use super::delivery;
 use super::evidence::{self, Delivered, Evidence};
@@ -535,6 +536,17 @@ impl Runner {
             (status, &end)
         {
             delivery::ask(&plan.delivery, item, question, &plan.rules.command_prefix).await;
+        }
+        if let Some(notifier) = &plan.notify {
+            let question = announce::question(&end).map(|q| self.redactor().redact(q));
+            announce::run_ended(
+                notifier,
+                (item, plan),
+                run,
+                status,
+                question,
+                &report.delivered,
+            );
         }
         if status == WorkItemStatus::DeadLettered {
             if let Err(error) = self.queue.dead_letter(job).await {

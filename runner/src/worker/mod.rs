@@ -8,6 +8,7 @@
 //! - [`slots`]: the concurrency limits shared by every runner.
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
+mod announce;
 mod attempt;
 mod cleanup;
 pub mod delivery;
@@ -71,6 +72,8 @@ pub struct RunPlan {
     pub prompt: PromptTemplate,
     /// The tracker, platform and profile contract results are delivered with.
     pub delivery: delivery::DeliveryPlan,
+    /// Where run outcomes are announced in chat (`notify`), if anywhere.
+    pub notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl RunPlan {
@@ -103,6 +106,7 @@ impl RunPlan {
             ),
             workspaces: WorkspaceManager::new(workspaces),
             prompt: PromptTemplate::from_workflow(workflow)?,
+            notify: crate::notify::Notifier::from_config(&workflow.config.notify, &env),
         })
     }
 }

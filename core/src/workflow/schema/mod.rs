@@ -7,6 +7,7 @@
 
 mod agent;
 mod errors;
+mod notify;
 mod profile;
 mod tracker;
 mod workspace;
@@ -14,6 +15,7 @@ mod workspace;
 pub use agent::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, AGENT_KINDS, RETRY_BASE,
 };
+pub use notify::{NotifyConfig, NotifyEvent, SlackNotifyConfig, SlackTarget, SLACK_API_URL};
 pub use profile::{ProfileSection, RouteStates, WorkflowSection};
 pub use tracker::{PollingConfig, SourceSecret, TrackerConfig, TriggerConfig, WebhookSecretConfig};
 pub use workspace::{
@@ -57,6 +59,9 @@ pub struct WorkflowConfig {
     pub webhooks: WebhookSecretConfig,
     #[serde(deserialize_with = "nullable")]
     pub gates: GatesConfig,
+    /// Chat notifications of run outcomes (Slack).
+    #[serde(deserialize_with = "nullable")]
+    pub notify: NotifyConfig,
     /// Maestro's `workflow.profile`, as written; [`WorkflowConfig::profile`] is its meaning.
     #[serde(rename = "workflow", deserialize_with = "nullable")]
     pub workflow_section: WorkflowSection,
@@ -96,6 +101,7 @@ impl WorkflowConfig {
         self.codex.validate()?;
         self.agent_provider.validate()?;
         self.repo.validate()?;
+        self.notify.validate()?;
         Ok(())
     }
 }
