@@ -27,6 +27,7 @@ on_both_backends!(
     form_encoded_github_deliveries_are_accepted,
     a_gated_run_waits_for_an_allowed_approval,
     a_reply_answers_the_agents_question_and_queues_the_work,
+    of_replies_racing_one_answer_counts,
 );
 
 fn delivery_id() -> String {
@@ -747,4 +748,87 @@ async fn a_reply_answers_the_agents_question_and_queues_the_work(backend: Backen
     assert_eq!(item.status, WorkItemStatus::Cancelled);
     assert!(item.input_request.is_none());
     assert!(app.drain_jobs().await.is_empty());
+}
+
+async fn of_replies_racing_one_answer_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let labeled = github_issue(
+        "labeled",
+        42,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &labeled);
+    assert_eq!(app.post("github", &headers, labeled).await.0, 202);
+    app.drain_jobs().await;
+    let key = github_key(42);
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    let expected = item.version;
+    item.status = WorkItemStatus::AwaitingInput;
+    item.pending_job = None;
+    item.input_request = Some(baton_core::domain::InputRequest {
+        question: "Which region?".into(),
+        asked_at: chrono::Utc::now(),
+        deadline: None,
+        run_id: baton_core::domain::RunId::generate(),
+        session_id: None,
+        answer: None,
+    });
+    item.version += 1;
+    app.store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+
+    // Eight members answer at once, each differently.
+    let replies = (0..8).map(|n| {
+        let body = github_issue(
+            "created",
+            42,
+            &["baton"],
+            json!({
+                "comment": { "body": format!("/baton answer region-{n}"),
+                             "user": { "login": format!("member{n}"), "type": "User" },
+                             "author_association": "MEMBER" },
+                "sender": { "login": format!("member{n}"), "type": "User" }
+            }),
+        );
+        let headers = signing::github(GITHUB_SECRET, "issue_comment", &delivery_id(), &body);
+        let app = &app;
+        async move { app.post("github", &headers, body).await }
+    });
+    let answers = futures::future::join_all(replies).await;
+    let queued: Vec<_> = answers
+        .iter()
+        .filter(|(status, answer)| *status == 202 && answer["status"] == "queued")
+        .collect();
+    assert_eq!(queued.len(), 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status != 202)
+            .all(|(status, answer)| *status == 200 && answer["status"] == "ignored"),
+        "{answers:?}"
+    );
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(item.pending_job.as_ref(), Some(&jobs[0].job_id));
+    let answer = item
+        .input_request
+        .and_then(|input| input.answer)
+        .expect("the answer is recorded");
+    // The answer kept is one of the replies, whole: no write overwrote another's.
+    let n = answer.text.trim_start_matches("region-");
+    assert_eq!(answer.by, format!("member{n}"), "{answer:?}");
 }

@@ -1258,19 +1258,25 @@ async fn a_question_waits_for_its_answer_and_the_next_run_carries_both() {
     let mut harness = Harness::new();
     let workflow = harness.workflow(
         "input_required",
-        "agent: {input_timeout_ms: 3600000, max_turns: 1, max_continuations: 0}",
+        "agent: {input_timeout_ms: 3600000, max_turns: 1, max_continuations: 0, \
+         max_attempts: 2, max_retry_backoff_ms: 200}",
     );
     let log = harness.dir.path().join("agent-stdin.jsonl");
     let answered = harness.dir.path().join("answered");
-    // The mock asks until the test has answered; then it finishes the work.
+    let failed_once = harness.dir.path().join("failed-once");
+    // The mock asks until the test has answered; then its first try fails, and the retry
+    // finishes the work.
     let agent = MockAgentCommand(vec![
         "sh".into(),
         "-c".into(),
         format!(
-            "tee -a '{log}' | if [ -e '{answered}' ]; then exec '{MOCK}' --scenario happy_path; \
-             else exec '{MOCK}' \"$@\"; fi",
+            "tee -a '{log}' | if [ ! -e '{answered}' ]; then exec '{MOCK}' \"$@\"; \
+             elif [ ! -e '{failed}' ]; then touch '{failed}'; \
+             exec '{MOCK}' --scenario failed_turn; \
+             else exec '{MOCK}' --scenario happy_path; fi",
             log = log.display(),
-            answered = answered.display()
+            answered = answered.display(),
+            failed = failed_once.display()
         ),
         "sh".into(),
     ]);
@@ -1338,18 +1344,25 @@ async fn a_question_waits_for_its_answer_and_the_next_run_carries_both() {
         .await;
     assert!(done.input_request.is_none(), "the answer was taken");
     let inputs = turn_inputs(&log);
-    let resumed = inputs.last().expect("the answered run's prompt");
-    assert!(resumed.starts_with("Fix acme/app#61"), "{resumed}");
-    assert!(
-        resumed.contains("> Which database should I use?"),
-        "{resumed}"
-    );
-    assert!(resumed.contains("alice answered"), "{resumed}");
-    assert!(resumed.contains("> Postgres, please."), "{resumed}");
+    // The answered run failed; its retry is given the answer again.
+    assert_eq!(inputs.len(), 3, "{inputs:?}");
+    for resumed in &inputs[1..] {
+        assert!(resumed.starts_with("Fix acme/app#61"), "{resumed}");
+        assert!(
+            resumed.contains("> Which database should I use?"),
+            "{resumed}"
+        );
+        assert!(resumed.contains("alice answered"), "{resumed}");
+        assert!(resumed.contains("> Postgres, please."), "{resumed}");
+    }
     let runs = harness.runs(&key).await;
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
     assert_eq!(runs[1].reason, JobReason::InputAnswered);
-    assert!(kinds(&harness.events(&runs[1]).await).contains(&"input_answered"));
+    assert_eq!(runs[1].status, RunStatus::Failed);
+    assert_eq!(runs[2].reason, JobReason::Retry);
+    for run in &runs[1..] {
+        assert!(kinds(&harness.events(run).await).contains(&"input_answered"));
+    }
     harness.stop().await;
 }
 

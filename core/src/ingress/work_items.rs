@@ -1,9 +1,10 @@
 //! Applying a routing decision to the work item, with optimistic concurrency, and queuing
 //! the job once the item says so.
 
+use super::answers::{self, Answer};
 use super::IngressError;
 use crate::clock::Clock;
-use crate::domain::input::{bounded, InputAnswer};
+use crate::domain::input::InputAnswer;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, JobReason,
     NormalizedEvent, SourceKind, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
@@ -79,7 +80,7 @@ pub(super) async fn apply(
                 explicit,
             };
             let request = request(JobReason::InputAnswered, None);
-            answer_question(store, queue, clock, request, given, delivery).await
+            answers::answer_question(store, queue, clock, request, given, delivery).await
         }
         Decision::PullRequest {
             work_item,
@@ -129,7 +130,14 @@ pub(super) async fn queue_run(
     delivery: Option<&DeliveryKey>,
 ) -> Result<DeliveryOutcome, IngressError> {
     let job_id = JobId::generate();
-    let written = request_run(store, clock, &request, &job_id, delivery).await?;
+    let written = match request_run(store, clock, &request, &job_id, delivery).await? {
+        Requested::Written(written) => written,
+        Requested::NoQuestionWaiting => {
+            return Ok(DeliveryOutcome::Ignored {
+                reason: answers::NOT_WAITING.to_owned(),
+            })
+        }
+    };
     let key = request.key;
     let job = Job {
         v: JOB_SCHEMA_VERSION,
@@ -178,49 +186,6 @@ async fn hold_for_approval(
     Ok(DeliveryOutcome::AwaitingApproval {
         work_item: key.clone(),
     })
-}
-
-/// A person's answer to the question the item waits on.
-struct Answer<'a> {
-    by: &'a str,
-    text: &'a str,
-    /// `/baton answer …` rather than a plain reply.
-    explicit: bool,
-}
-
-/// Records `answer` on the item and queues a run to take it, if a question waits.
-async fn answer_question(
-    store: &dyn Store,
-    queue: &dyn Queue,
-    clock: &dyn Clock,
-    mut request: RunRequest<'_>,
-    answer: Answer<'_>,
-    delivery: &DeliveryKey,
-) -> Result<DeliveryOutcome, IngressError> {
-    let waiting = store
-        .get_work_item(&request.key)
-        .await?
-        .is_some_and(|item| {
-            item.status == WorkItemStatus::AwaitingInput
-                && item
-                    .input_request
-                    .as_ref()
-                    .is_some_and(|input| input.answer.is_none())
-        });
-    if !waiting {
-        let reason = if answer.explicit {
-            "no question of the agent is waiting for an answer".to_owned()
-        } else {
-            "comment holds no command".to_owned()
-        };
-        return Ok(DeliveryOutcome::Ignored { reason });
-    }
-    request.answer = Some(InputAnswer {
-        by: answer.by.to_owned(),
-        text: bounded(answer.text),
-        at: clock.now(),
-    });
-    queue_run(store, queue, clock, request, Some(delivery)).await
 }
 
 /// Remembers an approval given before any run was requested.
@@ -336,6 +301,14 @@ fn new_item(key: &WorkItemKey, source: SourceKind, now: chrono::DateTime<chrono:
     }
 }
 
+/// What [`request_run`] did.
+enum Requested {
+    Written(WrittenRequest),
+    /// The request carries an answer, but the item no longer waits for one: another answer
+    /// came first, or the wait ended (expired, stopped). Nothing was written.
+    NoQuestionWaiting,
+}
+
 /// A run request as written: what the item was before, and the version written over it.
 struct WrittenRequest {
     previous: Option<WorkItem>,
@@ -365,11 +338,16 @@ async fn request_run(
     request: &RunRequest<'_>,
     job_id: &JobId,
     delivery: Option<&DeliveryKey>,
-) -> Result<WrittenRequest, IngressError> {
+) -> Result<Requested, IngressError> {
     let key = &request.key;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let now = clock.now();
         let current = store.get_work_item(key).await?;
+        // Checked against the version this write is conditional on, so of two replies
+        // racing, or a reply racing the wait's end, only one outcome stands.
+        if request.answer.is_some() && !answers::awaits_answer(current.as_ref()) {
+            return Ok(Requested::NoQuestionWaiting);
+        }
         if request.only_when_idle {
             if let Some(item) = &current {
                 if matches!(
@@ -421,10 +399,10 @@ async fn request_run(
         item.version += 1;
         match store.put_work_item(&item, expected).await {
             Ok(()) => {
-                return Ok(WrittenRequest {
+                return Ok(Requested::Written(WrittenRequest {
                     previous,
                     version: item.version,
-                })
+                }))
             }
             Err(StoreError::Conflict(_)) => continue,
             Err(error) => return Err(error.into()),

@@ -176,7 +176,7 @@ async fn run_session(
         Ok(prompt) => prompt,
         Err(error) => return failure(error.code(), error.to_string()),
     };
-    if let Some(answered) = answered_question(job, item) {
+    if let Some(answered) = answered_question(item) {
         timeline.step("input_answered", json!({ "by": answered.1 }));
         prompt = format!("{prompt}\n\n{}", answered.0);
     }
@@ -287,12 +287,9 @@ async fn run_session(
     }
 }
 
-/// For a run that takes a person's answer: the prompt's addition (the agent's question and
-/// the answer) and who answered.
-fn answered_question(job: &Job, item: &WorkItem) -> Option<(String, String)> {
-    if job.reason != JobReason::InputAnswered {
-        return None;
-    }
+/// For a run that takes a person's answer (the one the answer queued, or a retry of it): the
+/// prompt's addition (the agent's question and the answer) and who answered.
+fn answered_question(item: &WorkItem) -> Option<(String, String)> {
     let request = item.input_request.as_ref()?;
     let answer = request.answer.as_ref()?;
     Some((

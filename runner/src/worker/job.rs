@@ -609,7 +609,11 @@ impl Runner {
                 }
                 item.lease = None;
                 item.tokens.add(run.tokens);
-                // A question is answered by the run that took the answer; a new one waits.
+                // A question is answered by the run that took the answer, once it has ended
+                // for good: a retry (or a redelivery of an abandoned run) takes it again. A
+                // new question waits.
+                let taken_again = matches!(end, AttemptEnd::Abandoned(_))
+                    || next.is_some_and(|(next_job, _)| next_job.reason == JobReason::Retry);
                 item.input_request = match end {
                     AttemptEnd::AwaitingInput { question } => Some(InputRequest {
                         question: question.clone(),
@@ -619,6 +623,7 @@ impl Runner {
                         session_id: run.session_id.clone(),
                         answer: None,
                     }),
+                    _ if taken_again => item.input_request.take(),
                     _ => None,
                 };
                 if report.status_comment.is_some() {
