@@ -134,7 +134,9 @@ async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
     }
     match agent.tool_comment {
         Some(said) => assert!(
-            comments.iter().any(|c| c.body == said),
+            comments
+                .iter()
+                .any(|c| c.body == format!("<!-- baton:agent -->\n{said}")),
             "the agent's tool call commented: {comments:#?}"
         ),
         None => assert_eq!(comments.len(), 1, "{comments:#?}"),

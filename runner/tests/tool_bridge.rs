@@ -175,7 +175,8 @@ async fn tracker_tools_read_comment_note_and_move_within_the_routes() {
     assert_eq!(comments.len(), 2, "{comments:?}");
     // The run's start had posted none: the first note made the living comment.
     assert_eq!(s.living.comment_id().await, Some(comments[1].id.clone()));
-    assert_eq!(comments[0].body, "Working on it");
+    // The agent's comment is marked as baton's own: never read as a person's reply.
+    assert_eq!(comments[0].body, "<!-- baton:agent -->\nWorking on it");
     // One living comment, edited in place: the newest note replaces the previous one.
     assert!(comments[1].body.starts_with("**baton** · run running"));
     assert!(
@@ -277,7 +278,20 @@ async fn pull_request_tools_act_on_the_work_branch_pull_request() {
 #[tokio::test]
 async fn the_diff_summary_lists_changed_and_new_files() {
     let s = setup("");
+    // The agent set a filesystem monitor in the repository's config: git must not run it.
+    let ran = s._workspace.path().join("..").join(format!(
+        "fsmonitor-ran-{}",
+        s._workspace.path().file_name().unwrap().to_string_lossy()
+    ));
+    let hook = s._workspace.path().join(".git/evil.sh");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\n", ran.display())).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    git(
+        s._workspace.path(),
+        &["config", "core.fsmonitor", &hook.display().to_string()],
+    );
     let summary = call(&s.bridge, "workspace_diff_summary", json!({})).await;
+    assert!(!ran.exists(), "git ran the agent's fsmonitor");
     assert_eq!(summary["changed_files"], 2);
     assert_eq!(
         summary["files"][0],
@@ -382,7 +396,10 @@ async fn the_mcp_endpoint_serves_the_tools_to_its_token_only() {
     .await;
     let called = called.expect("tools/call answer");
     assert_eq!(called["result"]["isError"], false, "{called}");
-    assert_eq!(s.tracker.comments("1")[0].body, "via MCP");
+    assert_eq!(
+        s.tracker.comments("1")[0].body,
+        "<!-- baton:agent -->\nvia MCP"
+    );
 
     let (_, refused, _) = rpc(
         &client,
@@ -449,7 +466,7 @@ async fn claude_code_calls_a_bridge_tool_through_its_mcp_config() {
     );
     assert_eq!(
         s.tracker.comments("1")[0].body,
-        "hello from claude over MCP"
+        "<!-- baton:agent -->\nhello from claude over MCP"
     );
     session.stop().await;
     drop(session);

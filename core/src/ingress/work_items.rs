@@ -311,7 +311,7 @@ enum Requested {
 
 /// A run request as written: what the item was before, and the version written over it.
 struct WrittenRequest {
-    previous: Option<WorkItem>,
+    previous: Option<Box<WorkItem>>,
     version: u64,
 }
 
@@ -368,7 +368,7 @@ async fn request_run(
             }
         }
         let expected = current.as_ref().map(|item| item.version);
-        let previous = current.clone();
+        let previous = current.clone().map(Box::new);
         let mut item = current.unwrap_or_else(|| new_item(key, request.source, now));
         if let Some((snapshot, action)) = request.snapshot {
             merge_snapshot(&mut item.issue, snapshot, action);

@@ -85,14 +85,32 @@ pub async fn call(context: &BridgeContext, name: &str, arguments: &Value) -> Opt
     if !tracker.tools().iter().any(|tool| tool.name == name) {
         return None;
     }
+    let arguments = marked(name, arguments);
     // The error names the tool and the tracker's answer, never the credential.
     Some(
         tracker
-            .call_tool(&context.issue, name, arguments)
+            .call_tool(&context.issue, name, &arguments)
             .await
             .map_err(|error| error.to_string()),
     )
 }
+
+/// Marks the agent's comments as baton's own, so that a comment the agent writes (with the
+/// tracker token, often a person's) is never read as a person's reply to a question.
+fn marked(name: &str, arguments: &Value) -> Value {
+    let mut arguments = arguments.clone();
+    if name == "tracker_comment" {
+        if let Some(body) = arguments.get_mut("body") {
+            if let Some(text) = body.as_str().filter(|text| !text.trim().is_empty()) {
+                *body = Value::String(format!("{AGENT_COMMENT_MARKER}\n{text}"));
+            }
+        }
+    }
+    arguments
+}
+
+/// Marks the agent's comments (see `baton_core::domain::input::BATON_COMMENT_MARKER`).
+const AGENT_COMMENT_MARKER: &str = "<!-- baton:agent -->";
 
 async fn move_state(context: &BridgeContext, tracker: &dyn Tracker, arguments: &Value) -> Answer {
     let route = args::text(arguments, "route", 100)?;

@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use std::path::Path;
 use tokio::process::Command;
 
+/// The runner's variables git is given: where it is and how to print, nothing else.
+const PASSED_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "LC_ALL"];
+
 /// At most this many changed files are listed.
 const MAX_FILES: usize = 200;
 
@@ -27,11 +30,18 @@ pub async fn call(context: &BridgeContext, name: &str) -> Option<Answer> {
 }
 
 async fn git(workspace: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
+    // The workspace is the agent's: nothing it configured runs, and git sees no secret.
+    let mut command = Command::new("git");
+    command
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(name, _)| PASSED_ENV.iter().any(|p| name == p)))
+        .env("GIT_TERMINAL_PROMPT", "0")
         .arg("-C")
         .arg(workspace)
+        .args(crate::workspace::git::HARDENED)
         .args(args)
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    let output = command
         .output()
         .await
         .map_err(|error| format!("cannot run git: {error}"))?;

@@ -18,7 +18,7 @@ pub(super) fn question(end: &AttemptEnd) -> Option<&str> {
 }
 
 /// Spawns the post of `run`'s outcome (`status` is what the work item now says), if the
-/// workflow announces it. `question` comes redacted.
+/// workflow announces it. `question` is redacted already (see `attempt::asked`).
 pub(super) fn run_ended(
     notifier: &Arc<Notifier>,
     (item, plan): (&WorkItem, &RunPlan),

@@ -287,6 +287,14 @@ async fn run_session(
     }
 }
 
+/// The agent's question, redacted: it is kept on the work item, posted on the issue and
+/// announced in chat.
+fn asked(runner: &Runner, question: &str) -> AttemptEnd {
+    AttemptEnd::AwaitingInput {
+        question: runner.redactor().redact(question),
+    }
+}
+
 /// For a run that takes a person's answer (the one the answer queued, or a retry of it): the
 /// prompt's addition (the agent's question and the answer) and who answered.
 fn answered_question(item: &WorkItem) -> Option<(String, String)> {
@@ -347,13 +355,13 @@ async fn drive_turns(
                     .map(input::bounded)
                     .filter(|q| !q.is_empty())
                     .unwrap_or_else(|| "(the agent gave no question text)".to_owned());
-                return AttemptEnd::AwaitingInput { question };
+                return asked(runner, &question);
             }
             TurnStatus::Crashed => return failure("agent_crashed", error),
         }
         // A final message that asks a person (the profile's contract says how).
         if let Some(question) = outcome.last_message.as_deref().and_then(input::question_in) {
-            return AttemptEnd::AwaitingInput { question };
+            return asked(runner, &question);
         }
         // Between turns: is the issue still wanted?
         match runner.store.get_work_item(&job.work_item).await {

@@ -538,7 +538,7 @@ impl Runner {
             delivery::ask(&plan.delivery, item, question, &plan.rules.command_prefix).await;
         }
         if let Some(notifier) = &plan.notify {
-            let question = announce::question(&end).map(|q| self.redactor().redact(q));
+            let question = announce::question(&end).map(str::to_owned);
             announce::run_ended(
                 notifier,
                 (item, plan),

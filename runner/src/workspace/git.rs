@@ -6,6 +6,15 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::process::Command;
 
+/// The agent can write the repository's `.git/config` and `.git/hooks`: git must run
+/// nothing they name, since baton's git runs with the runner's environment.
+pub(crate) const HARDENED: [&str; 4] = [
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+];
+
 /// Runs git non-interactively (no credential prompts, no pager); failures become
 /// `git_failed` errors with the redactions applied to the command and its output.
 pub(crate) struct Git<'a> {
@@ -27,6 +36,7 @@ impl Git<'_> {
         let mut command = Command::new("git");
         command
             .args(["-c", "advice.detachedHead=false"])
+            .args(HARDENED)
             .args(args)
             .current_dir(cwd)
             .env("GIT_TERMINAL_PROMPT", "0")

@@ -15,7 +15,7 @@
 //!   are killed with their whole process group after `hooks.timeout_ms`.
 
 mod config;
-mod git;
+pub(crate) mod git;
 mod hooks;
 mod key;
 mod process;
