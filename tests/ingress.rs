@@ -34,6 +34,32 @@ fn delivery_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// What a runner leaves when its agent asked `question`: the item waits for an answer.
+async fn leave_waiting(app: &common::TestApp, key: &WorkItemKey, question: &str) {
+    let mut item = app
+        .store
+        .get_work_item(key)
+        .await
+        .expect("read")
+        .expect("stored");
+    let expected = item.version;
+    item.status = WorkItemStatus::AwaitingInput;
+    item.pending_job = None;
+    item.input_request = Some(baton_core::domain::InputRequest {
+        question: question.into(),
+        asked_at: chrono::Utc::now(),
+        deadline: None,
+        run_id: baton_core::domain::RunId::generate(),
+        session_id: None,
+        answer: None,
+    });
+    item.version += 1;
+    app.store
+        .put_work_item(&item, Some(expected))
+        .await
+        .expect("write");
+}
+
 fn github_key(number: u64) -> WorkItemKey {
     WorkItemKey::new(SourceKind::Github, &format!("acme/app#{number}"))
 }
@@ -655,28 +681,7 @@ async fn a_reply_answers_the_agents_question_and_queues_the_work(backend: Backen
 
     // The runner left the item waiting on its agent's question.
     let key = github_key(41);
-    let mut item = app
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("read")
-        .expect("stored");
-    let expected = item.version;
-    item.status = WorkItemStatus::AwaitingInput;
-    item.pending_job = None;
-    item.input_request = Some(baton_core::domain::InputRequest {
-        question: "Which database?".into(),
-        asked_at: chrono::Utc::now(),
-        deadline: None,
-        run_id: baton_core::domain::RunId::generate(),
-        session_id: None,
-        answer: None,
-    });
-    item.version += 1;
-    app.store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("write");
+    leave_waiting(&app, &key, "Which database?").await;
     app.drain_jobs().await;
 
     // An outsider's reply is not an answer.
@@ -762,28 +767,7 @@ async fn of_replies_racing_one_answer_counts(backend: Backend) {
     assert_eq!(app.post("github", &headers, labeled).await.0, 202);
     app.drain_jobs().await;
     let key = github_key(42);
-    let mut item = app
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("read")
-        .expect("stored");
-    let expected = item.version;
-    item.status = WorkItemStatus::AwaitingInput;
-    item.pending_job = None;
-    item.input_request = Some(baton_core::domain::InputRequest {
-        question: "Which region?".into(),
-        asked_at: chrono::Utc::now(),
-        deadline: None,
-        run_id: baton_core::domain::RunId::generate(),
-        session_id: None,
-        answer: None,
-    });
-    item.version += 1;
-    app.store
-        .put_work_item(&item, Some(expected))
-        .await
-        .expect("write");
+    leave_waiting(&app, &key, "Which region?").await;
 
     // Eight members answer at once, each differently.
     let replies = (0..8).map(|n| {
