@@ -71,21 +71,25 @@ async fn demo(args: &DemoArgs, dir: &Path) -> anyhow::Result<()> {
     let backends = backend::open(&chosen, &args.backend).await?;
     let clock = Arc::new(SystemClock);
     let workflows = WorkflowWatch::fixed(WorkflowSet::single(Arc::new(workflow.clone()), secrets));
+    let wiring = Wiring::from_env();
     let runner = crate::runner::build(
         crate::runner::settings_from_env(Some(Duration::from_secs(1)))?,
         &workflows,
-        &Wiring::from_env(),
+        &wiring,
         Arc::clone(&backends.store),
         Arc::clone(&backends.queue),
         clock.clone(),
     )?;
-    let ingress = Arc::new(Ingress::with_workflows(
-        workflows,
-        Arc::clone(&backends.store),
-        backends.queue,
-        clock,
-        IngressSettings::default(),
-    ));
+    let ingress = Arc::new(
+        Ingress::with_workflows(
+            workflows,
+            Arc::clone(&backends.store),
+            backends.queue,
+            clock,
+            IngressSettings::default(),
+        )
+        .with_announcer(wiring.announcer()),
+    );
     let shutdown = CancellationToken::new();
     let runner_task = tokio::spawn(runner.run(shutdown.clone()));
 

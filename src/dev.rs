@@ -59,13 +59,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         every: Duration::from_secs(args.reconcile_every_secs),
     };
     reconcilers.check()?;
-    let ingress = Arc::new(Ingress::with_workflows(
-        workflows.clone(),
-        Arc::clone(&backends.store),
-        backends.queue,
-        clock,
-        settings,
-    ));
+    let ingress = Arc::new(
+        Ingress::with_workflows(
+            workflows.clone(),
+            Arc::clone(&backends.store),
+            backends.queue,
+            clock,
+            settings,
+        )
+        .with_announcer(wiring.announcer()),
+    );
     let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
     if sources.is_empty() {
         let mut variables: Vec<_> = set

@@ -7,6 +7,9 @@ mod common;
 use baton_core::domain::{JobReason, SourceKind, WorkItemKey, WorkItemStatus};
 use baton_core::ingress::IngressSettings;
 use baton_core::workflow::Workflow;
+use baton_integrations::notify::ChatAnnouncer;
+use baton_integrations::test_support::slack::{SlackFake, WEBHOOK_PATH};
+use baton_integrations::test_support::{FakeApi, Fault};
 use common::faults::FailingSends;
 use common::signing::{self, github_issue};
 use common::{spawn_app, spawn_with, Backend, GITHUB_SECRET};
@@ -26,6 +29,8 @@ on_both_backends!(
     a_failed_enqueue_can_be_retried,
     form_encoded_github_deliveries_are_accepted,
     a_gated_run_waits_for_an_allowed_approval,
+    a_held_run_is_announced_once_in_chat,
+    a_failing_chat_never_holds_up_the_answer,
     a_reply_answers_the_agents_question_and_queues_the_work,
     of_replies_racing_one_answer_counts,
 );
@@ -815,4 +820,122 @@ async fn of_replies_racing_one_answer_counts(backend: Backend) {
     // The answer kept is one of the replies, whole: no write overwrote another's.
     let n = answer.text.trim_start_matches("region-");
     assert_eq!(answer.by, format!("member{n}"), "{answer:?}");
+}
+
+/// A gated workflow whose `notify.slack` posts to a fake incoming webhook, served by an
+/// ingress that announces holds, as every binary wires it.
+async fn gated_app_announcing(
+    backend: Backend,
+    slack: &FakeApi,
+    settings: IngressSettings,
+) -> common::TestApp {
+    let workflow = Workflow::parse(
+        "---\ntracker: {kind: github}\ngates: {approval_required: true}\n\
+         notify: {slack: {webhook_url: $HELD_SLACK_URL}}\n---\n",
+    )
+    .expect("workflow");
+    let hook = format!("{}{WEBHOOK_PATH}", slack.url());
+    let env = move |name: &str| match name {
+        "HELD_SLACK_URL" => Some(hook.clone()),
+        "BATON_PUBLIC_URL" => Some("https://baton.example/".to_owned()),
+        _ => None,
+    };
+    let (store, queue) = common::backends(backend).await;
+    let ingress = baton_core::ingress::Ingress::new(
+        &workflow,
+        common::all_secrets(),
+        Arc::clone(&store),
+        Arc::clone(&queue),
+        Arc::new(baton_core::clock::SystemClock),
+        settings,
+    )
+    .with_announcer(Arc::new(ChatAnnouncer::new(Arc::new(env))));
+    common::serve_router(baton_core::ingress::router(Arc::new(ingress)), store, queue).await
+}
+
+async fn label_issue(app: &common::TestApp, number: u64, action: &str) -> (u16, serde_json::Value) {
+    let body = github_issue(
+        action,
+        number,
+        &["baton"],
+        json!({ "label": { "name": "baton" } }),
+    );
+    let headers = signing::github(GITHUB_SECRET, "issues", &delivery_id(), &body);
+    app.post("github", &headers, body).await
+}
+
+/// The ingress decides a hold, so the ingress announces it: one Block Kit message naming
+/// the issue, how to approve, and the item's record; a second trigger while it waits, and a
+/// redelivery, announce nothing more.
+async fn a_held_run_is_announced_once_in_chat(backend: Backend) {
+    let fake = SlackFake::default();
+    let slack = FakeApi::spawn(fake.router()).await;
+    let app = gated_app_announcing(backend, &slack, IngressSettings::default()).await;
+
+    let (status, answer) = label_issue(&app, 41, "labeled").await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("awaiting_approval")),
+        "{answer}"
+    );
+    let posted = fake.posted();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let message = posted[0].to_string();
+    for needle in [
+        "waiting for approval",
+        "acme/app#41",
+        "/baton approve",
+        "baton:approved",
+        "https://baton.example/api/v1/issues/github%3Aacme%2Fapp%2341",
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from {message}"
+        );
+    }
+
+    // Another trigger for the item already waiting: still held, not announced again.
+    let (status, answer) = label_issue(&app, 41, "opened").await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("awaiting_approval")),
+        "{answer}"
+    );
+    assert_eq!(fake.posted().len(), 1, "a hold is announced once");
+
+    // Another issue held is another message.
+    label_issue(&app, 42, "labeled").await;
+    assert_eq!(fake.posted().len(), 2);
+    assert!(
+        app.drain_jobs().await.is_empty(),
+        "nothing runs before approval"
+    );
+}
+
+/// Slack failing (or slower than `announce_timeout`) costs the sender nothing: the hold is
+/// recorded and answered, and a redelivery is a duplicate, not a second try.
+async fn a_failing_chat_never_holds_up_the_answer(backend: Backend) {
+    let fake = SlackFake::default();
+    let slack = FakeApi::spawn(fake.router()).await;
+    slack.inject(Fault::status(500, 1000));
+    let settings = IngressSettings {
+        announce_timeout: std::time::Duration::from_millis(300),
+        ..IngressSettings::default()
+    };
+    let app = gated_app_announcing(backend, &slack, settings).await;
+    let (status, answer) = label_issue(&app, 43, "labeled").await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("awaiting_approval")),
+        "{answer}"
+    );
+    assert!(fake.posted().is_empty());
+    assert!(!slack.requests().is_empty(), "the announcement was tried");
+    let item = app
+        .store
+        .get_work_item(&github_key(43))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(item.status, WorkItemStatus::AwaitingApproval);
 }

@@ -11,8 +11,10 @@
 pub mod agent;
 pub mod bridge;
 pub mod mock_agent;
-pub mod notify;
 pub mod prompt;
 pub mod redact;
 pub mod worker;
 pub mod workspace;
+
+/// Chat notifications live with the other adapters (the ingress posts them too).
+pub use baton_integrations::notify;

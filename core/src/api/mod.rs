@@ -71,6 +71,18 @@ use std::sync::Arc;
 pub const STATE_PATH: &str = "/api/v1/state";
 /// One work item, by its percent-encoded key.
 pub const ISSUE_PATH: &str = "/api/v1/issues/{key}";
+/// Where the work item `key`'s record is read at a deployment whose public address is
+/// `public_url` (`BATON_PUBLIC_URL`, without a trailing slash): the link chat messages and
+/// tracker comments carry.
+pub fn issue_url(public_url: &str, key: &crate::domain::WorkItemKey) -> String {
+    let key =
+        percent_encoding::utf8_percent_encode(key.as_str(), percent_encoding::NON_ALPHANUMERIC);
+    format!(
+        "{public_url}{}",
+        ISSUE_PATH.replace("{key}", &key.to_string())
+    )
+}
+
 /// One run, by id.
 pub const RUN_PATH: &str = "/api/v1/runs/{id}";
 /// A run's timeline, a page at a time.

@@ -4,6 +4,7 @@
 //! HTTP in it; [`router`] serves it with axum, the same router on Lambda and locally.
 
 mod actions;
+mod announce;
 mod answers;
 mod body;
 mod budget;

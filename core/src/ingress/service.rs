@@ -4,7 +4,7 @@ use crate::clock::Clock;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, JobId, NormalizedEvent, SourceKind, WorkItemKey,
 };
-use crate::ports::{Queue, Store, StoreError};
+use crate::ports::{Announcer, Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
 use crate::telemetry::redact;
@@ -29,6 +29,9 @@ pub struct IngressSettings {
     pub delivery_retention: Duration,
     /// How long a concurrent copy of a delivery waits for the first copy's answer.
     pub in_progress_wait: Duration,
+    /// The longest a webhook's answer waits on announcing a hold in chat (see
+    /// [`Announcer`]); past it the announcement is given up, the delivery still accepted.
+    pub announce_timeout: Duration,
 }
 
 impl Default for IngressSettings {
@@ -41,6 +44,7 @@ impl Default for IngressSettings {
             delivery_lease: Duration::from_secs(30),
             delivery_retention: Duration::from_secs(7 * 24 * 3600),
             in_progress_wait: Duration::from_secs(2),
+            announce_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Ingress {
     workflows: WorkflowWatch,
     settings: IngressSettings,
     budget: BodyBudget,
+    /// Tells the workflow's chat about runs held for approval; none: nobody is told.
+    pub(super) announcer: Option<Arc<dyn Announcer>>,
 }
 
 impl Ingress {
@@ -138,7 +144,14 @@ impl Ingress {
             workflows,
             budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
+            announcer: None,
         }
+    }
+
+    /// Announces runs held for approval through `announcer` (the workflow's `notify`).
+    pub fn with_announcer(mut self, announcer: Arc<dyn Announcer>) -> Self {
+        self.announcer = Some(announcer);
+        self
     }
 
     pub fn settings(&self) -> &IngressSettings {
@@ -262,7 +275,8 @@ impl Ingress {
             served.name(),
         )
         .await;
-        self.settle_delivery(&keys, &owner, &event, applied).await
+        self.settle_and_announce(&keys, &owner, &event, applied, served.workflow())
+            .await
     }
 }
 
@@ -349,7 +363,8 @@ impl Ingress {
             served.name(),
         )
         .await;
-        self.settle_delivery(&keys, &owner, event, applied).await
+        self.settle_and_announce(&keys, &owner, event, applied, served.workflow())
+            .await
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::{
 };
 use crate::ports::{Queue, Store, StoreError};
 use crate::routing::{Decision, FollowUp};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Conditional writes that lose to a concurrent writer are retried this many times.
 const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -25,7 +26,7 @@ pub(super) async fn apply(
     decision: Decision,
     delivery: &DeliveryKey,
     workflow: &str,
-) -> Result<DeliveryOutcome, IngressError> {
+) -> Result<Applied, IngressError> {
     let key = WorkItemKey::new(event.source, &event.issue.identifier);
     let request = |reason, approved_by: Option<String>| RunRequest {
         key: key.clone(),
@@ -39,7 +40,7 @@ pub(super) async fn apply(
     };
     // `/baton answer` says when nothing waits; a plain comment then is just a comment.
     let explicit = matches!(decision, Decision::Answer { .. });
-    match decision {
+    let outcome = match decision {
         Decision::Run { reason } => {
             queue_run(store, queue, clock, request(reason, None), Some(delivery)).await
         }
@@ -52,7 +53,7 @@ pub(super) async fn apply(
             if approved {
                 queue_run(store, queue, clock, request(reason, None), Some(delivery)).await
             } else {
-                hold_for_approval(store, clock, event, &key, delivery).await
+                return hold_for_approval(store, clock, event, &key, delivery).await;
             }
         }
         Decision::Approve { by } => {
@@ -98,7 +99,19 @@ pub(super) async fn apply(
             Ok(outcome)
         }
         Decision::Ignore { reason } => Ok(DeliveryOutcome::Ignored { reason }),
-    }
+    };
+    outcome.map(|outcome| Applied {
+        outcome,
+        newly_held: false,
+    })
+}
+
+/// What a delivery did, and whether it is the one that put the item on hold.
+pub(super) struct Applied {
+    pub(super) outcome: DeliveryOutcome,
+    /// This delivery moved the item into `awaiting_approval` (it was not held before): the
+    /// hold is announced once, however many triggers arrive while it waits.
+    pub(super) newly_held: bool,
 }
 
 /// What a run request writes on the work item.
@@ -170,12 +183,19 @@ async fn hold_for_approval(
     event: &NormalizedEvent,
     key: &WorkItemKey,
     delivery: &DeliveryKey,
-) -> Result<DeliveryOutcome, IngressError> {
+) -> Result<Applied, IngressError> {
+    // Decided inside the versioned write, so of triggers racing only one sees the change.
+    let newly_held = AtomicBool::new(false);
     edit_item(store, clock, event.source, key, |item| {
         merge_snapshot(&mut item.issue, &event.issue, &event.action);
         // A new item, or one with no run under way: it waits. A running one keeps running.
         let is_new = item.version == 0;
-        if is_new || !item.status.is_active() {
+        let holds = is_new || !item.status.is_active();
+        newly_held.store(
+            holds && item.status != WorkItemStatus::AwaitingApproval,
+            Ordering::Relaxed,
+        );
+        if holds {
             item.status = WorkItemStatus::AwaitingApproval;
             item.cancel_requested = false;
         }
@@ -183,8 +203,11 @@ async fn hold_for_approval(
     })
     .await?;
     tracing::info!(work_item = %key, delivery_id = %delivery.id, "run held for approval");
-    Ok(DeliveryOutcome::AwaitingApproval {
-        work_item: key.clone(),
+    Ok(Applied {
+        outcome: DeliveryOutcome::AwaitingApproval {
+            work_item: key.clone(),
+        },
+        newly_held: newly_held.into_inner(),
     })
 }
 

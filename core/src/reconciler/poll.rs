@@ -125,6 +125,12 @@ impl SafetyPoll {
         }
     }
 
+    /// Announces the runs this poll holds for approval, as a webhook's would be.
+    pub fn with_announcer(mut self, announcer: Arc<dyn crate::ports::Announcer>) -> Self {
+        self.ingress = self.ingress.with_announcer(announcer);
+        self
+    }
+
     /// Whether the set gives `issue` of `source` to the polled workflow.
     fn serves(&self, source: SourceKind, issue: &IssueSnapshot) -> bool {
         self.set

@@ -76,6 +76,12 @@ impl Reconciler {
         }
     }
 
+    /// Announces the runs the safety poll holds for approval, as the ingress does.
+    pub fn with_announcer(mut self, announcer: Arc<dyn crate::ports::Announcer>) -> Self {
+        self.poll = self.poll.with_announcer(announcer);
+        self
+    }
+
     /// Adds a tracker to the safety poll.
     pub fn with_poller(mut self, poller: Arc<dyn IssuePoller>) -> Self {
         self.pollers.push(poller);

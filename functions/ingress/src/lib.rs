@@ -4,6 +4,7 @@ use anyhow::Context;
 use baton_core::clock::SystemClock;
 use baton_core::ingress::{router, Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
+use baton_integrations::wiring::Wiring;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -44,6 +45,8 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
         backends.queue,
         Arc::new(SystemClock),
         settings,
-    );
+    )
+    // Runs held for approval are announced from here: no runner sees them.
+    .with_announcer(Wiring::from_env().announcer());
     Ok(router(Arc::new(ingress)))
 }

@@ -131,6 +131,12 @@ impl Wiring {
     }
 
     /// The environment lookup adapters use.
+    /// What tells a workflow's chat about runs held for approval: the ingress and the
+    /// safety poll of every binary take it from here.
+    pub fn announcer(&self) -> Arc<dyn baton_core::ports::Announcer> {
+        Arc::new(crate::notify::ChatAnnouncer::new(Arc::clone(&self.env)))
+    }
+
     pub fn env(&self) -> &SharedEnv {
         &self.env
     }

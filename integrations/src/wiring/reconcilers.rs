@@ -91,7 +91,8 @@ fn reconciler(
         Arc::clone(&backends.queue),
         Arc::clone(&backends.clock),
         settings.clone(),
-    );
+    )
+    .with_announcer(wiring.announcer());
     let poller = connections.poller(served);
     let polls = poller.is_some();
     if let Some(poller) = poller {

@@ -71,8 +71,7 @@ impl DeliveryPlan {
     /// The run's link for comments.
     pub fn run_link(&self, key: &WorkItemKey) -> Option<String> {
         let base = self.public_url.as_ref()?;
-        let key = percent_encode(key.as_str());
-        Some(format!("{base}/api/v1/issues/{key}"))
+        Some(baton_core::api::issue_url(base, key))
     }
 
     /// How the tracker is addressed for `issue`; the memory tracker learns an issue another
@@ -101,10 +100,6 @@ impl DeliveryPlan {
     pub fn memory_tracker(&self) -> Option<&MemoryTracker> {
         self.memory.as_ref()
     }
-}
-
-fn percent_encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn failure(code: &str, message: impl Into<String>) -> RunError {

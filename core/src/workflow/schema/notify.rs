@@ -15,7 +15,7 @@ pub struct NotifyConfig {
     pub slack: Option<SlackNotifyConfig>,
 }
 
-/// What a run's end may announce.
+/// What may be announced: a run's end, or a run held at the approval gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyEvent {
@@ -25,10 +25,18 @@ pub enum NotifyEvent {
     Failed,
     /// The agent asked a question and the item waits for an answer.
     AwaitingInput,
+    /// A run was requested but `gates.approval_required` holds it until a person approves
+    /// (announced by the ingress, which decides it).
+    AwaitingApproval,
 }
 
 impl NotifyEvent {
-    pub const ALL: [Self; 3] = [Self::Succeeded, Self::Failed, Self::AwaitingInput];
+    pub const ALL: [Self; 4] = [
+        Self::Succeeded,
+        Self::Failed,
+        Self::AwaitingInput,
+        Self::AwaitingApproval,
+    ];
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,10 +1,13 @@
 //! Chat notifications: a workflow's `notify` section announces run outcomes (succeeded,
-//! failed for good, waiting for an answer) in Slack. Posting is spawned, so a slow or
+//! failed for good, waiting for an answer) and runs held for approval in Slack. Posting is spawned, so a slow or
 //! rate-limiting Slack never holds up the end of a run; a message that cannot be posted
 //! after the retries is logged as a warning (without the secret) and dropped.
 
 pub mod blocks;
+mod held;
 mod slack;
+
+pub use held::ChatAnnouncer;
 
 pub use slack::{SlackClient, SlackError, SlackRetry, SlackTarget};
 
@@ -27,6 +30,11 @@ pub enum Outcome {
     AwaitingInput {
         question: String,
     },
+    /// A run was requested and waits at the approval gate; no run exists yet.
+    AwaitingApproval {
+        /// How a person approves (`/baton approve` or the approval label).
+        approve_with: String,
+    },
 }
 
 impl Outcome {
@@ -35,6 +43,7 @@ impl Outcome {
             Self::Succeeded { .. } => NotifyEvent::Succeeded,
             Self::Failed { .. } => NotifyEvent::Failed,
             Self::AwaitingInput { .. } => NotifyEvent::AwaitingInput,
+            Self::AwaitingApproval { .. } => NotifyEvent::AwaitingApproval,
         }
     }
 }
@@ -46,6 +55,7 @@ pub struct Notice {
     pub issue: String,
     pub title: String,
     pub issue_url: Option<String>,
+    /// The run's id; empty while none exists (a run held for approval).
     pub run_id: String,
     /// The run's record (`BATON_PUBLIC_URL`), when baton has a public address.
     pub run_link: Option<String>,

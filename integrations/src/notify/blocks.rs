@@ -1,5 +1,6 @@
 //! The Block Kit message for a run's outcome: a header saying what happened, the issue
-//! (linked when the tracker gave a URL), then the pull request, the error or the question,
+//! (linked when the tracker gave a URL), then the pull request, the error, the question or
+//! how to approve,
 //! and the run's id and record link as context. `text` is the fallback Slack shows in
 //! notifications and to clients without blocks.
 
@@ -22,7 +23,10 @@ pub fn message(notice: &Notice) -> Value {
         section(&format!("{issue} {}", escape(&notice.title))),
         section(&detail(&notice.outcome)),
     ];
-    let mut context = format!("run `{}`", escape(&notice.run_id));
+    let mut context = match notice.run_id.as_str() {
+        "" => "no run yet".to_owned(),
+        id => format!("run `{}`", escape(id)),
+    };
     if let Some(link) = &notice.run_link {
         context.push_str(&format!(" · <{}|run record>", escape(link)));
     }
@@ -40,6 +44,7 @@ fn headline(notice: &Notice) -> String {
         } => ":x: Run failed and was dead-lettered",
         Outcome::Failed { .. } => ":x: Run failed",
         Outcome::AwaitingInput { .. } => ":question: Agent is waiting for an answer",
+        Outcome::AwaitingApproval { .. } => ":raised_hand: Run is waiting for approval",
     };
     format!("{what}: {}", notice.issue)
 }
@@ -58,6 +63,11 @@ fn detail(outcome: &Outcome) -> String {
                 .collect();
             format!("*Question:*\n{}\nAnswer on the issue.", quoted.join("\n"))
         }
+        Outcome::AwaitingApproval { approve_with } => format!(
+            "A run was requested, and this workflow needs a person's approval first. \
+             Approve it with `{}` on the issue.",
+            escape(approve_with)
+        ),
     }
 }
 
