@@ -9,7 +9,6 @@ use crate::serve;
 use anyhow::Context;
 use baton_core::api;
 use baton_core::clock::SystemClock;
-use baton_core::domain::SourceKind;
 use baton_core::ingress::{self, Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, WorkflowSource, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
@@ -74,7 +73,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let mut variables: Vec<_> = set
             .iter()
             .flat_map(|served| {
-                SourceKind::WEBHOOK_SOURCES
+                baton_core::sources::webhook_sources()
                     .map(|source| served.workflow().config.webhooks.secret_variable(source))
             })
             .collect();

@@ -1,6 +1,6 @@
 //! baton's library: everything the thin binaries share.
 //!
-//! The domain (`domain`, `workflow`, `routing`, `webhooks`) never touches AWS; storage and
+//! The domain (`domain`, `workflow`, `routing`, `sources`, `webhooks`) never touches AWS; storage and
 //! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
 //! adapters in the `baton-aws` crate. `ingress` serves webhooks, `api` the read API and
 //! `dashboard` its HTML pages; all are axum routers that merge into one. `reconciler`
@@ -18,6 +18,7 @@ pub mod ports;
 pub mod reconciler;
 pub mod routing;
 pub mod secret;
+pub mod sources;
 pub mod telemetry;
 pub mod trends;
 pub mod webhooks;

@@ -7,7 +7,7 @@ use super::run::summary;
 use super::timeline;
 use super::Dashboard;
 use crate::api::{issue_view, EVENTS_PER_RUN};
-use crate::domain::{SourceKind, WorkItem, WorkItemKey};
+use crate::domain::{WorkItem, WorkItemKey};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -153,22 +153,8 @@ fn facts(html: &mut Html, dashboard: &Dashboard, item: &WorkItem) {
 }
 
 /// Where the status comment is, from the issue's address and the comment id the tracker
-/// gave: the anchors GitHub, GitLab and Jira use for a comment. Linear's comment links are
-/// not derivable from the id, TAPD documents no comment anchor and memory issues have no
-/// page, so those (and any unexpected id) get none.
+/// gave, when the source has a documented anchor for it.
 fn comment_url(item: &WorkItem, id: &str) -> Option<String> {
     let issue = item.issue.url.as_deref()?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let base = issue.split('#').next().unwrap_or(issue);
-    match item.source {
-        SourceKind::Github => Some(format!("{base}#issuecomment-{id}")),
-        SourceKind::Gitlab => Some(format!("{base}#note_{id}")),
-        SourceKind::Jira => {
-            let separator = if base.contains('?') { '&' } else { '?' };
-            Some(format!("{base}{separator}focusedCommentId={id}"))
-        }
-        SourceKind::Linear | SourceKind::Tapd | SourceKind::Memory => None,
-    }
+    crate::sources::describe(item.source).comment_url(issue, id)
 }

@@ -2,10 +2,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Where a work item comes from: the tracker that originates it. Most are also webhook
-/// sources (adding one is a variant here, a file under `webhooks/` and a line in the
-/// registry); TAPD and the in-memory tracker send no webhooks, so the safety poll is what
-/// originates their work items.
+/// Where a work item comes from: the tracker that originates it. What each one is like (its
+/// states, scope, links and webhook scheme) it says itself: see `crate::sources`, where
+/// adding one takes its file and a line in the registry besides the variant here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
@@ -28,10 +27,6 @@ impl SourceKind {
         Self::Memory,
     ];
 
-    /// The origins that post webhooks: the ones with a `/webhooks/{source}` route and a secret.
-    pub const WEBHOOK_SOURCES: [SourceKind; 4] =
-        [Self::Github, Self::Linear, Self::Jira, Self::Gitlab];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Github => "github",
@@ -40,32 +35,6 @@ impl SourceKind {
             Self::Gitlab => "gitlab",
             Self::Tapd => "tapd",
             Self::Memory => "memory",
-        }
-    }
-
-    /// Whether the source posts webhooks; the others originate work through the poll only.
-    pub fn accepts_webhooks(self) -> bool {
-        Self::WEBHOOK_SOURCES.contains(&self)
-    }
-
-    /// The webhook source named `name`: an origin without webhooks is as unknown here as a
-    /// name that is no origin at all.
-    pub fn webhook(name: &str) -> Result<Self, UnknownSource> {
-        name.parse::<Self>()
-            .ok()
-            .filter(|source| source.accepts_webhooks())
-            .ok_or_else(|| UnknownSource(name.to_owned()))
-    }
-
-    /// The environment variable holding this source's webhook secret unless the workflow
-    /// names another; `None` for a source without webhooks.
-    pub fn default_secret_env(self) -> Option<&'static str> {
-        match self {
-            Self::Github => Some("GITHUB_WEBHOOK_SECRET"),
-            Self::Linear => Some("LINEAR_WEBHOOK_SECRET"),
-            Self::Jira => Some("JIRA_WEBHOOK_SECRET"),
-            Self::Gitlab => Some("GITLAB_WEBHOOK_TOKEN"),
-            Self::Tapd | Self::Memory => None,
         }
     }
 }
@@ -77,13 +46,11 @@ impl fmt::Display for SourceKind {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "unknown webhook source `{}` (known: github, linear, jira, gitlab)",
-    super::preview(.0)
-)]
+#[error("unknown source `{}`", super::preview(.0))]
 pub struct UnknownSource(pub String);
 
-/// Parses any origin (`tracker.kind`, work item keys); [`SourceKind::webhook`] for routes.
+/// Parses any origin (`tracker.kind`, work item keys); `crate::sources::webhook_named` for
+/// routes.
 impl FromStr for SourceKind {
     type Err = UnknownSource;
 
@@ -100,21 +67,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_origin_parses_but_only_webhook_sources_have_routes() {
+    fn every_origin_parses_by_its_name() {
         for source in SourceKind::ALL {
             assert_eq!(source.as_str().parse::<SourceKind>().ok(), Some(source));
-            assert_eq!(
-                SourceKind::webhook(source.as_str()).is_ok(),
-                source.default_secret_env().is_some(),
-                "{source}"
-            );
+            assert_eq!(source.to_string(), source.as_str());
         }
-        assert!(SourceKind::webhook("github").is_ok());
-        for name in ["tapd", "memory", "bitbucket", ""] {
-            let refused = SourceKind::webhook(name).map(|_| ());
-            assert!(refused.is_err(), "{name}");
+        for name in ["bitbucket", "", "GitHub"] {
+            assert!(name.parse::<SourceKind>().is_err(), "{name}");
         }
-        assert!(!SourceKind::Tapd.accepts_webhooks());
-        assert!(SourceKind::Gitlab.accepts_webhooks());
     }
 }

@@ -2,6 +2,7 @@ use super::body::read_body;
 use super::{Accepted, Ingress, IngressError};
 use crate::domain::SourceKind;
 use crate::http_error::{error, method_not_allowed, not_found};
+use crate::sources;
 use crate::telemetry::metrics::{self, RefusalReason};
 use crate::trends::{MetricsUpdate, WebhookVerdict};
 use axum::body::Body;
@@ -37,12 +38,15 @@ async fn receive_webhook(
     body: Body,
 ) -> Response {
     // TAPD and memory are origins without webhooks: no route, as for any unknown name.
-    let source = match SourceKind::webhook(&source) {
-        Ok(source) => source,
-        Err(unknown) => {
-            metrics::webhook_refused(RefusalReason::UnknownSource);
-            return error(StatusCode::NOT_FOUND, "unknown_source", unknown.to_string());
-        }
+    let Some(source) = sources::webhook_named(&source) else {
+        metrics::webhook_refused(RefusalReason::UnknownSource);
+        let known: Vec<&str> = sources::webhook_sources().map(SourceKind::as_str).collect();
+        let message = format!(
+            "unknown webhook source `{}` (known: {})",
+            crate::domain::preview(&source),
+            known.join(", ")
+        );
+        return error(StatusCode::NOT_FOUND, "unknown_source", message);
     };
     // The delivery id and the work item are recorded once the body has said them.
     let span = tracing::info_span!(

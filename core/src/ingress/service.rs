@@ -281,7 +281,7 @@ impl Ingress {
 }
 
 fn handler(source: SourceKind) -> Result<&'static dyn webhooks::WebhookSource, IngressError> {
-    webhooks::source(source).ok_or_else(|| {
+    crate::sources::webhook(source).ok_or_else(|| {
         IngressError::InvalidSignature(format!("{source} sends no webhooks, so none are accepted"))
     })
 }
@@ -290,7 +290,7 @@ pub(super) fn no_secret(source: SourceKind) -> IngressError {
     IngressError::InvalidSignature(format!(
         "no secret is configured for {source} webhooks, so none are accepted \
          (set {} or webhooks.{source}.secret in the workflow)",
-        source.default_secret_env().unwrap_or("a secret")
+        crate::sources::webhook(source).map_or("a secret", |w| w.secret_variable())
     ))
 }
 

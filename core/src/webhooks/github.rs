@@ -14,6 +14,7 @@ use crate::domain::{
     Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, ReviewState, SourceKind,
 };
 use crate::secret::Secret;
+use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -24,9 +25,56 @@ const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 
 pub struct GithubSource;
 
-impl WebhookSource for GithubSource {
+/// GitHub issues are open or closed.
+impl Source for GithubSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Github
+    }
+
+    #[cfg(test)]
+    fn samples(&self) -> crate::sources::contract::Samples {
+        tests::samples()
+    }
+
+    fn default_active_states(&self) -> &'static [&'static str] {
+        &["open"]
+    }
+
+    fn default_terminal_states(&self) -> &'static [&'static str] {
+        &["closed"]
+    }
+
+    fn scope_key(&self) -> Option<&'static str> {
+        Some("repository")
+    }
+
+    fn check_scope(&self, value: &str) -> Result<(), &'static str> {
+        match crate::sources::path_segments(value) {
+            Some(segments) if segments.len() == 2 => Ok(()),
+            _ => Err("`owner/repo`"),
+        }
+    }
+
+    fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
+        // Repository paths are case-insensitive.
+        issue
+            .repository
+            .as_deref()
+            .is_some_and(|repository| repository.eq_ignore_ascii_case(value))
+    }
+
+    fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {
+        crate::sources::anchored(issue_url, id, |base| format!("{base}#issuecomment-{id}"))
+    }
+
+    fn webhook(&self) -> Option<&'static dyn WebhookSource> {
+        Some(&GithubSource)
+    }
+}
+
+impl WebhookSource for GithubSource {
+    fn secret_variable(&self) -> &'static str {
+        "GITHUB_WEBHOOK_SECRET"
     }
 
     fn signature_header(&self) -> &'static str {
@@ -428,6 +476,7 @@ fn head_branch(head: Option<Head<'_>>) -> Result<String, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::contract::{Published, Recorded, Samples, ScopeSample, WebhookSamples};
     use crate::webhooks::test_support::{
         event, headers, ignored as ignored_reason, secret, sign_hex,
     };
@@ -443,6 +492,56 @@ mod tests {
     const PR_CLOSED: &str = include_str!("fixtures/github/pull_request_closed.json");
     const REVIEW: &str = include_str!("fixtures/github/pull_request_review_submitted.json");
     const PING: &str = include_str!("fixtures/github/ping.json");
+
+    /// The contract's view of GitHub: GitHub's published signature vector among them.
+    pub(super) fn samples() -> Samples {
+        let repository = |name: &str| IssueSnapshot {
+            repository: Some(name.to_owned()),
+            ..IssueSnapshot::default()
+        };
+        Samples {
+            scope: Some(ScopeSample {
+                value: "octo-org/widgets",
+                inside: repository("Octo-Org/Widgets"),
+                outside: repository("octo-org/widgets-two"),
+            }),
+            webhook: Some(WebhookSamples {
+                sign: |secret, body| {
+                    vec![(
+                        "X-Hub-Signature-256",
+                        format!("sha256={}", sign_hex(secret, body)),
+                    )]
+                },
+                published: Some(Published {
+                    secret: "It's a Secret to Everybody",
+                    body: "Hello, World!",
+                    headers: &[(
+                        "X-Hub-Signature-256",
+                        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                    )],
+                }),
+                event: Recorded {
+                    headers: &[
+                        ("X-GitHub-Event", "issues"),
+                        ("X-GitHub-Delivery", DELIVERY),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: ISSUES_LABELED,
+                },
+                identifier: "octo-org/widgets#42",
+                ignored: Recorded {
+                    headers: &[
+                        ("X-GitHub-Event", "ping"),
+                        ("X-GitHub-Delivery", DELIVERY),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: PING,
+                },
+                now: Utc::now(),
+                workflow: "tracker: {kind: github}\ntriggers: {label: \"Agent:Run\"}",
+            }),
+        }
+    }
 
     fn signed(event: &str, body: &[u8]) -> HeaderMap {
         let signature = format!("sha256={}", sign_hex(SECRET, body));

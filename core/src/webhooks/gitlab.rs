@@ -22,6 +22,7 @@ use super::signature::{optional_header, required_header, signature_header, token
 use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
 use crate::secret::Secret;
+use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -32,9 +33,56 @@ const UUID_HEADER: &str = "X-Gitlab-Event-UUID";
 
 pub struct GitlabSource;
 
-impl WebhookSource for GitlabSource {
+/// GitLab issues are opened or closed.
+impl Source for GitlabSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Gitlab
+    }
+
+    #[cfg(test)]
+    fn samples(&self) -> crate::sources::contract::Samples {
+        tests::samples()
+    }
+
+    fn default_active_states(&self) -> &'static [&'static str] {
+        &["opened"]
+    }
+
+    fn default_terminal_states(&self) -> &'static [&'static str] {
+        &["closed"]
+    }
+
+    fn scope_key(&self) -> Option<&'static str> {
+        Some("project")
+    }
+
+    fn check_scope(&self, value: &str) -> Result<(), &'static str> {
+        match crate::sources::path_segments(value) {
+            Some(segments) if segments.len() >= 2 => Ok(()),
+            _ => Err("the project's path, `group/project`"),
+        }
+    }
+
+    fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
+        // Project paths are case-insensitive.
+        issue
+            .repository
+            .as_deref()
+            .is_some_and(|repository| repository.eq_ignore_ascii_case(value))
+    }
+
+    fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {
+        crate::sources::anchored(issue_url, id, |base| format!("{base}#note_{id}"))
+    }
+
+    fn webhook(&self) -> Option<&'static dyn WebhookSource> {
+        Some(&GitlabSource)
+    }
+}
+
+impl WebhookSource for GitlabSource {
+    fn secret_variable(&self) -> &'static str {
+        "GITLAB_WEBHOOK_TOKEN"
     }
 
     fn signature_header(&self) -> &'static str {
@@ -395,6 +443,7 @@ fn is_access_token_bot(username: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::contract::{Recorded, Samples, ScopeSample, WebhookSamples};
     use crate::webhooks::test_support::{event, headers, ignored as ignored_reason, secret};
     use http::HeaderMap;
 
@@ -405,6 +454,44 @@ mod tests {
     const ISSUE_LABELS: &str = include_str!("fixtures/gitlab/issue_update_labels.json");
     const NOTE_ISSUE: &str = include_str!("fixtures/gitlab/note_issue.json");
     const MR_MERGE: &str = include_str!("fixtures/gitlab/merge_request_merge.json");
+
+    /// The contract's view of GitLab: a token in plain text, so a changed body still passes.
+    pub(super) fn samples() -> Samples {
+        let project = |path: &str| IssueSnapshot {
+            repository: Some(path.to_owned()),
+            ..IssueSnapshot::default()
+        };
+        Samples {
+            scope: Some(ScopeSample {
+                value: "acme/platform/api",
+                inside: project("Acme/Platform/API"),
+                outside: project("acme/platform"),
+            }),
+            webhook: Some(WebhookSamples {
+                sign: |secret, _body| vec![("X-Gitlab-Token", secret.to_owned())],
+                published: None,
+                event: Recorded {
+                    headers: &[
+                        ("X-Gitlab-Event", "Issue Hook"),
+                        ("X-Gitlab-Event-UUID", UUID),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: ISSUE_OPEN,
+                },
+                identifier: "acme/platform/api#23",
+                ignored: Recorded {
+                    headers: &[
+                        ("X-Gitlab-Event", "Push Hook"),
+                        ("X-Gitlab-Event-UUID", UUID),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: r#"{"object_kind": "push", "ref": "refs/heads/main"}"#,
+                },
+                now: Utc::now(),
+                workflow: "tracker: {kind: gitlab}\ntriggers: {label: Bug}",
+            }),
+        }
+    }
 
     fn hook(event: &str) -> HeaderMap {
         headers(&[

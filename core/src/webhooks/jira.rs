@@ -20,6 +20,7 @@ use super::signature::{required_header, verify_prefixed_hmac};
 use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
 use crate::secret::Secret;
+use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -31,9 +32,57 @@ const DELIVERY_HEADER: &str = "X-Atlassian-Webhook-Identifier";
 
 pub struct JiraSource;
 
-impl WebhookSource for JiraSource {
+/// Jira's default workflow.
+impl Source for JiraSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Jira
+    }
+
+    #[cfg(test)]
+    fn samples(&self) -> crate::sources::contract::Samples {
+        tests::samples()
+    }
+
+    fn default_active_states(&self) -> &'static [&'static str] {
+        &["to do", "in progress"]
+    }
+
+    fn default_terminal_states(&self) -> &'static [&'static str] {
+        &["done", "closed", "resolved"]
+    }
+
+    fn scope_key(&self) -> Option<&'static str> {
+        Some("project")
+    }
+
+    fn check_scope(&self, value: &str) -> Result<(), &'static str> {
+        match crate::sources::path_segments(value) {
+            Some(segments) if segments.len() == 1 => Ok(()),
+            _ => Err("a key, such as `ENG`"),
+        }
+    }
+
+    fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
+        // Issue keys start with the project's: `PROJ-7`.
+        crate::sources::key_prefix(&issue.identifier)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value))
+    }
+
+    fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {
+        crate::sources::anchored(issue_url, id, |base| {
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}focusedCommentId={id}")
+        })
+    }
+
+    fn webhook(&self) -> Option<&'static dyn WebhookSource> {
+        Some(&JiraSource)
+    }
+}
+
+impl WebhookSource for JiraSource {
+    fn secret_variable(&self) -> &'static str {
+        "JIRA_WEBHOOK_SECRET"
     }
 
     fn signature_header(&self) -> &'static str {
@@ -476,6 +525,7 @@ fn actor(user: Option<User<'_>>) -> Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::contract::{Recorded, Samples, ScopeSample, WebhookSamples};
     use crate::webhooks::test_support::{
         event, headers, ignored as ignored_reason, secret, sign_hex,
     };
@@ -489,6 +539,47 @@ mod tests {
     const UPDATED_LABELS: &str = include_str!("fixtures/jira/issue_updated_labels.json");
     const COMMENT_CREATED: &str = include_str!("fixtures/jira/comment_created.json");
     const SPRINT_STARTED: &str = include_str!("fixtures/jira/sprint_started.json");
+
+    /// The contract's view of Jira Cloud.
+    pub(super) fn samples() -> Samples {
+        let key = |identifier: &str| IssueSnapshot {
+            identifier: identifier.to_owned(),
+            ..IssueSnapshot::default()
+        };
+        Samples {
+            scope: Some(ScopeSample {
+                value: "PROJ",
+                inside: key("proj-7"),
+                outside: key("PROJECT-7"),
+            }),
+            webhook: Some(WebhookSamples {
+                sign: |secret, body| {
+                    vec![(
+                        "X-Hub-Signature",
+                        format!("sha256={}", sign_hex(secret, body)),
+                    )]
+                },
+                published: None,
+                event: Recorded {
+                    headers: &[
+                        ("X-Atlassian-Webhook-Identifier", DELIVERY),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: CREATED,
+                },
+                identifier: "PROJ-7",
+                ignored: Recorded {
+                    headers: &[
+                        ("X-Atlassian-Webhook-Identifier", DELIVERY),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body: SPRINT_STARTED,
+                },
+                now: Utc::now(),
+                workflow: "tracker: {kind: jira}\ntriggers: {label: Agent}",
+            }),
+        }
+    }
 
     fn signed(body: &[u8]) -> HeaderMap {
         let signature = format!("sha256={}", sign_hex(SECRET, body));

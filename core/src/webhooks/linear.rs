@@ -21,6 +21,7 @@ use super::signature::{required_header, signature_header, verify_hmac_sha256_hex
 use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
 use crate::secret::Secret;
+use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -31,9 +32,51 @@ const WINDOW_MS: i64 = 60_000;
 
 pub struct LinearSource;
 
-impl WebhookSource for LinearSource {
+/// Symphony's defaults. Linear's comment links are not derivable from the id.
+impl Source for LinearSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Linear
+    }
+
+    #[cfg(test)]
+    fn samples(&self) -> crate::sources::contract::Samples {
+        tests::samples()
+    }
+
+    fn default_active_states(&self) -> &'static [&'static str] {
+        &["todo", "in progress"]
+    }
+
+    fn default_terminal_states(&self) -> &'static [&'static str] {
+        &["closed", "cancelled", "canceled", "duplicate", "done"]
+    }
+
+    fn scope_key(&self) -> Option<&'static str> {
+        Some("team")
+    }
+
+    fn check_scope(&self, value: &str) -> Result<(), &'static str> {
+        match crate::sources::path_segments(value) {
+            Some(segments) if segments.len() == 1 => Ok(()),
+            _ => Err("a key, such as `ENG`"),
+        }
+    }
+
+    fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
+        // Identifiers start with the team's key: `ENG-42`. Linear webhooks do not name the
+        // project, so Symphony's `project_slug` cannot select a workflow.
+        crate::sources::key_prefix(&issue.identifier)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value))
+    }
+
+    fn webhook(&self) -> Option<&'static dyn WebhookSource> {
+        Some(&LinearSource)
+    }
+}
+
+impl WebhookSource for LinearSource {
+    fn secret_variable(&self) -> &'static str {
+        "LINEAR_WEBHOOK_SECRET"
     }
 
     fn signature_header(&self) -> &'static str {
@@ -409,6 +452,7 @@ fn actor(actor: Option<LinearActor<'_>>) -> Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::contract::{Recorded, Samples, ScopeSample, WebhookSamples};
     use crate::webhooks::test_support::{
         event, headers, ignored as ignored_reason, secret, sign_hex,
     };
@@ -427,7 +471,45 @@ mod tests {
     const COMMENT_CREATE: &str = include_str!("fixtures/linear/comment_create.json");
     const PROJECT_UPDATE: &str = include_str!("fixtures/linear/project_update.json");
 
-    fn at(ms: i64) -> DateTime<Utc> {
+    /// The contract's view of Linear: its bodies are fresh only near their `webhookTimestamp`.
+    pub(super) fn samples() -> Samples {
+        let key = |identifier: &str| IssueSnapshot {
+            identifier: identifier.to_owned(),
+            ..IssueSnapshot::default()
+        };
+        Samples {
+            scope: Some(ScopeSample {
+                value: "ENG",
+                inside: key("eng-42"),
+                outside: key("ENGX-42"),
+            }),
+            webhook: Some(WebhookSamples {
+                sign: |secret, body| vec![("Linear-Signature", sign_hex(secret, body))],
+                published: None,
+                event: Recorded {
+                    headers: &[
+                        ("Linear-Delivery", DELIVERY),
+                        ("Linear-Event", "Issue"),
+                        ("Content-Type", "application/json; charset=utf-8"),
+                    ],
+                    body: ISSUE_CREATE,
+                },
+                identifier: "ENG-42",
+                ignored: Recorded {
+                    headers: &[
+                        ("Linear-Delivery", DELIVERY),
+                        ("Linear-Event", "Project"),
+                        ("Content-Type", "application/json; charset=utf-8"),
+                    ],
+                    body: PROJECT_UPDATE,
+                },
+                now: at(SENT_MS + 1_000),
+                workflow: "tracker: {kind: linear}\ntriggers: {label: Agent}",
+            }),
+        }
+    }
+
+    pub(super) fn at(ms: i64) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(ms).single().expect("valid time")
     }
 

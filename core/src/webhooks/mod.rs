@@ -1,5 +1,6 @@
 //! Webhook sources: signature verification on the raw bytes, then parsing into a
-//! [`NormalizedEvent`]. One file per source; [`source`] is the registry.
+//! [`NormalizedEvent`]. One file per source, which also describes the source (its states,
+//! scope and links: [`crate::sources::Source`]); [`crate::sources::describe`] is the registry.
 
 mod github;
 mod gitlab;
@@ -11,10 +12,15 @@ mod signature;
 #[cfg(test)]
 mod test_support;
 
+pub use github::GithubSource;
+pub use gitlab::GitlabSource;
+pub use jira::JiraSource;
+pub use linear::LinearSource;
 pub use media::{body_format, BodyFormat};
 
-use crate::domain::{NormalizedEvent, SourceKind};
+use crate::domain::NormalizedEvent;
 use crate::secret::Secret;
+use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
@@ -76,8 +82,10 @@ pub enum ParseError {
 }
 
 /// One webhook sender's scheme.
-pub trait WebhookSource: Send + Sync + 'static {
-    fn kind(&self) -> SourceKind;
+pub trait WebhookSource: Source {
+    /// The environment variable holding the webhook secret unless the workflow names
+    /// another (`webhooks.<source>.secret`).
+    fn secret_variable(&self) -> &'static str;
 
     /// The header that carries the signature (or the token): a request without it is
     /// refused before its body is read.
@@ -126,16 +134,4 @@ pub enum ScreenError {
     /// 415 `unsupported_media_type`.
     #[error(transparent)]
     Media(ParseError),
-}
-
-/// The registry: the handler for each source; `None` for the origins that send no webhooks
-/// (TAPD, memory), whose work the safety poll brings in.
-pub fn source(kind: SourceKind) -> Option<&'static dyn WebhookSource> {
-    match kind {
-        SourceKind::Github => Some(&github::GithubSource),
-        SourceKind::Linear => Some(&linear::LinearSource),
-        SourceKind::Jira => Some(&jira::JiraSource),
-        SourceKind::Gitlab => Some(&gitlab::GitlabSource),
-        SourceKind::Tapd | SourceKind::Memory => None,
-    }
 }

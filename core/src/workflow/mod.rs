@@ -170,8 +170,7 @@ impl Workflow {
         &self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> BTreeMap<SourceKind, Secret> {
-        SourceKind::WEBHOOK_SOURCES
-            .into_iter()
+        crate::sources::webhook_sources()
             .filter_map(|source| {
                 let variable = self.config.webhooks.secret_variable(source);
                 lookup(variable)

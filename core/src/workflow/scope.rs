@@ -2,11 +2,9 @@
 //!
 //! `tracker.kind` names the source; one key of the adapter-owned `tracker.provider` map
 //! narrows it to a repository (GitHub, GitLab), a project (Jira), a team (Linear) or a
-//! workspace (TAPD). Only what every delivery of that source carries can be a scope: GitHub
-//! and GitLab payloads name the repository, Jira and Linear identifiers start with the
-//! project or team key (`PROJ-7`, `ENG-42`), and a TAPD story's address holds its workspace
-//! (`…/20355782/prong/stories/view/…`). Linear webhooks do not name the project, so
-//! Symphony's `project_slug` does not select a workflow. The memory tracker has no scope.
+//! workspace (TAPD). Each source says which key, what a value looks like and what lies
+//! within it (`crate::sources::Source`); only what every delivery of that source carries can
+//! decide it. The memory tracker has no scope.
 
 use super::{TrackerConfig, WorkflowError};
 use crate::domain::{IssueSnapshot, SourceKind};
@@ -15,13 +13,7 @@ use std::fmt;
 /// The `tracker.provider` key that scopes a workflow whose tracker is `source`; `None` when
 /// the tracker cannot be narrowed (memory: one board per workflow).
 pub fn scope_key(source: SourceKind) -> Option<&'static str> {
-    match source {
-        SourceKind::Github => Some("repository"),
-        SourceKind::Gitlab | SourceKind::Jira => Some("project"),
-        SourceKind::Linear => Some("team"),
-        SourceKind::Tapd => Some("workspace_id"),
-        SourceKind::Memory => None,
-    }
+    crate::sources::describe(source).scope_key()
 }
 
 /// What a workflow serves: its tracker's source, narrowed to one repository, project or
@@ -73,22 +65,7 @@ impl WorkflowScope {
         let (Some(own), Some(value)) = (self.source, self.value.as_deref()) else {
             return false;
         };
-        own == source
-            && match source {
-                // Repository paths are case-insensitive on both platforms.
-                SourceKind::Github | SourceKind::Gitlab => issue
-                    .repository
-                    .as_deref()
-                    .is_some_and(|repository| repository.eq_ignore_ascii_case(value)),
-                SourceKind::Jira | SourceKind::Linear => key_prefix(&issue.identifier)
-                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value)),
-                // Story ids are opaque; the story's address names its workspace.
-                SourceKind::Tapd => issue
-                    .url
-                    .as_deref()
-                    .is_some_and(|url| url.contains(&format!("/{value}/prong/"))),
-                SourceKind::Memory => false,
-            }
+        own == source && crate::sources::describe(source).in_scope(issue, value)
     }
 
     /// The identity two workflows may not share: the tracker kind and the scope, compared
@@ -110,13 +87,6 @@ impl fmt::Display for WorkflowScope {
             _ => write!(f, "the {} tracker", self.kind),
         }
     }
-}
-
-/// `PROJ` of `PROJ-7`: the key before the last `-number`.
-fn key_prefix(identifier: &str) -> Option<&str> {
-    let (prefix, number) = identifier.rsplit_once('-')?;
-    (!prefix.is_empty() && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(prefix)
 }
 
 /// Refuses a scope that could never match, so a typo fails the file instead of silently
@@ -141,23 +111,9 @@ pub(super) fn validate(tracker: &TrackerConfig) -> Result<(), WorkflowError> {
     let Some(value) = value.as_str().map(str::trim) else {
         return invalid("a string");
     };
-    let segments: Vec<&str> = value.split('/').collect();
-    let well_formed = !value.is_empty()
-        && !value.contains(char::is_whitespace)
-        && segments.iter().all(|segment| !segment.is_empty());
-    match source {
-        SourceKind::Github if !(well_formed && segments.len() == 2) => invalid("`owner/repo`"),
-        SourceKind::Gitlab if !(well_formed && segments.len() >= 2) => {
-            invalid("the project's path, `group/project`")
-        }
-        SourceKind::Jira | SourceKind::Linear if !(well_formed && segments.len() == 1) => {
-            invalid("a key, such as `ENG`")
-        }
-        SourceKind::Tapd if !value.bytes().all(|b| b.is_ascii_digit()) || value.is_empty() => {
-            invalid("the workspace's numeric id, as a string (`\"20355782\"`)")
-        }
-        _ => Ok(()),
-    }
+    crate::sources::describe(source)
+        .check_scope(value)
+        .or_else(invalid)
 }
 
 #[cfg(test)]

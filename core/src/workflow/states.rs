@@ -26,25 +26,14 @@ fn lowercase_set<'a>(values: impl IntoIterator<Item = &'a str>) -> HashSet<Strin
         .collect()
 }
 
-/// Built-in states per source: GitHub and GitLab issues are open or closed; Linear's are
-/// Symphony's defaults; Jira's are its default workflow; TAPD's are the status keys of its
-/// default story workflow (规划中, 实现中 / 已实现, 已拒绝); the memory tracker has no states
-/// of its own, so it takes Linear's names, as the tracker contract seeds it.
+/// The states `source` starts with, when the workflow names none (see
+/// [`crate::sources::Source::default_active_states`]).
 fn default_states(source: SourceKind) -> (&'static [&'static str], &'static [&'static str]) {
-    match source {
-        SourceKind::Tapd => (&["planning", "developing"], &["resolved", "rejected"]),
-        SourceKind::Memory => (
-            &["todo", "in progress"],
-            &["done", "closed", "cancelled", "canceled"],
-        ),
-        SourceKind::Github => (&["open"], &["closed"]),
-        SourceKind::Gitlab => (&["opened"], &["closed"]),
-        SourceKind::Linear => (
-            &["todo", "in progress"],
-            &["closed", "cancelled", "canceled", "duplicate", "done"],
-        ),
-        SourceKind::Jira => (&["to do", "in progress"], &["done", "closed", "resolved"]),
-    }
+    let source = crate::sources::describe(source);
+    (
+        source.default_active_states(),
+        source.default_terminal_states(),
+    )
 }
 
 impl StateRules {

@@ -2,7 +2,7 @@
 //! key (`agent.max_turn`), the closest known key when one was misspelled, and nothing of a
 //! value under `webhooks` (it may be a secret written where a variable name belongs).
 
-use super::tracker::WEBHOOK_KEYS;
+use super::tracker::is_webhook_key;
 use crate::workflow::WorkflowError;
 use serde::de::DeserializeOwned;
 
@@ -20,10 +20,7 @@ pub(super) fn deserialize<T: DeserializeOwned>(
 fn describe(path: &str, message: &str) -> String {
     let unknown = unknown_field(message);
     if path.starts_with("webhooks") {
-        let shown = if path
-            .split('.')
-            .all(|segment| WEBHOOK_KEYS.contains(&segment))
-        {
+        let shown = if path.split('.').all(is_webhook_key) {
             path
         } else {
             "webhooks"
@@ -34,8 +31,12 @@ fn describe(path: &str, message: &str) -> String {
             "is malformed"
         };
         return format!(
-            "`{shown}` {what}: `webhooks` maps each source (github, linear, jira, gitlab) to \
-             `{{ secret: $VARIABLE }}` (the value is not shown: it may be a secret)"
+            "`{shown}` {what}: `webhooks` maps each webhook source ({}) to \
+             `{{ secret: $VARIABLE }}` (the value is not shown: it may be a secret)",
+            crate::sources::webhook_sources()
+                .map(|source| source.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     match unknown {

@@ -5,6 +5,7 @@ use super::{invalid, nullable};
 use crate::domain::{Association, SourceKind};
 use crate::workflow::WorkflowError;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,19 +133,11 @@ impl TriggerConfig {
     }
 }
 
-/// `webhooks.<source>.secret: $VARIABLE`, per source.
+/// `webhooks.<source>.secret: $VARIABLE`, per webhook source (the names
+/// `crate::sources::webhook_sources` gives).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebhookSecretConfig {
-    #[serde(deserialize_with = "nullable")]
-    pub github: SourceSecret,
-    #[serde(deserialize_with = "nullable")]
-    pub linear: SourceSecret,
-    #[serde(deserialize_with = "nullable")]
-    pub jira: SourceSecret,
-    #[serde(deserialize_with = "nullable")]
-    pub gitlab: SourceSecret,
-}
+#[serde(transparent)]
+pub struct WebhookSecretConfig(BTreeMap<String, Option<SourceSecret>>);
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -152,29 +145,45 @@ pub struct SourceSecret {
     pub secret: Option<String>,
 }
 
-/// The key names under `webhooks`; only these may appear in an error (see `errors`).
-pub(super) const WEBHOOK_KEYS: &[&str] =
-    &["webhooks", "github", "linear", "jira", "gitlab", "secret"];
+/// Whether `segment` may appear in an error about `webhooks` (see `errors`): the section's
+/// own names, never what a user wrote where a name belongs (it may be a secret).
+pub(super) fn is_webhook_key(segment: &str) -> bool {
+    matches!(segment, "webhooks" | "secret") || crate::sources::webhook_named(segment).is_some()
+}
 
 impl WebhookSecretConfig {
-    /// The environment variable that holds `source`'s secret.
+    /// The environment variable that holds `source`'s secret; empty for a source that
+    /// sends no webhooks.
     pub fn secret_variable(&self, source: SourceKind) -> &str {
-        let configured = match source {
-            SourceKind::Github => &self.github.secret,
-            SourceKind::Linear => &self.linear.secret,
-            SourceKind::Jira => &self.jira.secret,
-            SourceKind::Gitlab => &self.gitlab.secret,
-            // No webhooks, so no secret.
-            SourceKind::Tapd | SourceKind::Memory => return "",
+        let Some(webhook) = crate::sources::webhook(source) else {
+            return "";
         };
+        let configured = self
+            .0
+            .get(source.as_str())
+            .and_then(|entry| entry.as_ref())
+            .and_then(|entry| entry.secret.as_deref());
         match configured {
             Some(reference) => reference.strip_prefix('$').unwrap_or(""),
-            None => source.default_secret_env().unwrap_or(""),
+            None => webhook.secret_variable(),
         }
     }
 
     pub(super) fn validate(&self) -> Result<(), WorkflowError> {
-        for source in SourceKind::WEBHOOK_SOURCES {
+        if self.0.keys().any(|name| !is_webhook_key(name)) {
+            let known: Vec<&str> = crate::sources::webhook_sources()
+                .map(SourceKind::as_str)
+                .collect();
+            return Err(invalid(
+                "webhooks",
+                format!(
+                    "has an unknown key: it maps each webhook source ({}) to \
+                     `{{ secret: $VARIABLE }}` (the key is not shown: it may be a secret)",
+                    known.join(", ")
+                ),
+            ));
+        }
+        for source in crate::sources::webhook_sources() {
             let variable = self.secret_variable(source);
             if variable.is_empty()
                 || !variable
