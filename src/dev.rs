@@ -124,7 +124,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let reconciler_task = tokio::spawn(reconcilers.run(shutdown.clone()));
     let stop_server = shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         stop_server.cancel();
     });
     let limits = serve::Limits {
@@ -148,26 +148,4 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -8,6 +8,7 @@ mod dev;
 mod reconciler;
 mod runner;
 mod serve;
+mod shutdown;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -98,7 +98,7 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
-        crate::dev::shutdown_signal().await;
+        crate::shutdown::signal().await;
         trigger.cancel();
     });
     runner.run(shutdown).await;

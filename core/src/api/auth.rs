@@ -266,7 +266,7 @@ fn refuse(auth: &ApiAuth, request: &Request, why: &str) -> Response {
         .is_some_and(|accept| accept.contains("text/html"));
     let is_api = request.uri().path().starts_with("/api/");
     if matches!(auth, ApiAuth::Token(_)) && wants_html && !is_api {
-        return Redirect::to(super::login::LOGIN_PATH).into_response();
+        return Redirect::to(super::LOGIN_PATH).into_response();
     }
     let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", why);
     response

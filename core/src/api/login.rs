@@ -3,6 +3,7 @@
 //! Served without the auth check, next to the protected routes.
 
 use super::auth::{ApiAuth, SESSION_COOKIE};
+use super::LOGIN_PATH;
 use crate::http_error::method_not_allowed;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,9 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-
-/// The sign-in form.
-pub const LOGIN_PATH: &str = "/login";
 
 /// `GET /login` and `POST /login`, without a fallback (merge it next to the other routers).
 pub fn login_router(auth: ApiAuth) -> Router {

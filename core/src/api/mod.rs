@@ -51,7 +51,7 @@ pub use cursor::{CursorError, CursorKey, CURSOR_KEY_VARIABLE};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use events::{EventsResponse, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT};
 pub use issue::{issue_view, IssueResponse, RunView, EVENTS_PER_RUN};
-pub use login::{login_router, LOGIN_PATH};
+pub use login::login_router;
 pub use metrics::answer as metrics_answer;
 pub use openapi::{ApiDoc, OPENAPI_PATH};
 pub use run::RunResponse;
@@ -67,6 +67,8 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 
+/// The dashboard's sign-in form (token mode).
+pub const LOGIN_PATH: &str = "/login";
 /// The state snapshot.
 pub const STATE_PATH: &str = "/api/v1/state";
 /// One work item, by its percent-encoded key.
