@@ -2,8 +2,13 @@
 //! `crate::memory` (embedded) and the `baton-aws` crate (DynamoDB, SQS). The suites in
 //! `crate::contract` hold every adapter to the same behaviour.
 
+mod budgets;
 mod queue;
 mod store;
 
+pub use budgets::{
+    BudgetCharge, BudgetScope, BudgetSpend, BudgetTotals, BUDGET_DAY_RETENTION_DAYS,
+    BUDGET_ITEM_RETENTION_DAYS, DEFAULT_BUDGET_WORKFLOW,
+};
 pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 pub use store::{DeliveryClaim, SlotPool, Store, StoreError};
