@@ -113,7 +113,11 @@ pub async fn budget_concurrent_charges_are_not_lost(store: Arc<dyn Store>) {
     // Every writer saw a distinct total: the adds were applied one after the other.
     seen.sort_unstable();
     seen.dedup();
-    assert_eq!(seen.len(), 16, "each charge returns the total after its own add");
+    assert_eq!(
+        seen.len(),
+        16,
+        "each charge returns the total after its own add"
+    );
     assert_eq!(seen.last(), Some(&tokens));
 }
 

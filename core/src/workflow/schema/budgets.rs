@@ -75,7 +75,10 @@ impl BudgetLimit {
         if self.tokens == Some(0) {
             return Err(invalid(&format!("{key}.tokens"), "must be at least 1"));
         }
-        if self.cost_usd.is_some_and(|usd| !usd.is_finite() || usd <= 0.0) {
+        if self
+            .cost_usd
+            .is_some_and(|usd| !usd.is_finite() || usd <= 0.0)
+        {
             return Err(invalid(
                 &format!("{key}.cost_usd"),
                 "must be a positive amount of US dollars",
