@@ -128,6 +128,8 @@ pub enum PortCall {
     PutSlotPool,
     RecordMetrics,
     ReadMetrics,
+    ChargeBudget,
+    ReadBudget,
     Send,
     SendDelayed,
     DeadLetter,
@@ -138,7 +140,7 @@ pub enum PortCall {
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 24] = [
+    pub const ALL: [PortCall; 26] = [
         Self::Open,
         Self::BeginDelivery,
         Self::CompleteDelivery,
@@ -156,6 +158,8 @@ impl PortCall {
         Self::PutSlotPool,
         Self::RecordMetrics,
         Self::ReadMetrics,
+        Self::ChargeBudget,
+        Self::ReadBudget,
         Self::Send,
         Self::SendDelayed,
         Self::DeadLetter,
@@ -186,6 +190,8 @@ impl PortCall {
             Self::PutSlotPool => "put_slot_pool",
             Self::RecordMetrics => "record_metrics",
             Self::ReadMetrics => "read_metrics",
+            Self::ChargeBudget => "charge_budget",
+            Self::ReadBudget => "read_budget",
             Self::Send => "send",
             Self::SendDelayed => "send_delayed",
             Self::DeadLetter => "dead_letter",
@@ -234,6 +240,9 @@ impl PortCall {
             Self::RecordMetrics => UPDATE_ITEM,
             // A scope's hour buckets: its own partition of the table.
             Self::ReadMetrics => QUERY_TABLE,
+            // `ADD` to the item's and the day's counters.
+            Self::ChargeBudget => UPDATE_ITEM,
+            Self::ReadBudget => GET_ITEM,
             Self::Send => SEND,
             // A delayed send is a SendMessage with DelaySeconds.
             Self::SendDelayed => SEND,
@@ -337,6 +346,9 @@ impl Component {
                 DeadLetter,
                 // Runs started and ended.
                 RecordMetrics,
+                // Budgets: checked before a run, charged as its usage grows.
+                ReadBudget,
+                ChargeBudget,
             ],
         }
     }

@@ -16,7 +16,7 @@ const APPLICATION_ID: i64 = 0x6261_746E;
 
 /// Each step brings the schema from version `index` to `index + 1`. Steps are only ever
 /// appended: a released step never changes.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes and understands.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -97,6 +97,18 @@ CREATE TABLE metrics (
     UNIQUE (scope, hour, name)
 );
 CREATE INDEX metrics_by_expiry ON metrics (expires_at);
+";
+
+/// Budget counters: `scope` is `item:<work item>` or `day:<workflow>:<YYYY-MM-DD>`; money in
+/// whole micro-USD (see `baton_core::ports::BudgetSpend`).
+const V3: &str = "
+CREATE TABLE budgets (
+    scope TEXT PRIMARY KEY,
+    tokens INTEGER NOT NULL,
+    cost_micro_usd INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX budgets_by_expiry ON budgets (expires_at);
 ";
 
 /// Opens a connection with the settings every connection here uses: WAL (readers never block

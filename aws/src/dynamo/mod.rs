@@ -16,13 +16,16 @@ use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
-use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use baton_core::ports::{
+    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+};
 use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod budgets;
 mod events;
 mod metrics;
 mod runs;
@@ -802,5 +805,13 @@ impl Store for DynamoStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsRecord>, StoreError> {
         self.query_metrics(scope, from, to).await
+    }
+
+    async fn charge_budget(&self, charge: &BudgetCharge) -> Result<BudgetTotals, StoreError> {
+        self.charge_budget_counters(charge).await
+    }
+
+    async fn read_budget(&self, scope: &BudgetScope) -> Result<BudgetTotals, StoreError> {
+        self.read_budget_counters(scope).await
     }
 }

@@ -128,6 +128,24 @@ macro_rules! store_contract_tests {
             let store = $fresh;
             $crate::contract::metrics::metrics_retention_and_names(&*store).await;
         }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_budget_charges_add_up_per_item_and_day() {
+            let store = $fresh;
+            $crate::contract::budgets::budget_charges_add_up_per_item_and_day(&*store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_budget_concurrent_charges_are_not_lost() {
+            let store = $fresh;
+            $crate::contract::budgets::budget_concurrent_charges_are_not_lost(store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_budget_expired_days_read_as_zero() {
+            let store = $fresh;
+            $crate::contract::budgets::budget_expired_days_read_as_zero(&*store).await;
+        }
     };
 }
 

@@ -6,7 +6,9 @@ use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord as CompletedDelivery, NormalizedEvent, Run,
     RunEvent, RunId, RunStatus, WorkItem, WorkItemKey, WorkItemStatus,
 };
-use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use crate::ports::{
+    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+};
 use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,6 +44,7 @@ pub struct MemoryStore {
     events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
     metrics: Mutex<super::metrics::Buckets>,
+    budgets: Mutex<super::budgets::Budgets>,
 }
 
 impl Default for MemoryStore {
@@ -53,6 +56,7 @@ impl Default for MemoryStore {
             events: Mutex::default(),
             slot_pools: Mutex::default(),
             metrics: Mutex::default(),
+            budgets: Mutex::default(),
         }
     }
 }
@@ -378,6 +382,14 @@ impl Store for MemoryStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsRecord>, StoreError> {
         Ok(lock(&self.metrics).read(scope, from, to, Utc::now()))
+    }
+
+    async fn charge_budget(&self, charge: &BudgetCharge) -> Result<BudgetTotals, StoreError> {
+        Ok(lock(&self.budgets).charge(charge, Utc::now()))
+    }
+
+    async fn read_budget(&self, scope: &BudgetScope) -> Result<BudgetTotals, StoreError> {
+        Ok(lock(&self.budgets).read(scope, Utc::now()))
     }
 }
 

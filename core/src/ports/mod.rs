@@ -1,11 +1,16 @@
-//! The storage and queue ports, and the ingress's announcements. The domain talks only to these traits; adapters live in
-//! `crate::memory` (embedded) and the `baton-aws` crate (DynamoDB, SQS). The suites in
-//! `crate::contract` hold every adapter to the same behaviour.
+//! The storage and queue ports, and the ingress's announcements. The domain talks only to
+//! these traits; adapters live in `crate::memory` (embedded) and the `baton-aws` crate
+//! (DynamoDB, SQS). The suites in `crate::contract` hold every adapter to the same behaviour.
 
 mod announcer;
+mod budgets;
 mod queue;
 mod store;
 
 pub use announcer::{Announcer, HeldRun};
+pub use budgets::{
+    BudgetCharge, BudgetScope, BudgetSpend, BudgetTotals, BUDGET_DAY_RETENTION_DAYS,
+    BUDGET_ITEM_RETENTION_DAYS, DEFAULT_BUDGET_WORKFLOW,
+};
 pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 pub use store::{DeliveryClaim, SlotPool, Store, StoreError};

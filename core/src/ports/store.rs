@@ -1,3 +1,4 @@
+use super::budgets::{BudgetCharge, BudgetScope, BudgetTotals};
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
@@ -155,4 +156,13 @@ pub trait Store: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsRecord>, StoreError>;
+
+    /// Adds `charge.spend` to the work item's counter and to its workflow's counter of the
+    /// day, each atomically (charges made at once by any number of runners all count), and
+    /// returns both totals after the add. Day counters are kept
+    /// [`BUDGET_DAY_RETENTION_DAYS`](super::BUDGET_DAY_RETENTION_DAYS) after their day.
+    async fn charge_budget(&self, charge: &BudgetCharge) -> Result<BudgetTotals, StoreError>;
+
+    /// The counters of `scope` as they stand; zero for one never charged or expired.
+    async fn read_budget(&self, scope: &BudgetScope) -> Result<BudgetTotals, StoreError>;
 }

@@ -506,6 +506,20 @@ impl Store for Interleaving {
     ) -> Result<Vec<crate::trends::MetricsRecord>, StoreError> {
         self.0.read_metrics(scope, from, to).await
     }
+
+    async fn charge_budget(
+        &self,
+        charge: &crate::ports::BudgetCharge,
+    ) -> Result<crate::ports::BudgetTotals, StoreError> {
+        self.0.charge_budget(charge).await
+    }
+
+    async fn read_budget(
+        &self,
+        scope: &crate::ports::BudgetScope,
+    ) -> Result<crate::ports::BudgetTotals, StoreError> {
+        self.0.read_budget(scope).await
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The `Store` port on SQLite.
 
+mod budgets;
 mod deliveries;
 mod events;
 mod metrics;
@@ -11,7 +12,9 @@ use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
-use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use baton_core::ports::{
+    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+};
 use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
 use records::{Extra, Versioned, RUNS, SLOT_POOLS, WORK_ITEMS};
@@ -365,6 +368,24 @@ impl Store for SqliteStore {
         Ok(self
             .db
             .read(move |conn| metrics::read(conn, &scope, from, to, now_s))
+            .await?)
+    }
+
+    async fn charge_budget(&self, charge: &BudgetCharge) -> Result<BudgetTotals, StoreError> {
+        let charge = charge.clone();
+        let now_s = Utc::now().timestamp();
+        Ok(self
+            .db
+            .write(move |conn| budgets::charge(conn, &charge, now_s))
+            .await?)
+    }
+
+    async fn read_budget(&self, scope: &BudgetScope) -> Result<BudgetTotals, StoreError> {
+        let scope = scope.clone();
+        let now_s = Utc::now().timestamp();
+        Ok(self
+            .db
+            .read(move |conn| budgets::read(conn, &scope, now_s))
             .await?)
     }
 }

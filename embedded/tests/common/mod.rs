@@ -175,6 +175,20 @@ impl<T: Store> Store for Held<T> {
     ) -> Result<Vec<baton_core::trends::MetricsRecord>, StoreError> {
         self.inner.read_metrics(scope, from, to).await
     }
+
+    async fn charge_budget(
+        &self,
+        charge: &baton_core::ports::BudgetCharge,
+    ) -> Result<baton_core::ports::BudgetTotals, StoreError> {
+        self.inner.charge_budget(charge).await
+    }
+
+    async fn read_budget(
+        &self,
+        scope: &baton_core::ports::BudgetScope,
+    ) -> Result<baton_core::ports::BudgetTotals, StoreError> {
+        self.inner.read_budget(scope).await
+    }
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! One attempt at a work item, once claimed: prepare the workspace, render the prompt, drive
 //! the agent session turn by turn, commit what the agent changed.
 
+use super::budget::{RunBudget, BUDGET_EXCEEDED};
 use super::delivery::{self, Finished};
 use super::evidence::{Delivered, EvidenceHandle};
 use super::recorder::Timeline;
@@ -55,6 +56,8 @@ fn stopped(reason: StopReason) -> AttemptEnd {
             "token_budget_exceeded",
             "the session used more tokens than `agent.max_tokens_per_run`",
         ),
+        // The run's budget holds which limit; see `RunBudget::breach`.
+        StopReason::Budget => failure(BUDGET_EXCEEDED, "a budget of the workflow was exceeded"),
         other => AttemptEnd::Abandoned(other),
     }
 }
@@ -81,12 +84,18 @@ pub struct AttemptInput<'a> {
     pub evidence: &'a EvidenceHandle,
     /// baton's status comment on the issue, for the agent's progress notes.
     pub living: Option<Arc<LivingComment>>,
+    /// The workflow's budgets for this run.
+    pub budget: &'a RunBudget,
 }
 
 /// Runs the attempt; returns how it ended and what it delivered.
 pub async fn run(runner: &Arc<Runner>, input: AttemptInput<'_>) -> (AttemptEnd, Delivered) {
     if input.job.reason.is_follow_up() {
         return follow_up(&input).await;
+    }
+    // A spent item or day budget: another session would only spend more.
+    if let Some(error) = input.budget.check_before_start().await {
+        return (AttemptEnd::Failed(error), Delivered::default());
     }
     let mut delivered = Delivered::default();
     let end = run_session(runner, input, &mut delivered).await;
@@ -135,6 +144,7 @@ async fn run_session(
         agent_events,
         evidence,
         living,
+        budget,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -217,7 +227,16 @@ async fn run_session(
         Err(error) => return agent_failure(&error),
     };
 
-    let end = drive_turns(runner, plan, (job, item), stop, session.as_mut(), &prompt).await;
+    let end = drive_turns(
+        runner,
+        plan,
+        (job, item),
+        stop,
+        session.as_mut(),
+        budget,
+        &prompt,
+    )
+    .await;
     session.stop().await;
     // The session's event senders go with it; then the tap has seen everything it said.
     drop(session);
@@ -319,10 +338,14 @@ async fn drive_turns(
     (job, item): (&Job, &WorkItem),
     stop: &Stop,
     session: &mut dyn crate::agent::AgentSession,
+    budget: &RunBudget,
     prompt: &str,
 ) -> AttemptEnd {
     let max_turns = plan.limits.max_turns;
     for turn in 1..=max_turns {
+        if let Some(error) = budget.breach() {
+            return AttemptEnd::Failed(error);
+        }
         if let Some(reason) = stop.reason() {
             return stopped(reason);
         }
@@ -331,6 +354,10 @@ async fn drive_turns(
             Ok(outcome) => outcome,
             Err(error) => return agent_failure(&error),
         };
+        // Whatever the turn's status, a crossed budget is why it ends.
+        if let Some(error) = budget.charge_to(outcome.usage).await {
+            return AttemptEnd::Failed(error);
+        }
         if let Some(limit) = plan.limits.max_tokens_per_run {
             if outcome.usage.total_tokens > limit {
                 return stopped(StopReason::TokenBudget);

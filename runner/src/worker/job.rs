@@ -189,10 +189,6 @@ impl Runner {
         }
     }
 
-    fn slot_limits(plan: &RunPlan, item: &WorkItem) -> Vec<(String, u32)> {
-        slots::slot_limits(&plan.limits, &item.issue)
-    }
-
     async fn run_claimed(
         self: Arc<Self>,
         job: Job,
@@ -210,7 +206,7 @@ impl Runner {
         let now = self.clock.now();
         let held = match slots::acquire(
             &*self.store,
-            &Self::slot_limits(&plan, &item),
+            &slots::slot_limits(&plan.limits, &item.issue),
             run_id.as_str(),
             now,
             self.settings.lease,
@@ -369,6 +365,7 @@ impl Runner {
             Err(error) => tracing::warn!(run_id = %run_id, %error, "cannot create the run record"),
         }
         let stop = Stop::child_of(&shutdown);
+        let budget = super::budget::RunBudget::new(&self, &plan, &item, &stop);
         let keeper = keeper::spawn(
             Arc::clone(&self),
             Kept {
@@ -390,6 +387,7 @@ impl Runner {
                 max_events: self.settings.max_events_per_run,
                 max_tokens: plan.limits.max_tokens_per_run,
                 stop: stop.clone(),
+                budget: Arc::clone(&budget),
             },
             run.clone(),
             agent_rx,
@@ -429,6 +427,7 @@ impl Runner {
                 agent_events: agent_tx,
                 evidence: &evidence,
                 living: living.clone(),
+                budget: &budget,
             },
         )
         .await;

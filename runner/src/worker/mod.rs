@@ -10,6 +10,7 @@
 
 mod announce;
 mod attempt;
+pub mod budget;
 mod cleanup;
 pub mod delivery;
 pub mod evidence;
@@ -74,6 +75,8 @@ pub struct RunPlan {
     pub delivery: delivery::DeliveryPlan,
     /// Where run outcomes are announced in chat (`notify`), if anywhere.
     pub notify: Option<Arc<crate::notify::Notifier>>,
+    /// The workflow's `budgets`, if it sets any.
+    pub budget: Option<Arc<budget::BudgetPlan>>,
 }
 
 impl RunPlan {
@@ -107,6 +110,7 @@ impl RunPlan {
             workspaces: WorkspaceManager::new(workspaces),
             prompt: PromptTemplate::from_workflow(workflow)?,
             notify: crate::notify::Notifier::from_config(&workflow.config.notify, &env),
+            budget: budget::BudgetPlan::from_workflow(workflow),
         })
     }
 }

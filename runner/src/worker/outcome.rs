@@ -10,6 +10,7 @@ use serde_json::json;
 /// Failures that another attempt cannot fix: the run ends `failed` without retries.
 const NOT_RETRYABLE: &[&str] = &[
     "token_budget_exceeded",
+    super::budget::BUDGET_EXCEEDED,
     "input_required",
     "agent_invalid_options",
     "template_parse_error",

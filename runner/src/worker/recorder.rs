@@ -34,6 +34,8 @@ pub struct RecorderContext {
     pub max_events: u32,
     pub max_tokens: Option<u64>,
     pub stop: Stop,
+    /// The run's `budgets`, charged as the agent reports usage.
+    pub budget: Arc<super::budget::RunBudget>,
 }
 
 enum Note {
@@ -98,12 +100,11 @@ pub fn start(
     events: mpsc::Receiver<AgentEvent>,
 ) -> RecorderHandle {
     let (notes_tx, notes) = mpsc::unbounded_channel();
+    let timeline = Timeline { notes: notes_tx };
+    context.budget.record_on(&timeline);
     // In the run's span, so its lines carry the run and, once known, the session.
     let task = tokio::spawn(record(context, run, events, notes).in_current_span());
-    RecorderHandle {
-        timeline: Timeline { notes: notes_tx },
-        task,
-    }
+    RecorderHandle { timeline, task }
 }
 
 struct Recorder {
@@ -212,6 +213,7 @@ impl Recorder {
                         self.context.stop.stop(StopReason::TokenBudget);
                     }
                 }
+                self.context.budget.observe(*usage);
             }
             _ => {}
         }
@@ -446,6 +448,20 @@ mod tests {
         ) -> Result<Vec<baton_core::trends::MetricsRecord>, StoreError> {
             self.inner.read_metrics(scope, from, to).await
         }
+
+        async fn charge_budget(
+            &self,
+            charge: &baton_core::ports::BudgetCharge,
+        ) -> Result<baton_core::ports::BudgetTotals, StoreError> {
+            self.inner.charge_budget(charge).await
+        }
+
+        async fn read_budget(
+            &self,
+            scope: &baton_core::ports::BudgetScope,
+        ) -> Result<baton_core::ports::BudgetTotals, StoreError> {
+            self.inner.read_budget(scope).await
+        }
     }
 
     fn run() -> Run {
@@ -493,6 +509,7 @@ mod tests {
                 max_events: 100_000,
                 max_tokens: None,
                 stop: Stop::child_of(&tokio_util::sync::CancellationToken::new()),
+                budget: crate::worker::budget::RunBudget::inert(),
             },
             run.clone(),
             rx,

@@ -13,6 +13,8 @@ pub enum StopReason {
     LeaseLost,
     /// The session reported more tokens than `agent.max_tokens_per_run`.
     TokenBudget,
+    /// A `budgets` limit was crossed (the run's budget says which).
+    Budget,
 }
 
 /// A cancellation token that remembers its first reason.

@@ -846,6 +846,22 @@ impl Store for FailingStore {
         self.check("read_metrics")?;
         self.inner.read_metrics(scope, from, to).await
     }
+
+    async fn charge_budget(
+        &self,
+        charge: &crate::ports::BudgetCharge,
+    ) -> Result<crate::ports::BudgetTotals, StoreError> {
+        self.check("charge_budget")?;
+        self.inner.charge_budget(charge).await
+    }
+
+    async fn read_budget(
+        &self,
+        scope: &crate::ports::BudgetScope,
+    ) -> Result<crate::ports::BudgetTotals, StoreError> {
+        self.check("read_budget")?;
+        self.inner.read_budget(scope).await
+    }
 }
 
 #[tokio::test]

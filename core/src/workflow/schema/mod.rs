@@ -6,6 +6,7 @@
 //! `codex.turn_sandbox_policy`.
 
 mod agent;
+mod budgets;
 mod errors;
 mod notify;
 mod profile;
@@ -15,6 +16,7 @@ mod workspace;
 pub use agent::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, AGENT_KINDS, RETRY_BASE,
 };
+pub use budgets::{usd_to_micro, BudgetLimit, BudgetsConfig, ModelPrice, DEFAULT_PRICE};
 pub use notify::{NotifyConfig, NotifyEvent, SlackNotifyConfig, SlackTarget, SLACK_API_URL};
 pub use profile::{ProfileSection, RouteStates, WorkflowSection};
 pub use tracker::{PollingConfig, SourceSecret, TrackerConfig, TriggerConfig, WebhookSecretConfig};
@@ -62,6 +64,9 @@ pub struct WorkflowConfig {
     /// Chat notifications of run outcomes (Slack).
     #[serde(deserialize_with = "nullable")]
     pub notify: NotifyConfig,
+    /// Token and cost limits per run, per work item and per day, and the model prices.
+    #[serde(deserialize_with = "nullable")]
+    pub budgets: BudgetsConfig,
     /// Maestro's `workflow.profile`, as written; [`WorkflowConfig::profile`] is its meaning.
     #[serde(rename = "workflow", deserialize_with = "nullable")]
     pub workflow_section: WorkflowSection,
@@ -102,6 +107,7 @@ impl WorkflowConfig {
         self.agent_provider.validate()?;
         self.repo.validate()?;
         self.notify.validate()?;
+        self.budgets.validate(self.configured_model())?;
         Ok(())
     }
 }
