@@ -36,7 +36,6 @@
 
 mod backends;
 mod dynamo;
-pub mod permissions;
 mod sqs;
 pub mod startup;
 

@@ -1,27 +1,37 @@
-//! Holds `baton_aws::permissions` to the code: the AWS actions listed for each port call are
+//! Holds `support/permissions.rs` to the code: the AWS actions listed for each port call are
 //! the SDK operations the adapters make for it, and every component calls only port methods
 //! it is granted. (The template is held to the table by `template_iam.rs`.)
 
 mod support;
 
-use baton_aws::permissions::{Component, Grant, PortCall, Resource};
 use std::collections::{BTreeMap, BTreeSet};
+use support::permissions::{Component, Grant, PortCall, Resource};
 use support::rust_source::{
     block_after, calls, functions, is_test_file, production_code, read, rust_files, workspace_root,
 };
 
-/// The adapter sources, relative to the workspace root.
-const ADAPTER_FILES: [&str; 9] = [
-    "aws/src/lib.rs",
-    "aws/src/backends.rs",
-    "aws/src/dynamo.rs",
-    "aws/src/dynamo/budgets.rs",
-    "aws/src/dynamo/events.rs",
-    "aws/src/dynamo/metrics.rs",
-    "aws/src/dynamo/runs.rs",
-    "aws/src/dynamo/slots.rs",
-    "aws/src/sqs.rs",
-];
+/// The adapter sources, relative to the workspace root: every file of `aws/src`, so a new
+/// one cannot escape the check.
+fn adapter_files() -> Vec<String> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let relative = path.strip_prefix(root).expect("inside the workspace");
+                out.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let root = support::rust_source::workspace_root();
+    let mut files = Vec::new();
+    walk(&root.join("aws/src"), &root, &mut files);
+    files.sort();
+    assert!(files.iter().any(|f| f.ends_with("sqs.rs")), "{files:?}");
+    files
+}
 
 /// The SDK's fluent method for each operation the adapters could call, with its IAM action.
 const SDK_OPERATIONS: [(&str, &str); 29] = [
@@ -82,8 +92,8 @@ impl Adapters {
         let mut helpers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut entries = BTreeMap::new();
         let mut all_code = String::new();
-        for file in ADAPTER_FILES {
-            let code = production_code(&read(file));
+        for file in adapter_files() {
+            let code = production_code(&read(&file));
             let store_impl = block_after(&code, "impl Store for DynamoStore");
             let queue_impl = block_after(&code, "impl Queue for SqsQueue");
             for (is_queue, block) in [(false, store_impl), (true, queue_impl)] {

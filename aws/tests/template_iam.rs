@@ -1,12 +1,14 @@
-//! `infra/template.yaml` grants each component exactly what `baton_aws::permissions` says it
+//! `infra/template.yaml` grants each component exactly what `support/permissions.rs` says it
 //! needs: the same actions, on the same table, index and queues, and nothing else — no `*`
 //! action, no `*` resource except the one AWS requires (`ecr:GetAuthorizationToken`), no
 //! AWS-managed policies.
 
-use baton_aws::permissions::{Component, Grant, Resource};
+mod support;
+
 use serde_yaml::{Mapping, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
+use support::permissions::{Component, Grant, Resource};
 
 /// The role (and, for the runner, the policies attached to it) of each component.
 fn role_of(component: Component) -> &'static str {
@@ -259,7 +261,7 @@ fn the_runner_execution_role_only_pulls_logs_and_reads_named_secrets() {
 
 #[test]
 fn the_table_and_queues_are_what_the_adapters_expect() {
-    // The layout `baton setup` creates (aws/src/dynamo.rs, aws/src/sqs.rs).
+    // The layout `baton setup` creates (aws/src/dynamo/mod.rs, aws/src/sqs.rs).
     let template = template();
     let table = resource(&template, "Table")
         .get("Properties")
