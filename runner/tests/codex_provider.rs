@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use baton_runner::agent::codex::CodexProvider;
-use baton_runner::agent::mock::MockProvider;
+use baton_runner::agent::mock::MockAgent;
 use baton_runner::agent::{
     AgentError, AgentEvent, AgentProvider, AgentSession, ApprovalPolicy, NoTools, SessionConfig,
     Timeouts, TokenUsage, ToolHandler, ToolResult, ToolSpec, TurnOutcome, TurnStatus,
@@ -95,7 +95,7 @@ impl Run {
         let mut config = config(&workspace);
         adjust(&mut config);
         let (tx, events) = mpsc::channel(10_000);
-        let provider = MockProvider::new(MOCK, scenario(name));
+        let provider = MockAgent::provider(MOCK, scenario(name));
         assert_eq!(provider.kind(), "mock");
         let session = provider.start(config, tx).await.expect("session starts");
         Self {
@@ -741,7 +741,7 @@ async fn invalid_options_are_refused() {
     let mut config = config(&workspace);
     config.options.insert("sandbox".into(), json!("everything"));
     let err = start_error(
-        MockProvider::new(MOCK, scenario("happy_path.jsonl")),
+        MockAgent::provider(MOCK, scenario("happy_path.jsonl")),
         config,
     )
     .await;

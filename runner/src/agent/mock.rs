@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 /// The name of the mock agent's binary.
 pub const MOCK_AGENT_BINARY: &str = "baton-mock-agent";
 
-/// Builds the provider of kind `mock`.
-pub struct MockProvider;
+/// The mock agent, `baton-mock-agent`. It has no provider of its own: it speaks Codex's
+/// protocol, so the provider of kind `mock` is a [`CodexProvider`] running it.
+pub struct MockAgent;
 
-impl MockProvider {
+impl MockAgent {
     /// A provider running `mock_binary --scenario scenario` for every session (the session's
     /// `command_argv` is ignored). Relative paths are made absolute against the current
     /// directory, since the agent runs in the workspace.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(mock_binary: impl AsRef<Path>, scenario: impl AsRef<Path>) -> CodexProvider {
+    pub fn provider(mock_binary: impl AsRef<Path>, scenario: impl AsRef<Path>) -> CodexProvider {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         CodexProvider::with_command(
             "mock",

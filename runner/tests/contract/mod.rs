@@ -7,7 +7,7 @@ use baton_integrations::test_support::model::{Reply, ScriptedModel};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::agent::claude_code::ClaudeCodeProvider;
 use baton_runner::agent::codex::CodexProvider;
-use baton_runner::agent::mock::MockProvider;
+use baton_runner::agent::mock::MockAgent;
 use baton_runner::agent::opencode::OpenCodeProvider;
 use baton_runner::agent::{
     AgentEvent, AgentProvider, ApprovalPolicy, SessionConfig, Timeouts, TokenUsage, ToolHandler,
@@ -290,7 +290,7 @@ fn mock_codex(case: Case) -> Fixture {
         ),
     };
     let tools = Arc::new(EchoTools::default());
-    let provider = MockProvider::new(
+    let provider = MockAgent::provider(
         env!("CARGO_BIN_EXE_baton-mock-agent"),
         runner_dir().join("scenarios").join(scenario),
     );
