@@ -13,20 +13,23 @@
 //! - `clone_url`: default `<web>/<project>.git`, the web address being `base_url` without
 //!   `/api/v4`.
 
-use super::checks::{CheckOutcome, CheckTally};
-use super::github_json::{timestamp, CreatedJson};
+use super::checks::CheckTally;
+use super::github_json::CreatedJson;
 use super::{
-    CheckState, GitCredential, MergeOutcome, PullRequest, PullRequestSpec, PullRequestState,
-    RepoError, RepoPlatform, Review, ReviewComment, ReviewVerdict,
+    CheckState, GitCredential, MergeOutcome, PullRequest, PullRequestSpec, RepoError, RepoPlatform,
+    Review, ReviewVerdict,
 };
 use crate::config::{AdapterConfig, ConfigError};
 use crate::http::{ApiClient, ApiError};
 use crate::pages::{all_pages, query_value};
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Deserialize;
 use serde_json::json;
 use std::fmt;
+
+mod json;
+
+use json::{ApprovalsJson, DiscussionJson, MergeRequestJson, PipelineJson};
 
 const SERVICE: &str = "gitlab";
 pub const DEFAULT_BASE_URL: &str = "https://gitlab.com/api/v4";
@@ -326,176 +329,6 @@ impl RepoPlatform for GitlabPlatform {
         Ok(Some(
             GitCredential::basic("oauth2", &self.token).scoped_to(&self.clone_url),
         ))
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct MergeRequestJson {
-    iid: u64,
-    web_url: String,
-    state: String,
-    source_branch: String,
-    target_branch: String,
-    #[serde(default)]
-    sha: Option<String>,
-    #[serde(default)]
-    detailed_merge_status: Option<String>,
-    #[serde(default)]
-    merge_status: Option<String>,
-    #[serde(default)]
-    merge_commit_sha: Option<String>,
-    #[serde(default)]
-    squash_commit_sha: Option<String>,
-}
-
-impl MergeRequestJson {
-    fn into_pull(self) -> PullRequest {
-        let state = match self.state.as_str() {
-            "opened" => PullRequestState::Open,
-            "merged" => PullRequestState::Merged,
-            // `closed`, `locked`.
-            _ => PullRequestState::Closed,
-        };
-        // `detailed_merge_status` (GitLab 15.6+) over the deprecated `merge_status`.
-        let mergeable = match self.detailed_merge_status.as_deref() {
-            Some("mergeable") => Some(true),
-            Some("checking" | "unchecked" | "preparing" | "approvals_syncing") => None,
-            Some(_) => Some(false),
-            None => match self.merge_status.as_deref() {
-                Some("can_be_merged") => Some(true),
-                Some("cannot_be_merged" | "cannot_be_merged_recheck") => Some(false),
-                _ => None,
-            },
-        };
-        PullRequest {
-            number: self.iid,
-            url: self.web_url,
-            state,
-            head: self.source_branch,
-            base: self.target_branch,
-            head_sha: self.sha.filter(|s| !s.is_empty()),
-            mergeable,
-            created: false,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct DiscussionJson {
-    id: String,
-    #[serde(default)]
-    individual_note: bool,
-    #[serde(default)]
-    notes: Vec<NoteJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NoteJson {
-    body: String,
-    author: AuthorJson,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    system: bool,
-    #[serde(default)]
-    resolvable: bool,
-    #[serde(default)]
-    resolved: bool,
-    #[serde(default)]
-    position: Option<PositionJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AuthorJson {
-    username: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct PositionJson {
-    #[serde(default)]
-    new_path: Option<String>,
-    #[serde(default)]
-    old_path: Option<String>,
-    #[serde(default)]
-    new_line: Option<u64>,
-    #[serde(default)]
-    old_line: Option<u64>,
-}
-
-impl NoteJson {
-    fn into_comment(self) -> ReviewComment {
-        let (path, line) = match self.position {
-            Some(p) => (p.new_path.or(p.old_path), p.new_line.or(p.old_line)),
-            None => (None, None),
-        };
-        ReviewComment {
-            path,
-            line,
-            body: self.body,
-        }
-    }
-}
-
-impl DiscussionJson {
-    /// An unresolved thread as a change request: the opening note is the review's body, or,
-    /// when it sits on a diff line, its first inline comment; replies follow as comments.
-    fn into_review(self) -> Option<Review> {
-        if self.individual_note {
-            return None;
-        }
-        let notes: Vec<NoteJson> = self.notes.into_iter().filter(|n| !n.system).collect();
-        if !notes.iter().any(|n| n.resolvable && !n.resolved) {
-            return None;
-        }
-        let mut notes = notes.into_iter();
-        let first = notes.next()?;
-        let author = first.author.username.clone();
-        let submitted_at = first.created_at.as_deref().and_then(timestamp);
-        let mut comments = Vec::new();
-        let body = if first.position.is_some() {
-            comments.push(first.into_comment());
-            String::new()
-        } else {
-            first.body
-        };
-        comments.extend(notes.map(NoteJson::into_comment));
-        Some(Review {
-            id: self.id,
-            author,
-            verdict: ReviewVerdict::ChangesRequested,
-            body,
-            comments,
-            submitted_at,
-        })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct ApprovalsJson {
-    #[serde(default)]
-    approved_by: Vec<ApprovalJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApprovalJson {
-    user: AuthorJson,
-}
-
-#[derive(Debug, Deserialize)]
-struct PipelineJson {
-    id: u64,
-    sha: String,
-    status: String,
-}
-
-impl PipelineJson {
-    fn outcome(&self) -> CheckOutcome {
-        match self.status.as_str() {
-            "success" | "skipped" => CheckOutcome::Passing,
-            "failed" | "canceled" => CheckOutcome::Failing,
-            // created, waiting_for_resource, preparing, pending, running, manual, scheduled.
-            _ => CheckOutcome::Pending,
-        }
     }
 }
 

@@ -43,14 +43,14 @@ mod normalize;
 
 use self::normalize::{Normalizer, TurnState};
 use super::claude_code::process::{
-    self, bound, bound_json, describe_exit, kill, program_exists, reap, StdoutItem, TurnClock,
-    Wake, MAX_MESSAGE_BYTES, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES,
+    self, bound, describe_exit, kill, program_exists, reap, StdoutItem, TurnClock, Wake,
+    MAX_NOTICE_BYTES,
 };
 use super::claude_code::string_list;
 use super::mcp::McpEndpoint;
 use super::{
-    AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TokenUsage,
-    TurnOutcome, TurnStatus,
+    AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TurnOutcome,
+    TurnStatus,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};

@@ -1,6 +1,10 @@
 //! OpenCode's NDJSON events, normalised into agent events (the table in the module docs).
 
-use super::*;
+use crate::agent::claude_code::process::{
+    bound, bound_json, MAX_MESSAGE_BYTES, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES,
+};
+use crate::agent::{AgentEvent, TokenUsage};
+use serde_json::Value;
 
 /// Session-wide normalization state.
 #[derive(Debug, Default)]

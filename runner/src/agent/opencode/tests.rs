@@ -1,5 +1,6 @@
 use super::normalize::*;
 use super::*;
+use crate::agent::TokenUsage;
 use serde_json::json;
 
 #[test]
