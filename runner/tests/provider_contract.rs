@@ -11,7 +11,8 @@
 
 mod contract;
 
-use baton_runner::agent::{AgentEvent, TokenUsage, TurnStatus};
+use baton_runner::agent::setup::is_platform_secret;
+use baton_runner::agent::{registry, AgentEvent, TokenUsage, ToolTransport, TurnStatus};
 use contract::{driver, Case, Fixture};
 
 /// Runs `case` on `provider` and returns what happened.
@@ -165,3 +166,53 @@ macro_rules! contract {
 }
 
 contract!(codex, claude_code, opencode);
+
+/// The providers the macro above runs the contract on.
+const CONTRACTED: [&str; 3] = ["codex", "claude_code", "opencode"];
+
+/// Every registered provider runs the contract; a new one cannot be left out.
+#[test]
+fn every_registered_provider_runs_the_contract() {
+    let mut registered = registry::KINDS.to_vec();
+    registered.sort_unstable();
+    let mut contracted = CONTRACTED.to_vec();
+    contracted.sort_unstable();
+    assert_eq!(registered, contracted);
+}
+
+/// What each provider owns holds up: the variables it asks for are variable names and no
+/// platform secret, and it refuses an option it does not know (when the workflow is loaded,
+/// not at the first run). Codex reaches baton's tools natively, the others over MCP.
+#[test]
+fn providers_own_their_environment_and_options() {
+    for kind in registry::KINDS {
+        let provider = registry::provider(kind).expect("registered");
+        let transport = provider.capabilities().tools;
+        assert_eq!(
+            transport == ToolTransport::Native,
+            *kind == "codex",
+            "{kind}"
+        );
+        for name in provider.env_names() {
+            let is_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            assert!(is_name, "{kind}: `{name}`");
+            assert!(
+                !is_platform_secret(&name),
+                "{kind} asks for a platform secret: {name}"
+            );
+        }
+        let unknown = serde_json::json!({ "no_such_option": true });
+        let refused = provider.check_options(unknown.as_object().expect("an object"));
+        assert!(
+            refused.is_err(),
+            "{kind} accepts an option it does not know"
+        );
+        assert!(
+            provider.check_options(&serde_json::Map::new()).is_ok(),
+            "{kind}"
+        );
+    }
+}

@@ -6,9 +6,13 @@
 //! cancellation are enforced by the provider, so a hung or crashed agent always ends in an
 //! outcome, never a hang.
 
+mod capabilities;
 pub mod codex;
 pub mod mcp;
 pub mod mock;
+pub mod registry;
+
+pub use capabilities::{Capabilities, ToolTransport};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -237,6 +241,26 @@ pub enum AgentError {
 pub trait AgentProvider: Send + Sync {
     /// `codex`, `claude_code`, `opencode`, `mock`.
     fn kind(&self) -> &'static str;
+
+    /// What this provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The variables its agent gets from the runner's environment by default: its model
+    /// credentials and configuration directories (a workflow's `options.env` adds more;
+    /// platform secrets are never passed).
+    fn env_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Checks the provider's own options (`agent_provider.options` beyond baton's keys) when
+    /// the workflow is loaded, so a bad option fails the start-up check, not a run.
+    fn check_options(
+        &self,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AgentError> {
+        let _ = options;
+        Ok(())
+    }
 
     /// Starts the agent process and its session; events of the whole session go to `events`.
     async fn start(

@@ -19,11 +19,8 @@
 //!   stall_timeout_ms: 300000
 //! ```
 
-use super::claude_code::ClaudeCodeProvider;
 use super::codex::CodexProvider;
-use super::credentials::codex_env_key;
-use super::opencode::OpenCodeProvider;
-use super::{AgentProvider, ApprovalPolicy, Timeouts};
+use super::{registry, AgentProvider, ApprovalPolicy, Timeouts};
 use crate::redact::is_secret_name;
 use baton_core::workflow::schema::AGENT_KINDS;
 use baton_core::workflow::{CodexConfig, Workflow};
@@ -36,28 +33,6 @@ use std::time::Duration;
 pub const BASE_AGENT_ENV: &[&str] = &[
     "PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ",
 ];
-
-/// Variables each provider needs by default (its own model credentials and config dirs).
-fn provider_env(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "codex" => &[
-            "OPENAI_API_KEY",
-            "CODEX_API_KEY",
-            "OPENAI_BASE_URL",
-            "CODEX_HOME",
-        ],
-        "claude_code" => &[
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_AUTH_TOKEN",
-            "CLAUDE_CODE_OAUTH_TOKEN",
-            "ANTHROPIC_BASE_URL",
-            "CLAUDE_CONFIG_DIR",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
-        ],
-        "opencode" => &["OPENCODE_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
-        _ => &[],
-    }
-}
 
 /// Platform credentials that never reach an agent, whatever the workflow lists: the agent
 /// works through host-side tools instead.
@@ -122,18 +97,6 @@ impl AgentSetup {
             }
         }
 
-        let mut env_names: Vec<String> = BASE_AGENT_ENV.iter().map(|s| s.to_string()).collect();
-        env_names.extend(provider_env(&kind).iter().map(|s| s.to_string()));
-        env_names.extend(options_as_written.env.iter().flatten().cloned());
-        if kind == "codex" {
-            // A custom model provider in Codex's config.toml reads its key from `env_key`:
-            // pass that variable too, without the workflow having to list it.
-            env_names.extend(codex_env_key(|name| std::env::var(name).ok()));
-        }
-        env_names.retain(|name| !is_platform_secret(name));
-        env_names.sort();
-        env_names.dedup();
-
         if kind == "codex" {
             // Symphony's codex keys, unless the options already say.
             let model = codex.model.clone().map(Value::String);
@@ -156,9 +119,6 @@ impl AgentSetup {
         };
 
         let provider: Arc<dyn AgentProvider> = match kind.as_str() {
-            "codex" => Arc::new(CodexProvider::new()),
-            "claude_code" => Arc::new(ClaudeCodeProvider::new()),
-            "opencode" => Arc::new(OpenCodeProvider::new()),
             "mock" => {
                 let scenario = options_as_written
                     .scenario
@@ -178,14 +138,27 @@ impl AgentSetup {
                 argv.extend(["--scenario".to_owned(), scenario]);
                 Arc::new(CodexProvider::with_command("mock", argv))
             }
-            // Refused when the file was parsed; kept for callers that build a config by hand.
-            other => {
-                return Err(AgentSetupError(format!(
+            // Unknown kinds were refused when the file was parsed; kept for callers that
+            // build a config by hand.
+            other => registry::provider(other).ok_or_else(|| {
+                AgentSetupError(format!(
                     "unknown `agent_provider.kind` `{other}` ({})",
                     AGENT_KINDS.join(", ")
-                )))
-            }
+                ))
+            })?,
         };
+        // The provider reads its own options; a bad one fails here, before any run.
+        provider
+            .check_options(&options)
+            .map_err(|error| AgentSetupError(error.to_string()))?;
+
+        let mut env_names: Vec<String> = BASE_AGENT_ENV.iter().map(|s| s.to_string()).collect();
+        env_names.extend(provider.env_names());
+        env_names.extend(options_as_written.env.iter().flatten().cloned());
+        env_names.retain(|name| !is_platform_secret(name));
+        env_names.sort();
+        env_names.dedup();
+
         Ok(Self {
             provider,
             kind,
@@ -294,6 +267,21 @@ mod tests {
         let workflow =
             Workflow::parse(&format!("---\n{front_matter}\n---\nprompt")).expect("workflow");
         AgentSetup::from_workflow(&workflow, Some(&MockAgentCommand(vec!["mock-bin".into()])))
+    }
+
+    /// Each provider reads its own options, and a bad one fails the workflow's set-up (the
+    /// start-up check), never a run.
+    #[test]
+    fn a_providers_unknown_option_fails_the_set_up() {
+        for kind in ["codex", "claude_code", "opencode"] {
+            let error = setup(&format!(
+                "agent_provider: {{kind: {kind}, options: {{modle: gpt-5}}}}"
+            ))
+            .err()
+            .unwrap_or_else(|| panic!("{kind} accepted `modle`"));
+            assert!(error.to_string().contains("modle"), "{kind}: {error}");
+        }
+        assert!(setup("agent_provider: {kind: codex, options: {model: gpt-5}}").is_ok());
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn claude_argv(config: &SessionConfig) -> Result<Vec<String>, AgentError> {
     Ok(argv)
 }
 
-fn option_args(options: &Map<String, Value>) -> Result<Vec<String>, AgentError> {
+pub(super) fn option_args(options: &Map<String, Value>) -> Result<Vec<String>, AgentError> {
     let mut args = Vec::new();
     for (key, value) in options {
         let flag = match key.as_str() {

@@ -55,8 +55,8 @@ use self::normalize::{Normalizer, TurnState};
 use self::process::{describe_exit, kill, reap, Spawned, StdoutItem, TurnClock, Wake};
 use super::mcp::McpEndpoint;
 use super::{
-    AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TurnOutcome,
-    TurnStatus,
+    AgentError, AgentEvent, AgentProvider, AgentSession, Capabilities, SessionConfig, Timeouts,
+    ToolTransport, TurnOutcome, TurnStatus,
 };
 use async_trait::async_trait;
 use serde_json::json;
@@ -82,6 +82,37 @@ impl ClaudeCodeProvider {
 impl AgentProvider for ClaudeCodeProvider {
     fn kind(&self) -> &'static str {
         "claude_code"
+    }
+
+    /// baton's tools over MCP, `AskUserQuestion`, one process per session; its permission
+    /// modes are no sandbox.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            tools: ToolTransport::Mcp,
+            questions: true,
+            resumes_within_session: true,
+            sandbox: false,
+        }
+    }
+
+    fn env_names(&self) -> Vec<String> {
+        [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "ANTHROPIC_BASE_URL",
+            "CLAUDE_CONFIG_DIR",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+        ]
+        .map(String::from)
+        .into()
+    }
+
+    fn check_options(
+        &self,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AgentError> {
+        command::option_args(options).map(|_| ())
     }
 
     async fn start(

@@ -19,8 +19,12 @@ pub use options::CodexOptions;
 use self::normalize::Normalizer;
 use self::process::{forward_stderr, read_stdout};
 use self::session::CodexSession;
-use super::{AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig};
+use super::credentials::codex_env_key;
+use super::{
+    AgentError, AgentEvent, AgentProvider, AgentSession, Capabilities, SessionConfig, ToolTransport,
+};
 use async_trait::async_trait;
+use serde_json::{Map, Value};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
@@ -74,10 +78,44 @@ impl CodexProvider {
     }
 }
 
+/// Codex's own variables: its model credentials and its configuration directory.
+const CODEX_ENV: &[&str] = &[
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_HOME",
+];
+
 #[async_trait]
 impl AgentProvider for CodexProvider {
     fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// Dynamic tools, `item/tool/requestUserInput`, one thread per session, its sandbox.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            tools: ToolTransport::Native,
+            questions: true,
+            resumes_within_session: true,
+            sandbox: true,
+        }
+    }
+
+    fn env_names(&self) -> Vec<String> {
+        if self.argv.is_some() {
+            // Another program speaking the protocol (the mock agent) reaches no model.
+            return Vec::new();
+        }
+        let mut names: Vec<String> = CODEX_ENV.iter().map(|name| name.to_string()).collect();
+        // A custom model provider in Codex's config.toml reads its key from `env_key`: pass
+        // that variable too, without the workflow having to list it.
+        names.extend(codex_env_key(|name| std::env::var(name).ok()));
+        names
+    }
+
+    fn check_options(&self, options: &Map<String, Value>) -> Result<(), AgentError> {
+        CodexOptions::from_options(options).map(|_| ())
     }
 
     async fn start(

@@ -49,8 +49,8 @@ use super::claude_code::process::{
 use super::claude_code::string_list;
 use super::mcp::McpEndpoint;
 use super::{
-    AgentError, AgentEvent, AgentProvider, AgentSession, SessionConfig, Timeouts, TurnOutcome,
-    TurnStatus,
+    AgentError, AgentEvent, AgentProvider, AgentSession, Capabilities, SessionConfig, Timeouts,
+    ToolTransport, TurnOutcome, TurnStatus,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -122,6 +122,27 @@ fn option_args(options: &Map<String, Value>) -> Result<(Vec<String>, Option<Stri
 impl AgentProvider for OpenCodeProvider {
     fn kind(&self) -> &'static str {
         "opencode"
+    }
+
+    /// baton's tools over MCP, no question tool (the `QUESTION:` convention only), later
+    /// turns continue its session (`--session`), no sandbox of its own.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            tools: ToolTransport::Mcp,
+            questions: false,
+            resumes_within_session: true,
+            sandbox: false,
+        }
+    }
+
+    fn env_names(&self) -> Vec<String> {
+        ["OPENCODE_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"]
+            .map(String::from)
+            .into()
+    }
+
+    fn check_options(&self, options: &Map<String, Value>) -> Result<(), AgentError> {
+        option_args(options).map(|_| ())
     }
 
     async fn start(
