@@ -16,7 +16,7 @@ use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
-use baton_core::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use baton_core::ports::{AccountPool, DeliveryClaim, SlotPool, Store, StoreError};
 use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
@@ -26,6 +26,7 @@ use std::time::Duration;
 mod events;
 mod metrics;
 mod runs;
+mod accounts;
 mod slots;
 
 const PK: &str = "pk";
@@ -789,6 +790,18 @@ impl Store for DynamoStore {
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         self.put_slot_pool_record(pool, expected_version).await
+    }
+
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError> {
+        self.read_account_pool(provider).await
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.put_account_pool_record(pool, expected_version).await
     }
 
     async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {

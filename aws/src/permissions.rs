@@ -126,6 +126,8 @@ pub enum PortCall {
     ListEvents,
     GetSlotPool,
     PutSlotPool,
+    GetAccountPool,
+    PutAccountPool,
     RecordMetrics,
     ReadMetrics,
     Send,
@@ -138,7 +140,7 @@ pub enum PortCall {
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 24] = [
+    pub const ALL: [PortCall; 26] = [
         Self::Open,
         Self::BeginDelivery,
         Self::CompleteDelivery,
@@ -154,6 +156,8 @@ impl PortCall {
         Self::ListEvents,
         Self::GetSlotPool,
         Self::PutSlotPool,
+        Self::GetAccountPool,
+        Self::PutAccountPool,
         Self::RecordMetrics,
         Self::ReadMetrics,
         Self::Send,
@@ -184,6 +188,8 @@ impl PortCall {
             Self::ListEvents => "list_events",
             Self::GetSlotPool => "get_slot_pool",
             Self::PutSlotPool => "put_slot_pool",
+            Self::GetAccountPool => "get_account_pool",
+            Self::PutAccountPool => "put_account_pool",
             Self::RecordMetrics => "record_metrics",
             Self::ReadMetrics => "read_metrics",
             Self::Send => "send",
@@ -231,6 +237,8 @@ impl PortCall {
             Self::ListEvents => QUERY_TABLE,
             Self::GetSlotPool => GET_ITEM,
             Self::PutSlotPool => PUT_ITEM,
+            Self::GetAccountPool => GET_ITEM,
+            Self::PutAccountPool => PUT_ITEM,
             Self::RecordMetrics => UPDATE_ITEM,
             // A scope's hour buckets: its own partition of the table.
             Self::ReadMetrics => QUERY_TABLE,
@@ -301,6 +309,8 @@ impl Component {
                 Send,
                 // The metrics API and the dashboard's charts.
                 ReadMetrics,
+                // The state API's agent accounts.
+                GetAccountPool,
             ],
             Self::Reconciler => &[
                 Open,
@@ -330,6 +340,9 @@ impl Component {
                 ListEvents,
                 GetSlotPool,
                 PutSlotPool,
+                // Agent accounts: leases and quota state.
+                GetAccountPool,
+                PutAccountPool,
                 Receive,
                 Delete,
                 ChangeVisibility,

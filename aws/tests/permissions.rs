@@ -11,10 +11,11 @@ use support::rust_source::{
 };
 
 /// The adapter sources, relative to the workspace root.
-const ADAPTER_FILES: [&str; 8] = [
+const ADAPTER_FILES: [&str; 9] = [
     "aws/src/lib.rs",
     "aws/src/backends.rs",
     "aws/src/dynamo.rs",
+    "aws/src/dynamo/accounts.rs",
     "aws/src/dynamo/events.rs",
     "aws/src/dynamo/metrics.rs",
     "aws/src/dynamo/runs.rs",

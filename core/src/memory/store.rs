@@ -6,7 +6,7 @@ use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord as CompletedDelivery, NormalizedEvent, Run,
     RunEvent, RunId, RunStatus, WorkItem, WorkItemKey, WorkItemStatus,
 };
-use crate::ports::{DeliveryClaim, SlotPool, Store, StoreError};
+use crate::ports::{AccountPool, DeliveryClaim, SlotPool, Store, StoreError};
 use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,6 +41,7 @@ pub struct MemoryStore {
     /// Each run's timeline by sequence number, with when it expires (epoch seconds).
     events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
+    account_pools: super::accounts::AccountPools,
     metrics: Mutex<super::metrics::Buckets>,
 }
 
@@ -52,6 +53,7 @@ impl Default for MemoryStore {
             runs: Mutex::default(),
             events: Mutex::default(),
             slot_pools: Mutex::default(),
+            account_pools: Default::default(),
             metrics: Mutex::default(),
         }
     }
@@ -365,6 +367,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError> {
+        Ok(self.account_pools.get(provider))
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.account_pools.put(pool, expected_version)
+    }
+
     async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {
         update.check().map_err(StoreError::Corrupt)?;
         lock(&self.metrics).apply(update, Utc::now());
@@ -385,7 +399,7 @@ impl Store for MemoryStore {
 type Timeline = BTreeMap<u32, (RunEvent, i64)>;
 
 /// The conflict message of a versioned write that lost.
-fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {
+pub(super) fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {
     let show = |version: Option<u64>| {
         version.map_or_else(|| "none".to_owned(), |v| format!("version {v}"))
     };

@@ -2,8 +2,13 @@
 //! `crate::memory` (embedded) and the `baton-aws` crate (DynamoDB, SQS). The suites in
 //! `crate::contract` hold every adapter to the same behaviour.
 
+mod accounts;
 mod queue;
 mod store;
 
+pub use accounts::{
+    AccountLease, AccountPool, AccountState, CredentialError, CredentialSource, QuotaSignals,
+    QuotaWindow,
+};
 pub use queue::{Queue, QueueError, ReceivedJob, MAX_RECEIVE_COUNT, MAX_SEND_DELAY};
 pub use store::{DeliveryClaim, SlotPool, Store, StoreError};
