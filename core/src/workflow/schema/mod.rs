@@ -5,6 +5,7 @@
 //! `agent_provider.options` (beyond baton's own keys), `repo.provider` and
 //! `codex.turn_sandbox_policy`.
 
+mod accounts;
 mod agent;
 mod errors;
 mod notify;
@@ -12,6 +13,9 @@ mod profile;
 mod tracker;
 mod workspace;
 
+pub use accounts::{
+    default_env, AccountConfig, AccountsConfig, CredentialRef, ACCOUNT_PROVIDERS, AGENT_ACCOUNTS_ENV,
+};
 pub use agent::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, AGENT_KINDS, RETRY_BASE,
 };
@@ -62,6 +66,9 @@ pub struct WorkflowConfig {
     /// Chat notifications of run outcomes (Slack).
     #[serde(deserialize_with = "nullable")]
     pub notify: NotifyConfig,
+    /// The pools of agent credentials runs lease from.
+    #[serde(deserialize_with = "nullable")]
+    pub accounts: AccountsConfig,
     /// Maestro's `workflow.profile`, as written; [`WorkflowConfig::profile`] is its meaning.
     #[serde(rename = "workflow", deserialize_with = "nullable")]
     pub workflow_section: WorkflowSection,
@@ -102,6 +109,7 @@ impl WorkflowConfig {
         self.agent_provider.validate()?;
         self.repo.validate()?;
         self.notify.validate()?;
+        self.accounts.validate()?;
         Ok(())
     }
 }
