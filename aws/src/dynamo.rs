@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod accounts;
 mod events;
 mod metrics;
 mod runs;
-mod accounts;
 mod slots;
 
 const PK: &str = "pk";

@@ -399,7 +399,11 @@ impl Store for MemoryStore {
 type Timeline = BTreeMap<u32, (RunEvent, i64)>;
 
 /// The conflict message of a versioned write that lost.
-pub(super) fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {
+pub(super) fn version_conflict(
+    what: &str,
+    expected: Option<u64>,
+    found: Option<u64>,
+) -> StoreError {
     let show = |version: Option<u64>| {
         version.map_or_else(|| "none".to_owned(), |v| format!("version {v}"))
     };

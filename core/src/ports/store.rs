@@ -1,8 +1,8 @@
+use super::AccountPool;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
 };
-use super::AccountPool;
 use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -81,6 +81,8 @@ pub struct AttemptInput<'a> {
     pub evidence: &'a EvidenceHandle,
     /// baton's status comment on the issue, for the agent's progress notes.
     pub living: Option<Arc<LivingComment>>,
+    /// The agent account the run leased, if its workflow has a pool.
+    pub account: Option<&'a crate::accounts::LeasedAccount>,
 }
 
 /// Runs the attempt; returns how it ended and what it delivered.
@@ -135,6 +137,7 @@ async fn run_session(
         agent_events,
         evidence,
         living,
+        account,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -197,7 +200,7 @@ async fn run_session(
     let config = SessionConfig {
         workspace: workspace.path.clone(),
         command_argv: plan.agent.command_argv.clone(),
-        env: plan.agent.environment(|name| std::env::var(name).ok()),
+        env: super::accounts::agent_env(plan, account),
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),

@@ -87,9 +87,11 @@ impl CredentialRef {
         if let Some(name) = reference.strip_prefix("ssm:") {
             return nonempty(name, "ssm:").map(Self::Ssm);
         }
-        Err("must be a reference (`$VARIABLE`, `file:<path>`, `secretsmanager:<id>` or \
+        Err(
+            "must be a reference (`$VARIABLE`, `file:<path>`, `secretsmanager:<id>` or \
              `ssm:<name>`); secrets never live in the workflow file (the value is not shown)"
-            .into())
+                .into(),
+        )
     }
 }
 
@@ -222,7 +224,10 @@ mod tests {
         assert_eq!(accounts.codex.len(), 2);
         assert_eq!(accounts.codex[0].env_name("codex"), "OPENAI_API_KEY");
         assert_eq!(accounts.claude_code[0].env_name("claude_code"), "MY_KEY");
-        assert_eq!(accounts.opencode[0].env_name("opencode"), "ANTHROPIC_API_KEY");
+        assert_eq!(
+            accounts.opencode[0].env_name("opencode"),
+            "ANTHROPIC_API_KEY"
+        );
         assert_eq!(
             CredentialRef::parse(&accounts.codex[1].credential),
             Ok(CredentialRef::SecretsManager("baton/codex/team-b".into()))
@@ -266,7 +271,10 @@ mod tests {
             assert_eq!(error.code(), "workflow_parse_error");
             let text = error.to_string();
             assert!(text.contains(needle), "{yaml}: {text}");
-            assert!(!text.contains("sk-live"), "the secret is not echoed: {text}");
+            assert!(
+                !text.contains("sk-live"),
+                "the secret is not echoed: {text}"
+            );
         }
     }
 
@@ -278,8 +286,9 @@ mod tests {
         .expect("valid");
         assert_eq!(config.pool("codex").len(), 2);
         assert!(config.pool("claude_code").is_empty());
-        let error = AccountsConfig::from_json(r#"{"codex": [{"name": "a", "credential": "sk-123"}]}"#)
-            .expect_err("a literal secret");
+        let error =
+            AccountsConfig::from_json(r#"{"codex": [{"name": "a", "credential": "sk-123"}]}"#)
+                .expect_err("a literal secret");
         assert!(!error.to_string().contains("sk-123"), "{error}");
         let error = AccountsConfig::from_json(r#"{"codex": [{"name": 5, "credential": "sk-9"}]}"#)
             .expect_err("bad json");

@@ -14,7 +14,8 @@ mod tracker;
 mod workspace;
 
 pub use accounts::{
-    default_env, AccountConfig, AccountsConfig, CredentialRef, ACCOUNT_PROVIDERS, AGENT_ACCOUNTS_ENV,
+    default_env, AccountConfig, AccountsConfig, CredentialRef, ACCOUNT_PROVIDERS,
+    AGENT_ACCOUNTS_ENV,
 };
 pub use agent::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, AGENT_KINDS, RETRY_BASE,
