@@ -7,7 +7,9 @@
 //! - [`prompt`]: the workflow's Liquid prompt template, parsed once, rendered strictly.
 //! - [`worker`]: the runner loop: claim, lease, run, record, retry.
 //! - [`redact`]: secrets out of everything recorded.
+//! - [`accounts`]: agent account pools, their leases and quotas.
 
+pub mod accounts;
 pub mod agent;
 pub mod bridge;
 pub mod mock_agent;

@@ -17,7 +17,8 @@ use baton_core::domain::{
     WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{
-    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+    AccountPool, BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store,
+    StoreError,
 };
 use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod accounts;
 mod budgets;
 mod events;
 mod metrics;
@@ -792,6 +794,18 @@ impl Store for DynamoStore {
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         self.put_slot_pool_record(pool, expected_version).await
+    }
+
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError> {
+        self.read_account_pool(provider).await
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.put_account_pool_record(pool, expected_version).await
     }
 
     async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {

@@ -126,6 +126,8 @@ pub enum PortCall {
     ListEvents,
     GetSlotPool,
     PutSlotPool,
+    GetAccountPool,
+    PutAccountPool,
     RecordMetrics,
     ReadMetrics,
     ChargeBudget,
@@ -140,7 +142,7 @@ pub enum PortCall {
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 26] = [
+    pub const ALL: [PortCall; 28] = [
         Self::Open,
         Self::BeginDelivery,
         Self::CompleteDelivery,
@@ -156,6 +158,8 @@ impl PortCall {
         Self::ListEvents,
         Self::GetSlotPool,
         Self::PutSlotPool,
+        Self::GetAccountPool,
+        Self::PutAccountPool,
         Self::RecordMetrics,
         Self::ReadMetrics,
         Self::ChargeBudget,
@@ -188,6 +192,8 @@ impl PortCall {
             Self::ListEvents => "list_events",
             Self::GetSlotPool => "get_slot_pool",
             Self::PutSlotPool => "put_slot_pool",
+            Self::GetAccountPool => "get_account_pool",
+            Self::PutAccountPool => "put_account_pool",
             Self::RecordMetrics => "record_metrics",
             Self::ReadMetrics => "read_metrics",
             Self::ChargeBudget => "charge_budget",
@@ -237,6 +243,8 @@ impl PortCall {
             Self::ListEvents => QUERY_TABLE,
             Self::GetSlotPool => GET_ITEM,
             Self::PutSlotPool => PUT_ITEM,
+            Self::GetAccountPool => GET_ITEM,
+            Self::PutAccountPool => PUT_ITEM,
             Self::RecordMetrics => UPDATE_ITEM,
             // A scope's hour buckets: its own partition of the table.
             Self::ReadMetrics => QUERY_TABLE,
@@ -310,6 +318,8 @@ impl Component {
                 Send,
                 // The metrics API and the dashboard's charts.
                 ReadMetrics,
+                // The state API's agent accounts.
+                GetAccountPool,
             ],
             Self::Reconciler => &[
                 Open,
@@ -339,6 +349,9 @@ impl Component {
                 ListEvents,
                 GetSlotPool,
                 PutSlotPool,
+                // Agent accounts: leases and quota state.
+                GetAccountPool,
+                PutAccountPool,
                 Receive,
                 Delete,
                 ChangeVisibility,

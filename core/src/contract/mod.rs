@@ -15,6 +15,7 @@
 //!
 //! Compiled for core's own tests and, with the `contract-tests` feature, for adapter crates.
 
+pub mod accounts;
 pub mod budgets;
 pub mod metrics;
 pub mod queue;

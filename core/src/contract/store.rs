@@ -106,6 +106,18 @@ macro_rules! store_contract_tests {
         }
 
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_account_pool_versions() {
+            let store = $fresh;
+            $crate::contract::accounts::account_pool_versions(&*store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_concurrent_account_pool_writes_have_one_winner() {
+            let store = $fresh;
+            $crate::contract::accounts::concurrent_account_pool_writes_have_one_winner(store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn store_metrics_add_up_per_hour_and_scope() {
             let store = $fresh;
             $crate::contract::metrics::metrics_add_up_per_hour_and_scope(&*store).await;

@@ -4,6 +4,7 @@
 //! `crate::contract` run against both), including their time granularity: delivery leases are
 //! compared in milliseconds, retention and visibility timeouts in whole seconds.
 
+mod accounts;
 mod budgets;
 mod deliveries;
 mod metrics;

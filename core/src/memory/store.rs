@@ -7,7 +7,8 @@ use crate::domain::{
     RunEvent, RunId, RunStatus, WorkItem, WorkItemKey, WorkItemStatus,
 };
 use crate::ports::{
-    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+    AccountPool, BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store,
+    StoreError,
 };
 use crate::trends::{MetricsRecord, MetricsUpdate};
 use async_trait::async_trait;
@@ -43,6 +44,7 @@ pub struct MemoryStore {
     /// Each run's timeline by sequence number, with when it expires (epoch seconds).
     events: Mutex<HashMap<RunId, Timeline>>,
     slot_pools: Mutex<HashMap<String, SlotPool>>,
+    account_pools: super::accounts::AccountPools,
     metrics: Mutex<super::metrics::Buckets>,
     budgets: Mutex<super::budgets::Budgets>,
 }
@@ -55,6 +57,7 @@ impl Default for MemoryStore {
             runs: Mutex::default(),
             events: Mutex::default(),
             slot_pools: Mutex::default(),
+            account_pools: Default::default(),
             metrics: Mutex::default(),
             budgets: Mutex::default(),
         }
@@ -369,6 +372,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError> {
+        Ok(self.account_pools.get(provider))
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.account_pools.put(pool, expected_version)
+    }
+
     async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {
         update.check().map_err(StoreError::Corrupt)?;
         lock(&self.metrics).apply(update, Utc::now());
@@ -397,7 +412,11 @@ impl Store for MemoryStore {
 type Timeline = BTreeMap<u32, (RunEvent, i64)>;
 
 /// The conflict message of a versioned write that lost.
-fn version_conflict(what: &str, expected: Option<u64>, found: Option<u64>) -> StoreError {
+pub(super) fn version_conflict(
+    what: &str,
+    expected: Option<u64>,
+    found: Option<u64>,
+) -> StoreError {
     let show = |version: Option<u64>| {
         version.map_or_else(|| "none".to_owned(), |v| format!("version {v}"))
     };

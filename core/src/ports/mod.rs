@@ -2,11 +2,16 @@
 //! these traits; adapters live in `crate::memory` (embedded) and the `baton-aws` crate
 //! (DynamoDB, SQS). The suites in `crate::contract` hold every adapter to the same behaviour.
 
+mod accounts;
 mod announcer;
 mod budgets;
 mod queue;
 mod store;
 
+pub use accounts::{
+    AccountLease, AccountPool, AccountState, CredentialError, CredentialSource, QuotaSignals,
+    QuotaWindow,
+};
 pub use announcer::{Announcer, HeldRun};
 pub use budgets::{
     BudgetCharge, BudgetScope, BudgetSpend, BudgetTotals, BUDGET_DAY_RETENTION_DAYS,

@@ -1,4 +1,5 @@
 use super::budgets::{BudgetCharge, BudgetScope, BudgetTotals};
+use super::AccountPool;
 use crate::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
     WorkItemKey, WorkItemStatus,
@@ -137,6 +138,16 @@ pub trait Store: Send + Sync + 'static {
     async fn put_slot_pool(
         &self,
         pool: &SlotPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+
+    /// The agent account pool of `provider` (see [`AccountPool`]).
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError>;
+
+    /// Writes an account pool if its stored version is still `expected_version` (`None`: new).
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError>;
 

@@ -491,6 +491,20 @@ impl Store for Interleaving {
         self.0.put_slot_pool(pool, expected).await
     }
 
+    async fn get_account_pool(
+        &self,
+        provider: &str,
+    ) -> Result<Option<crate::ports::AccountPool>, StoreError> {
+        self.0.get_account_pool(provider).await
+    }
+    async fn put_account_pool(
+        &self,
+        pool: &crate::ports::AccountPool,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.0.put_account_pool(pool, expected).await
+    }
+
     async fn record_metrics(
         &self,
         update: &crate::trends::MetricsUpdate,

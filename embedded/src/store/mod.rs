@@ -1,5 +1,6 @@
 //! The `Store` port on SQLite.
 
+mod accounts;
 mod budgets;
 mod deliveries;
 mod events;
@@ -13,7 +14,8 @@ use baton_core::domain::{
     WorkItemKey, WorkItemStatus,
 };
 use baton_core::ports::{
-    BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store, StoreError,
+    AccountPool, BudgetCharge, BudgetScope, BudgetTotals, DeliveryClaim, SlotPool, Store,
+    StoreError,
 };
 use baton_core::trends::{MetricsRecord, MetricsUpdate};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -344,6 +346,18 @@ impl Store for SqliteStore {
             expected: expected_version,
         };
         self.put(&SLOT_POOLS, record).await
+    }
+
+    async fn get_account_pool(&self, provider: &str) -> Result<Option<AccountPool>, StoreError> {
+        self.read_account_pool(provider).await
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.write_account_pool(pool, expected_version).await
     }
 
     async fn record_metrics(&self, update: &MetricsUpdate) -> Result<(), StoreError> {

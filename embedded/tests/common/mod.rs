@@ -160,6 +160,21 @@ impl<T: Store> Store for Held<T> {
         self.inner.put_slot_pool(pool, expected_version).await
     }
 
+    async fn get_account_pool(
+        &self,
+        provider: &str,
+    ) -> Result<Option<baton_core::ports::AccountPool>, StoreError> {
+        self.inner.get_account_pool(provider).await
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &baton_core::ports::AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.inner.put_account_pool(pool, expected_version).await
+    }
+
     async fn record_metrics(
         &self,
         update: &baton_core::trends::MetricsUpdate,

@@ -86,6 +86,8 @@ pub struct AttemptInput<'a> {
     pub living: Option<Arc<LivingComment>>,
     /// The workflow's budgets for this run.
     pub budget: &'a RunBudget,
+    /// The agent account the run leased, if its workflow has a pool.
+    pub account: Option<&'a crate::accounts::LeasedAccount>,
 }
 
 /// Runs the attempt; returns how it ended and what it delivered.
@@ -145,6 +147,7 @@ async fn run_session(
         evidence,
         living,
         budget,
+        account,
     } = input;
     // Symphony: `attempt` is nil on the first run.
     let attempt = (job.attempt > 1).then_some(job.attempt);
@@ -207,7 +210,7 @@ async fn run_session(
     let config = SessionConfig {
         workspace: workspace.path.clone(),
         command_argv: plan.agent.command_argv.clone(),
-        env: plan.agent.environment(|name| std::env::var(name).ok()),
+        env: super::accounts::agent_env(plan, account),
         timeouts: plan.agent.timeouts,
         approval_policy: plan.agent.approval_policy,
         options: plan.agent.options.clone(),

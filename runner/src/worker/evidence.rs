@@ -51,10 +51,13 @@ pub struct Evidence {
     pub tests: Option<(String, bool)>,
     pub files_changed: usize,
     pub tool_calls: usize,
+    /// What the provider said about the account's quota.
+    pub quota: crate::accounts::quota::Seen,
 }
 
 impl Evidence {
     fn observe(&mut self, event: &AgentEvent) {
+        self.quota.observe(event);
         match event {
             AgentEvent::Message { text } if !text.trim().is_empty() => {
                 self.final_message = Some(text.clone());

@@ -203,29 +203,12 @@ impl Runner {
             return;
         }
         let run_id = RunId::generate();
-        let now = self.clock.now();
-        let held = match slots::acquire(
-            &*self.store,
-            &slots::slot_limits(&plan.limits, &item.issue),
-            run_id.as_str(),
-            now,
-            self.settings.lease,
-        )
-        .await
-        {
-            Ok(Some(held)) => held,
-            Ok(None) => {
-                tracing::info!(work_item = %job.work_item, "every concurrency slot is taken; the job waits");
-                self.postpone(&job, &received.receipt, self.settings.busy_retry)
-                    .await;
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot take a concurrency slot; the job waits");
-                self.postpone(&job, &received.receipt, STORE_DOWN_RETRY)
-                    .await;
-                return;
-            }
+        let receipt = received.receipt.as_str();
+        let Some(held) = self
+            .take_slots((&job, receipt), &plan, &item, &run_id)
+            .await
+        else {
+            return;
         };
         let claimed = match self.claim(&job, &run_id).await {
             Ok(Some(claimed)) => claimed,
@@ -428,6 +411,7 @@ impl Runner {
                 evidence: &evidence,
                 living: living.clone(),
                 budget: &budget,
+                account: held.account.as_ref(),
             },
         )
         .await;
@@ -444,6 +428,7 @@ impl Runner {
             evidence: evidence.snapshot(),
             delivered,
         };
+        self.note_quota(&held, &report.evidence, &end).await;
         self.conclude(&job, &received, &mut run, end, (&item, &plan), report)
             .await;
         slots::release(&*self.store, &held).await;

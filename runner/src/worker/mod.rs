@@ -8,6 +8,7 @@
 //! - [`slots`]: the concurrency limits shared by every runner.
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
+mod accounts;
 mod announce;
 mod attempt;
 pub mod budget;
@@ -40,7 +41,7 @@ use crate::redact::Redactor;
 use crate::workspace::{WorkspaceConfig, WorkspaceConfigError, WorkspaceManager};
 use baton_core::clock::Clock;
 use baton_core::domain::{RunError, WorkItem};
-use baton_core::ports::{Queue, Store};
+use baton_core::ports::{CredentialSource, Queue, Store};
 use baton_core::workflow::{StateRules, Workflow};
 use baton_integrations::wiring::Connections;
 use chrono::{DateTime, Utc};
@@ -61,6 +62,8 @@ pub enum PlanError {
     Prompt(#[from] PromptError),
     #[error("workflow_parse_error: {0}")]
     Delivery(#[from] baton_integrations::config::ConfigError),
+    #[error(transparent)]
+    Accounts(#[from] baton_core::workflow::WorkflowError),
 }
 
 /// Everything the runner takes from one workflow, resolved and checked up front so a bad
@@ -77,6 +80,8 @@ pub struct RunPlan {
     pub notify: Option<Arc<crate::notify::Notifier>>,
     /// The workflow's `budgets`, if it sets any.
     pub budget: Option<Arc<budget::BudgetPlan>>,
+    /// The agent account pool runs lease from, when the workflow or deployment names one.
+    pub accounts: Option<crate::accounts::AccountPlan>,
 }
 
 impl RunPlan {
@@ -111,6 +116,7 @@ impl RunPlan {
             prompt: PromptTemplate::from_workflow(workflow)?,
             notify: crate::notify::Notifier::from_config(&workflow.config.notify, &env),
             budget: budget::BudgetPlan::from_workflow(workflow),
+            accounts: crate::accounts::AccountPlan::new(workflow, &env)?,
         })
     }
 }
@@ -125,6 +131,8 @@ pub struct Runner {
     redactor: Redactor,
     /// Jobs waiting for a run of this process to end (see `waiting`).
     waiting: waiting::Parked,
+    /// Where agent account credentials are read from.
+    credentials: Arc<dyn CredentialSource>,
 }
 
 /// `now + duration`, saturating instead of overflowing on absurd configured durations.
@@ -178,6 +186,26 @@ impl Runner {
         plans: PlanBook,
         redactor: Redactor,
     ) -> Arc<Self> {
+        Self::with_credentials(
+            store,
+            queue,
+            clock,
+            settings,
+            (plans, redactor),
+            Arc::new(crate::accounts::LocalCredentials),
+        )
+    }
+
+    /// A runner reading agent account credentials from `credentials` (the AWS backend's
+    /// source reads Secrets Manager and Parameter Store references too).
+    pub fn with_credentials(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        settings: RunnerSettings,
+        (plans, redactor): (PlanBook, Redactor),
+        credentials: Arc<dyn CredentialSource>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             queue,
@@ -186,6 +214,7 @@ impl Runner {
             plans,
             redactor,
             waiting: Default::default(),
+            credentials,
         })
     }
 

@@ -433,6 +433,20 @@ mod tests {
             self.inner.put_slot_pool(pool, expected).await
         }
 
+        async fn get_account_pool(
+            &self,
+            provider: &str,
+        ) -> Result<Option<baton_core::ports::AccountPool>, StoreError> {
+            self.inner.get_account_pool(provider).await
+        }
+        async fn put_account_pool(
+            &self,
+            pool: &baton_core::ports::AccountPool,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            self.inner.put_account_pool(pool, expected).await
+        }
+
         async fn record_metrics(
             &self,
             update: &baton_core::trends::MetricsUpdate,

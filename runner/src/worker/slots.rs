@@ -51,6 +51,8 @@ pub fn slot_limits(limits: &AgentLimits, issue: &IssueSnapshot) -> Vec<(String, 
 pub struct HeldSlots {
     pub holder: String,
     pub scopes: Vec<String>,
+    /// The agent account the run leased, renewed and released with the slots.
+    pub account: Option<crate::accounts::LeasedAccount>,
 }
 
 fn expiry(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
@@ -97,6 +99,7 @@ pub async fn acquire(
     let mut held = HeldSlots {
         holder: holder.to_owned(),
         scopes: Vec::new(),
+        account: None,
     };
     for (scope, limit) in limits {
         let limit = *limit as usize;
@@ -143,6 +146,14 @@ pub async fn renew(
         })
         .await?;
     }
+    if let Some(account) = &held.account {
+        let leased = (
+            account.provider.as_str(),
+            account.name.as_str(),
+            held.holder.as_str(),
+        );
+        crate::accounts::lease::renew(store, leased, now, lease).await?;
+    }
     Ok(())
 }
 
@@ -157,6 +168,14 @@ pub async fn release(store: &dyn Store, held: &HeldSlots) {
             tracing::warn!(scope = %scope, holder = %held.holder, %error,
                 "could not release a concurrency slot; it frees itself when its lease runs out");
         }
+    }
+    if let Some(account) = &held.account {
+        let leased = (
+            account.provider.as_str(),
+            account.name.as_str(),
+            held.holder.as_str(),
+        );
+        crate::accounts::lease::release(store, leased).await;
     }
 }
 

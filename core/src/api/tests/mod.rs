@@ -829,6 +829,23 @@ impl Store for FailingStore {
         self.inner.put_slot_pool(pool, expected_version).await
     }
 
+    async fn get_account_pool(
+        &self,
+        provider: &str,
+    ) -> Result<Option<crate::ports::AccountPool>, StoreError> {
+        self.check("get_account_pool")?;
+        self.inner.get_account_pool(provider).await
+    }
+
+    async fn put_account_pool(
+        &self,
+        pool: &crate::ports::AccountPool,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.check("put_account_pool")?;
+        self.inner.put_account_pool(pool, expected_version).await
+    }
+
     async fn record_metrics(
         &self,
         update: &crate::trends::MetricsUpdate,

@@ -5,6 +5,7 @@
 //! `agent_provider.options` (beyond baton's own keys), `repo.provider` and
 //! `codex.turn_sandbox_policy`.
 
+mod accounts;
 mod agent;
 mod budgets;
 mod errors;
@@ -13,6 +14,10 @@ mod profile;
 mod tracker;
 mod workspace;
 
+pub use accounts::{
+    default_env, AccountConfig, AccountsConfig, CredentialRef, ACCOUNT_PROVIDERS,
+    AGENT_ACCOUNTS_ENV,
+};
 pub use agent::{
     AgentConfig, AgentProviderConfig, AgentProviderOptions, CodexConfig, AGENT_KINDS, RETRY_BASE,
 };
@@ -67,6 +72,9 @@ pub struct WorkflowConfig {
     /// Token and cost limits per run, per work item and per day, and the model prices.
     #[serde(deserialize_with = "nullable")]
     pub budgets: BudgetsConfig,
+    /// The pools of agent credentials runs lease from.
+    #[serde(deserialize_with = "nullable")]
+    pub accounts: AccountsConfig,
     /// Maestro's `workflow.profile`, as written; [`WorkflowConfig::profile`] is its meaning.
     #[serde(rename = "workflow", deserialize_with = "nullable")]
     pub workflow_section: WorkflowSection,
@@ -108,6 +116,7 @@ impl WorkflowConfig {
         self.repo.validate()?;
         self.notify.validate()?;
         self.budgets.validate(self.configured_model())?;
+        self.accounts.validate()?;
         Ok(())
     }
 }
