@@ -1,16 +1,10 @@
-use crate::startup::Failure;
-use crate::{describe, SetupError};
+use crate::describe;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use baton_core::domain::{
     DeliveryKey, DeliveryOutcome, DeliveryRecord, NormalizedEvent, Run, RunEvent, RunId, WorkItem,
@@ -28,8 +22,10 @@ use std::time::Duration;
 
 mod accounts;
 mod budgets;
+mod deliveries;
 mod events;
 mod metrics;
+mod provision;
 mod runs;
 mod slots;
 
@@ -42,17 +38,7 @@ const TTL: &str = "expires_at";
 const DOC: &str = "doc";
 const VERSION: &str = "version";
 
-const DELIVERY_SK: &str = "DELIVERY";
 const ITEM_SK: &str = "ITEM";
-const IN_PROGRESS: &str = "in_progress";
-const COMPLETED: &str = "completed";
-
-/// How often `begin_delivery` tries again when a claim it lost to was gone by the time it
-/// looked (released or expired in between).
-const CLAIM_ATTEMPTS: usize = 3;
-
-/// How long `create_table` waits for the table to become active.
-const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(120);
 
 /// The `Store` port on one DynamoDB table (see the crate docs for the layout). Every write is
 /// a conditional put or delete, except run events, which are idempotent batch puts. Reads
@@ -94,10 +80,6 @@ fn millis(duration: Duration) -> i64 {
 
 fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
-fn delivery_pk(key: &DeliveryKey) -> String {
-    format!("DELIVERY#{}#{}", key.source, key.id)
 }
 
 fn item_pk(key: &WorkItemKey) -> String {
@@ -173,64 +155,6 @@ fn number_attr(item: &Item, name: &str) -> Result<i64, StoreError> {
     }
 }
 
-/// What a stored delivery record means to `owner` at `now`: `None` when it may be claimed
-/// (expired, or an in-progress claim whose lease ran out).
-fn classify_delivery(
-    item: &Item,
-    owner: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<DeliveryClaim>, StoreError> {
-    if number_attr(item, TTL)? < now.timestamp() {
-        return Ok(None);
-    }
-    match string_attr(item, "status")? {
-        COMPLETED => {
-            // A record written by an older version may not decode: it is still a duplicate.
-            let outcome = serde_json::from_str(string_attr(item, "outcome")?).unwrap_or_else(|e| {
-                DeliveryOutcome::Ignored {
-                    reason: format!("processed before; its recorded outcome is unreadable ({e})"),
-                }
-            });
-            Ok(Some(DeliveryClaim::Completed(outcome)))
-        }
-        // Our own claim: the SDK retried a put whose first attempt was applied but whose
-        // answer was lost.
-        IN_PROGRESS if string_attr(item, "owner")? == owner => Ok(Some(DeliveryClaim::Claimed)),
-        IN_PROGRESS if number_attr(item, "lease_until")? >= now.timestamp_millis() => {
-            Ok(Some(DeliveryClaim::InProgress))
-        }
-        IN_PROGRESS => Ok(None),
-        other => Err(StoreError::Corrupt(format!(
-            "delivery status `{other}` is unknown"
-        ))),
-    }
-}
-
-/// Decodes a completed delivery record. Records written before events were kept have no
-/// `event` (and no `completed_at`: the record's expiry stands in, since it was set from it).
-fn completed_delivery(item: &Item) -> Result<DeliveryRecord, StoreError> {
-    let outcome = serde_json::from_str(string_attr(item, "outcome")?)
-        .map_err(|e| StoreError::Corrupt(format!("delivery outcome: {e}")))?;
-    let event = match item.get("event") {
-        None => None,
-        Some(_) => Some(
-            serde_json::from_str(string_attr(item, "event")?)
-                .map_err(|e| StoreError::Corrupt(format!("delivery event: {e}")))?,
-        ),
-    };
-    let completed_at = match item.get("completed_at") {
-        Some(_) => DateTime::parse_from_rfc3339(string_attr(item, "completed_at")?)
-            .map_err(|e| StoreError::Corrupt(format!("delivery completed_at: {e}")))?
-            .with_timezone(&Utc),
-        None => DateTime::from_timestamp(number_attr(item, TTL)?, 0).unwrap_or_default(),
-    };
-    Ok(DeliveryRecord {
-        outcome,
-        event,
-        completed_at,
-    })
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -253,22 +177,6 @@ impl DynamoStore {
             client: crate::startup::patient_dynamo(&self.client),
             table: Arc::clone(&self.table),
         }
-    }
-
-    /// A consistent read of a delivery record, for when a failed claim did not say what it
-    /// lost to.
-    async fn read_delivery(&self, pk: &str) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .key(PK, s(pk))
-            .key(SK, s(DELIVERY_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", e))?;
-        Ok(output.item)
     }
 
     /// The `doc` attribute of a record, read consistently.
@@ -368,162 +276,6 @@ impl DynamoStore {
         )
         .await
     }
-
-    /// Creates the table if it does not exist (on demand, with the `gsi1` index), waits until
-    /// it is active, and turns on TTL on `expires_at`.
-    pub async fn create_table(&self) -> Result<(), SetupError> {
-        let table = &*self.table;
-        let resource = format!("table {table}");
-        let fail = |message: String| SetupError::new(&resource, message);
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(|e| fail(e.to_string()))
-        };
-        let mut request = self
-            .client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key(PK, KeyType::Hash)?)
-            .key_schema(key(SK, KeyType::Range)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(GSI1)
-                    .key_schema(key(GSI1_PK, KeyType::Hash)?)
-                    .key_schema(key(GSI1_SK, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(|e| fail(e.to_string()))?,
-            );
-        for name in [PK, SK, GSI1_PK, GSI1_SK] {
-            request = request.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(|e| fail(e.to_string()))?,
-            );
-        }
-        match request.send().await {
-            Ok(_) => tracing::info!(table, "created the DynamoDB table"),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-            Err(e) => {
-                return Err(SetupError::from_failure(
-                    &resource,
-                    Failure::from_sdk("DynamoDB", "CreateTable", &e),
-                ))
-            }
-        }
-
-        let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_WAIT;
-        loop {
-            let described = self
-                .client
-                .describe_table()
-                .table_name(table)
-                .send()
-                .await
-                .map_err(|e| {
-                    SetupError::from_failure(
-                        &resource,
-                        Failure::from_sdk("DynamoDB", "DescribeTable", &e),
-                    )
-                })?;
-            let status = described.table.and_then(|t| t.table_status);
-            if status == Some(TableStatus::Active) {
-                break;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(fail(format!(
-                    "not active after {TABLE_ACTIVE_WAIT:?} (status {status:?})"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-
-        self.enable_ttl()
-            .await
-            .map_err(|failure| SetupError::from_failure(&resource, failure))?;
-
-        // Point-in-time recovery belongs to the infrastructure templates; emulators may not
-        // implement it, which is fine.
-        let pitr = self
-            .client
-            .update_continuous_backups()
-            .table_name(table)
-            .point_in_time_recovery_specification(
-                PointInTimeRecoverySpecification::builder()
-                    .point_in_time_recovery_enabled(true)
-                    .build()
-                    .map_err(|e| fail(e.to_string()))?,
-            )
-            .send()
-            .await;
-        if let Err(e) = pitr {
-            tracing::warn!(table, error = %DisplayErrorContext(&e), "point-in-time recovery not enabled");
-        }
-        Ok(())
-    }
-
-    async fn ttl_attribute(&self) -> Result<Option<(String, TimeToLiveStatus)>, Failure> {
-        let described = self
-            .client
-            .describe_time_to_live()
-            .table_name(&*self.table)
-            .send()
-            .await
-            .map_err(|e| Failure::from_sdk("DynamoDB", "DescribeTimeToLive", &e))?;
-        Ok(described.time_to_live_description.and_then(|ttl| {
-            let status = ttl.time_to_live_status?;
-            if status == TimeToLiveStatus::Disabled || status == TimeToLiveStatus::Disabling {
-                return None;
-            }
-            Some((ttl.attribute_name?, status))
-        }))
-    }
-
-    async fn enable_ttl(&self) -> Result<(), Failure> {
-        let check = |current: Option<(String, TimeToLiveStatus)>| match current {
-            Some((name, _)) if name == TTL => Ok(true),
-            Some((name, _)) => Err(Failure::permanent(format!(
-                "TTL is on attribute `{name}`, baton needs it on `{TTL}`"
-            ))),
-            None => Ok(false),
-        };
-        if check(self.ttl_attribute().await?)? {
-            return Ok(());
-        }
-        let specification = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(TTL)
-            .build()
-            .map_err(|e| Failure::permanent(e.to_string()))?;
-        let updated = self
-            .client
-            .update_time_to_live()
-            .table_name(&*self.table)
-            .time_to_live_specification(specification)
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(()),
-            // Someone else enabled it at the same time.
-            Err(e) if check(self.ttl_attribute().await?)? => {
-                tracing::debug!(error = %DisplayErrorContext(&e), "TTL was enabled concurrently");
-                Ok(())
-            }
-            Err(e) => Err(Failure::from_sdk("DynamoDB", "UpdateTimeToLive", &e)),
-        }
-    }
 }
 
 #[async_trait]
@@ -536,61 +288,7 @@ impl Store for DynamoStore {
         lease: Duration,
         retain: Duration,
     ) -> Result<DeliveryClaim, StoreError> {
-        let pk = delivery_pk(key);
-        let now_ms = now.timestamp_millis();
-        let now_s = now.timestamp();
-        for _ in 0..CLAIM_ATTEMPTS {
-            let put = self
-                .client
-                .put_item()
-                .table_name(&*self.table)
-                .item(PK, s(&pk))
-                .item(SK, s(DELIVERY_SK))
-                .item("status", s(IN_PROGRESS))
-                .item("owner", s(owner))
-                .item("lease_until", n(now_ms.saturating_add(millis(lease))))
-                .item(TTL, n(now_s.saturating_add(seconds(lease.max(retain)))))
-                // New, or an in-progress claim whose lease ran out, or a record past its TTL
-                // that DynamoDB has not deleted yet (it may take up to two days).
-                .condition_expression(
-                    "attribute_not_exists(pk) \
-                     OR (#status = :in_progress AND #lease_until < :now_ms) \
-                     OR #expires_at < :now_s",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#lease_until", "lease_until")
-                .expression_attribute_names("#expires_at", TTL)
-                .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-                .expression_attribute_values(":now_ms", n(now_ms))
-                .expression_attribute_values(":now_s", n(now_s))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let err = match put {
-                Ok(_) => return Ok(DeliveryClaim::Claimed),
-                Err(err) => err,
-            };
-            let existing = match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    match failed.item() {
-                        Some(item) => classify_delivery(item, owner, now)?,
-                        None => match self.read_delivery(&pk).await? {
-                            Some(item) => classify_delivery(&item, owner, now)?,
-                            None => None,
-                        },
-                    }
-                }
-                _ => return Err(unavailable("PutItem", err)),
-            };
-            if let Some(claim) = existing {
-                return Ok(claim);
-            }
-            // What we lost to is gone already: try again.
-        }
-        // Still contended after several rounds: let the sender retry later.
-        Ok(DeliveryClaim::InProgress)
+        self.claim_delivery(key, owner, now, lease, retain).await
     }
 
     async fn complete_delivery(
@@ -602,40 +300,8 @@ impl Store for DynamoStore {
         now: DateTime<Utc>,
         retain: Duration,
     ) -> Result<(), StoreError> {
-        let outcome = serde_json::to_string(outcome)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode the outcome: {e}")))?;
-        let event = serde_json::to_string(event)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode the event: {e}")))?;
-        let now_s = now.timestamp();
-        let put = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .item(PK, s(delivery_pk(key)))
-            .item(SK, s(DELIVERY_SK))
-            .item("status", s(COMPLETED))
-            .item("owner", s(owner))
-            .item("outcome", s(outcome))
-            .item("event", s(event))
-            .item(
-                "completed_at",
-                s(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            )
-            .item(TTL, n(now_s.saturating_add(seconds(retain))))
-            .condition_expression(
-                "#status = :in_progress AND #owner = :owner AND #expires_at >= :now_s",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_names("#expires_at", TTL)
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now_s", n(now_s))
-            .send()
-            .await;
-        conditional("PutItem", put, || {
-            format!("delivery {key} is not held by {owner}")
-        })
+        self.finish_delivery(key, owner, outcome, event, now, retain)
+            .await
     }
 
     async fn get_delivery(
@@ -643,36 +309,11 @@ impl Store for DynamoStore {
         key: &DeliveryKey,
         now: DateTime<Utc>,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let Some(item) = self.read_delivery(&delivery_pk(key)).await? else {
-            return Ok(None);
-        };
-        // DynamoDB deletes expired items lazily: one past its TTL is gone already.
-        if number_attr(&item, TTL)? < now.timestamp() || string_attr(&item, "status")? != COMPLETED
-        {
-            return Ok(None);
-        }
-        completed_delivery(&item).map(Some)
+        self.read_completed_delivery(key, now).await
     }
 
     async fn release_delivery(&self, key: &DeliveryKey, owner: &str) -> Result<(), StoreError> {
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .key(PK, s(delivery_pk(key)))
-            .key(SK, s(DELIVERY_SK))
-            .condition_expression("#status = :in_progress AND #owner = :owner")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        match conditional("DeleteItem", deleted, String::new) {
-            // Not ours (any more): nothing to give up.
-            Err(StoreError::Conflict(_)) => Ok(()),
-            other => other,
-        }
+        self.release_delivery_claim(key, owner).await
     }
 
     async fn get_work_item(&self, key: &WorkItemKey) -> Result<Option<WorkItem>, StoreError> {
