@@ -261,7 +261,7 @@ fn the_runner_execution_role_only_pulls_logs_and_reads_named_secrets() {
 
 #[test]
 fn the_table_and_queues_are_what_the_adapters_expect() {
-    // The layout `baton setup` creates (aws/src/dynamo/mod.rs, aws/src/sqs.rs).
+    // The layout `baton setup` creates (aws/src/dynamo/provision.rs, aws/src/sqs.rs).
     let template = template();
     let table = resource(&template, "Table")
         .get("Properties")
