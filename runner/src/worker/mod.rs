@@ -13,6 +13,7 @@ mod announce;
 mod attempt;
 pub mod budget;
 mod cleanup;
+mod conclude;
 pub mod delivery;
 pub mod evidence;
 mod item;
