@@ -1,4 +1,3 @@
-
 use super::super::deliveries::DELIVERY_CAPACITY;
 use super::*;
 use crate::contract::store::sample_event;

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::agent::AgentEvent;
 use async_trait::async_trait;
