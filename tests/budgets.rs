@@ -7,10 +7,8 @@
 
 #[macro_use]
 mod common;
-#[path = "../integrations/tests/fakes/github_api.rs"]
-mod github_api;
-#[path = "../integrations/tests/fakes/github_repo_api.rs"]
-mod github_repo_api;
+use baton_integrations::test_support::fakes::github_api;
+use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{Run, RunStatus, WorkItem, WorkItemKey, WorkItemStatus};

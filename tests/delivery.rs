@@ -6,10 +6,8 @@
 
 #[macro_use]
 mod common;
-#[path = "../integrations/tests/fakes/github_api.rs"]
-mod github_api;
-#[path = "../integrations/tests/fakes/github_repo_api.rs"]
-mod github_repo_api;
+use baton_integrations::test_support::fakes::github_api;
+use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
 use baton_integrations::test_support::FakeApi;

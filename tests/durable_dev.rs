@@ -5,10 +5,8 @@
 //! the data directory with a `baton dev`, and a backup that a restart can use.
 
 mod common;
-#[path = "../integrations/tests/fakes/github_api.rs"]
-mod github_api;
-#[path = "../integrations/tests/fakes/github_repo_api.rs"]
-mod github_repo_api;
+use baton_integrations::test_support::fakes::github_api;
+use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;

@@ -6,14 +6,10 @@
 
 #[macro_use]
 mod common;
-#[path = "../integrations/tests/fakes/github_api.rs"]
-mod github_api;
-#[path = "../integrations/tests/fakes/github_repo_api.rs"]
-mod github_repo_api;
-#[path = "../integrations/tests/fakes/gitlab_api.rs"]
-mod gitlab_api;
-#[path = "../integrations/tests/fakes/gitlab_repo_api.rs"]
-mod gitlab_repo_api;
+use baton_integrations::test_support::fakes::github_api;
+use baton_integrations::test_support::fakes::github_repo_api;
+use baton_integrations::test_support::fakes::gitlab_api;
+use baton_integrations::test_support::fakes::gitlab_repo_api;
 
 use baton_core::domain::{WorkItemKey, WorkItemStatus};
 use baton_core::workflow::{SecretLookup, WorkflowSource};

@@ -9,8 +9,7 @@
 mod common;
 // Shared with the adapter's own tests; this file uses part of it.
 #[allow(dead_code)]
-#[path = "../integrations/tests/fakes/tapd_api.rs"]
-mod tapd_api;
+use baton_integrations::test_support::fakes::tapd_api;
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{JobReason, Run, SourceKind, WorkItemKey, WorkItemStatus};

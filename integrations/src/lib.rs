@@ -16,7 +16,8 @@ pub mod repo;
 pub mod tracker;
 pub mod wiring;
 
-#[cfg(any(test, feature = "contract-tests"))]
+#[cfg(feature = "contract-tests")]
 pub mod contract;
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod test_support;
+/// The fakes and the fake-API server, for the contract suites and other crates' tests.
+#[cfg(feature = "contract-tests")]
+pub use baton_test_support as test_support;

@@ -1,7 +1,6 @@
 //! The CNB platform passes the repo contract against a fake CNB OpenAPI.
 
-#[path = "fakes/cnb_repo_api.rs"]
-mod cnb_repo_api;
+use baton_test_support::fakes::cnb_repo_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

@@ -1,8 +1,7 @@
 //! The GitHub platform passes the repo contract against a fake GitHub API, with a token and
 //! with GitHub App authentication.
 
-#[path = "fakes/github_repo_api.rs"]
-mod github_repo_api;
+use baton_test_support::fakes::github_repo_api;
 
 use async_trait::async_trait;
 use base64::Engine as _;

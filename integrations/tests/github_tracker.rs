@@ -2,8 +2,7 @@
 //! tracker contract, GitHub's particulars (headers, pull requests in listings, priority
 //! labels, label-carried states), and where the token may travel.
 
-#[path = "fakes/github_api.rs"]
-mod github_api;
+use baton_test_support::fakes::github_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

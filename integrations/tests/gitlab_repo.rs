@@ -1,7 +1,6 @@
 //! The GitLab platform passes the repo contract against a fake GitLab API.
 
-#[path = "fakes/gitlab_repo_api.rs"]
-mod gitlab_repo_api;
+use baton_test_support::fakes::gitlab_repo_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

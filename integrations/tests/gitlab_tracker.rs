@@ -2,8 +2,7 @@
 //! tracker contract, GitLab's particulars (encoded project paths, `opened`, null
 //! descriptions, scoped priority labels, label-carried states), and where the token travels.
 
-#[path = "fakes/gitlab_api.rs"]
-mod gitlab_api;
+use baton_test_support::fakes::gitlab_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

@@ -1,8 +1,7 @@
 //! The Jira Cloud tracker against a stateful fake of the REST API v3: the tracker contract,
 //! then what is particular to Jira (JQL and page tokens, ADF, transitions, Basic auth).
 
-#[path = "fakes/jira_api.rs"]
-mod jira_api;
+use baton_test_support::fakes::jira_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

@@ -1,8 +1,7 @@
 //! The Linear tracker against a stateful fake of Linear's GraphQL API: the tracker contract,
 //! then what is particular to Linear (filters and cursors, GraphQL errors, state resolution).
 
-#[path = "fakes/linear_api.rs"]
-mod linear_api;
+use baton_test_support::fakes::linear_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

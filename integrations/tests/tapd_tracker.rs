@@ -1,8 +1,7 @@
 //! The TAPD tracker against a stateful fake of TAPD's open API: the tracker contract, then
 //! what is particular to TAPD (its envelope, short-page paging, HTML, the status map).
 
-#[path = "fakes/tapd_api.rs"]
-mod tapd_api;
+use baton_test_support::fakes::tapd_api;
 
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;

@@ -4,8 +4,7 @@
 //! queues the labelled issue whose webhook never arrived, through the same wiring as
 //! `baton dev`. One test in this binary: it sets process environment variables.
 
-#[path = "../../../integrations/tests/fakes/github_api.rs"]
-mod github_api;
+use baton_integrations::test_support::fakes::github_api;
 
 use baton_core::domain::{JobReason, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{Queue, Store};

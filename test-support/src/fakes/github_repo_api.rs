@@ -7,8 +7,6 @@
 //! Listings page two items at a time with `Link` headers, so clients must follow them.
 //! Routes shared with the issues fake: `/repos/{o}/{r}/issues/{n}/comments` and `/labels`.
 
-#![allow(dead_code)]
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};

@@ -8,8 +8,6 @@
 //! `Link` header. Error bodies (`errcode`, `errmsg`) are an assumption: the reference does
 //! not show them.
 
-#![allow(dead_code)]
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

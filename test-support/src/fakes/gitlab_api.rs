@@ -1,12 +1,10 @@
 //! A stateful fake of GitLab's REST API (v4) for tests: one project's issues and their notes,
 //! answered in GitLab's own JSON shapes, status codes and pagination headers (`Link`,
 //! `x-next-page`, ...). Serve [`GitlabFake::router`] with
-//! `baton_integrations::test_support::FakeApi`; the adapter's `base_url` is
+//! `crate::FakeApi`; the adapter's `base_url` is
 //! `<fake url>/api/v4`, as on gitlab.com.
 //!
 //! The project answers to its numeric id and to its URL-encoded path (`group%2Fproject`).
-
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -1,17 +1,11 @@
 //! A stateful fake of GitHub's REST API (v3) for tests: one repository's issues, their
 //! comments and labels, answered in GitHub's own JSON shapes, status codes and `Link`
-//! pagination. Serve [`GithubFake::router`] with `baton_integrations::test_support::FakeApi`
+//! pagination. Serve [`GithubFake::router`] with `crate::FakeApi`
 //! (which records requests and injects faults) and point the adapter's `base_url` at it.
-//!
-//! Several test crates include this file with `#[path = "fakes/github_api.rs"] mod ...;`,
-//! each using a part of it, hence the `dead_code` allowance. It needs only `axum`,
-//! `serde_json` and `chrono`.
 //!
 //! Pull requests: GitHub numbers them with issues and lists them among issues (marked by a
 //! `pull_request` key). The "Pull requests" sections below are where their state, helpers and
 //! routes go; [`GithubFake::add_pull_request_entry`] already puts one in the issue listing.
-
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -5,8 +5,6 @@
 //! Served under `/api/v4`; listings page two items at a time with `Link` and `x-next-page`
 //! headers. Requests need the `PRIVATE-TOKEN` header.
 
-#![allow(dead_code)]
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};

@@ -1,8 +1,12 @@
-//! A local HTTP server that stands in for a tracker or platform API in tests: the adapter's
-//! fake answers in the real API's shapes, and this layer records every request and injects
-//! faults (rate limits, 5xx, malformed bodies) in front of it.
+//! baton's test support, one place for every test crate: the fakes of every external API in
+//! their real shapes ([`fakes`]: GitHub, GitLab, Linear, Jira, TAPD, CNB; [`slack`]; [`model`], a
+//! scripted model server for the real agent CLIs), and [`FakeApi`], the local HTTP server
+//! that serves a fake, records every request and injects faults (rate limits, 5xx, malformed
+//! bodies) in front of it. `baton-integrations` re-exports it as `test_support` under its
+//! `contract-tests` feature.
 
 pub mod agent_clis;
+pub mod fakes;
 pub mod model;
 pub mod slack;
 
