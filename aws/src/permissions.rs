@@ -310,6 +310,8 @@ impl Component {
                 Send,
                 // The metrics API and the dashboard's charts.
                 ReadMetrics,
+                // An issue's budget spend.
+                ReadBudget,
             ],
             Self::Reconciler => &[
                 Open,
