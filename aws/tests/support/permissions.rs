@@ -320,6 +320,8 @@ impl Component {
                 ReadMetrics,
                 // The state API's agent accounts.
                 GetAccountPool,
+                // An issue's budget spend.
+                ReadBudget,
             ],
             Self::Reconciler => &[
                 Open,

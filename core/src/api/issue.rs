@@ -5,7 +5,7 @@ use super::Api;
 use crate::domain::{
     JobId, JobReason, Run, RunError, RunEvent, RunId, RunStatus, TokenTotals, WorkItem, WorkItemKey,
 };
-use crate::ports::Store;
+use crate::ports::{BudgetScope, BudgetTotals, Store};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -21,6 +21,10 @@ pub struct IssueResponse {
     pub work_item: WorkItem,
     /// Its runs, oldest first.
     pub runs: Vec<RunView>,
+    /// What `budgets` counted: the item's runs, and its workflow's runs today (UTC), in
+    /// tokens and micro-USD. Zero when the workflow sets no budget.
+    #[serde(default)]
+    pub budget: BudgetTotals,
 }
 
 /// A run with its timeline.
@@ -131,8 +135,14 @@ pub async fn issue_view(store: &dyn Store, key: WorkItemKey) -> Result<IssueResp
         events.truncate(EVENTS_PER_RUN);
         views.push(RunView::new(run, events, events_truncated));
     }
+    let scope = BudgetScope::new(work_item.workflow.as_deref(), &work_item.key, Utc::now());
+    let budget = store
+        .read_budget(&scope)
+        .await
+        .map_err(ApiError::store("reading the budget counters"))?;
     Ok(IssueResponse {
         work_item,
         runs: views,
+        budget,
     })
 }

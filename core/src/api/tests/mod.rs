@@ -512,13 +512,26 @@ async fn item_with_runs() -> (Arc<MemoryStore>, WorkItemKey) {
 #[tokio::test]
 async fn an_issue_is_found_by_its_percent_encoded_key_with_its_runs_and_timelines() {
     let (store, key) = item_with_runs().await;
+    // What the item's runs spent, as the runner charges it under `budgets`.
+    let spend = crate::ports::BudgetSpend {
+        tokens: 1_500,
+        cost_micro_usd: 4_200,
+    };
+    let charge = crate::ports::BudgetCharge {
+        scope: crate::ports::BudgetScope::new(None, &key, chrono::Utc::now()),
+        spend,
+        at: chrono::Utc::now(),
+    };
+    store.charge_budget(&charge).await.expect("charge");
     let app = api(store);
     // The literal a client builds from the ingress's `"work_item": "github:acme/app#12"`.
     assert_eq!(encoded(&key), "github%3Aacme%2Fapp%2312");
     let answer = get(&app, "/api/v1/issues/github%3Aacme%2Fapp%2312").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     let body = &answer.body;
-    assert_eq!(keys(body), set(&["work_item", "runs"]));
+    assert_eq!(keys(body), set(&["work_item", "runs", "budget"]));
+    let counted = json!({ "tokens": 1_500, "cost_micro_usd": 4_200 });
+    assert_eq!(body["budget"], json!({ "item": counted, "day": counted }));
     assert_eq!(body["work_item"]["key"], "github:acme/app#12");
     assert_eq!(body["work_item"]["issue"]["identifier"], "acme/app#12");
     assert_eq!(body["work_item"]["status"], "running");
@@ -890,6 +903,7 @@ async fn store_failures_are_503_store_unavailable_without_the_detail() {
         ("get_work_item", issue.as_str()),
         ("list_runs", issue.as_str()),
         ("list_events", issue.as_str()),
+        ("read_budget", issue.as_str()),
     ] {
         let store = Arc::new(FailingStore {
             inner: inner.clone(),
