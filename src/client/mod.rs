@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 the API answered an error (its message goes to stderr),
 //! 2 usage, 3 the API cannot be reached.
 
+mod accounts;
 mod actions;
 mod http;
 mod logs;

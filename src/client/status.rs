@@ -34,6 +34,8 @@ pub struct State {
     pub dead_lettered: Vec<Entry>,
     #[serde(default)]
     pub token_totals: Tokens,
+    #[serde(default)]
+    pub rate_limits: Option<super::accounts::RateLimits>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +85,8 @@ pub struct Entry {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub tokens: Tokens,
+    #[serde(default)]
+    pub waiting_for_account: Option<super::accounts::Wait>,
 }
 
 pub async fn fetch(client: &ApiClient) -> Result<Answer, ClientError> {
@@ -126,6 +130,10 @@ pub fn render(state: &State) -> String {
             "\nNothing is running, queued, retrying, awaiting approval or input, or failed.\n",
         );
     }
+    out.push_str(&super::accounts::render(
+        state.rate_limits.as_ref(),
+        state.generated_at,
+    ));
     out
 }
 
@@ -190,6 +198,9 @@ fn detail(entry: &Entry, now: DateTime<Utc>) -> String {
     }
     if let Some(due) = entry.next_retry_at {
         parts.push(format!("retry {}", table::relative(due, now)));
+    }
+    if let Some(wait) = &entry.waiting_for_account {
+        parts.push(super::accounts::wait_detail(wait, now));
     }
     if let Some(question) = &entry.question {
         parts.push(format!(

@@ -25,6 +25,7 @@
 //! path, `/api/...` included, with 404 `not_found`. The 405 answers are per-route fallbacks,
 //! which survive the merge.
 
+mod accounts;
 mod actions;
 mod auth;
 mod cursor;
@@ -43,6 +44,7 @@ mod workflows;
 
 pub use crate::http_error::not_found;
 pub use crate::trends::MetricsResponse;
+pub use accounts::{AccountView, AccountWait, RateLimits};
 pub use actions::{ActionResponse, ActionStatus};
 pub use auth::{
     require_auth, ApiAuth, AuthConfigError, AUTH_MODE_VARIABLE, SESSION_COOKIE, TOKEN_VARIABLE,

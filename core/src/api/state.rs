@@ -43,8 +43,10 @@ pub struct StateResponse {
     /// The tokens of every item counted in `counts` (succeeded and cancelled ones included),
     /// summed.
     pub token_totals: TokenTotals,
-    /// Always `null`: kept for Symphony compatibility; nothing records rate limits yet.
-    pub rate_limits: Option<serde_json::Value>,
+    /// The agent account pools by provider (`codex`, `claude_code`, `opencode`): each
+    /// account's lease and quota (see the README's "Agent accounts and quotas"). `null` when
+    /// no runner has leased an account yet.
+    pub rate_limits: Option<super::accounts::RateLimits>,
 }
 
 /// Work items per status (see [`StateResponse::capped`]).
@@ -95,6 +97,8 @@ pub struct StateEntry {
     pub question: Option<String>,
     /// When the question's wait ends without an answer (`agent.input_timeout_ms`).
     pub input_deadline: Option<DateTime<Utc>>,
+    /// Queued because every agent account of its provider is used up, until then.
+    pub waiting_for_account: Option<super::accounts::AccountWait>,
 }
 
 impl From<WorkItem> for StateEntry {
@@ -110,6 +114,7 @@ impl From<WorkItem> for StateEntry {
         Self {
             question,
             input_deadline,
+            waiting_for_account: None,
             work_item: item.key,
             identifier: item.issue.identifier,
             title: item.issue.title,
@@ -231,6 +236,9 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         awaiting_approval: awaiting_approval.items.len(),
         awaiting_input: awaiting_input.items.len(),
     };
+    let (rate_limits, waits) = super::accounts::read(store, generated_at).await?;
+    let mut queued_entries = queued.entries();
+    super::accounts::mark_waiting(&mut queued_entries, &waits);
     Ok(StateResponse {
         generated_at,
         counts,
@@ -238,13 +246,13 @@ pub async fn snapshot(store: &dyn Store, clock: &dyn Clock) -> Result<StateRespo
         capped,
         running: running.entries(),
         retrying: retrying.entries(),
-        queued: queued.entries(),
+        queued: queued_entries,
         failed: failed.entries(),
         dead_lettered: dead_lettered.entries(),
         awaiting_approval: awaiting_approval.entries(),
         awaiting_input: awaiting_input.entries(),
         token_totals,
-        rate_limits: None,
+        rate_limits,
     })
 }
 

@@ -16,6 +16,7 @@
 //! fallback: merge it into one that has (the ingress router). Authentication is not here:
 //! whoever serves the router puts it in front.
 
+mod accounts;
 mod charts;
 mod error;
 mod html;

@@ -22,6 +22,7 @@ pub(super) async fn get_overview(
         .raw("; this page reloads itself.</p>");
     cards(&mut body, &dashboard, &state);
     super::trends::section(&mut body, &dashboard, None).await?;
+    super::accounts::section(&mut body, state.rate_limits.as_ref());
     let now = state.generated_at;
     section(
         &mut body,
@@ -179,6 +180,9 @@ fn detail(html: &mut Html, entry: &StateEntry, now: DateTime<Utc>) {
     }
     if let Some(due) = entry.next_retry_at {
         html.raw("retry at ").text(time(due)).raw(" ");
+    }
+    if let Some(wait) = &entry.waiting_for_account {
+        super::accounts::wait(html, wait);
     }
     if entry.status == WorkItemStatus::AwaitingApproval {
         html.raw("waiting for an approver ");

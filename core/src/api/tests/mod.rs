@@ -1,6 +1,7 @@
 //! The API's tests, on the real router over the memory adapters (`tower::oneshot`, no
 //! socket), except the auth tests, which serve it on loopback sockets to have a real peer.
 
+mod accounts;
 mod actions;
 mod auth;
 mod limits;
@@ -383,6 +384,7 @@ async fn state_counts_every_status_and_lists_the_live_and_failed_items() {
         &json!({
             "question": null,
             "input_deadline": null,
+            "waiting_for_account": null,
             "work_item": "github:acme/app#3",
             "identifier": "acme/app#3",
             "title": "Issue 3",

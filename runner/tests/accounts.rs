@@ -1,0 +1,329 @@
+//! Agent account pools end to end with the real mock agent: each run leases its own
+//! account and its agent sees only that credential; a provider's rate-limit report marks the
+//! account used up so the next run takes another; with every account used up the job waits
+//! (delayed, not failed) and the state API says why.
+
+use baton_core::api::snapshot;
+use baton_core::clock::SystemClock;
+use baton_core::domain::{
+    IssueSnapshot, Job, JobId, JobReason, RunEvent, SourceKind, WorkItem, WorkItemKey,
+    WorkItemStatus, JOB_SCHEMA_VERSION,
+};
+use baton_core::memory::{MemoryQueue, MemoryStore};
+use baton_core::ports::{Queue, Store};
+use baton_core::workflow::Workflow;
+use baton_runner::agent::setup::MockAgentCommand;
+use baton_runner::redact::Redactor;
+use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const MOCK: &str = env!("CARGO_BIN_EXE_baton-mock-agent");
+const WAIT: Duration = Duration::from_secs(30);
+const KEY_A: &str = "acct-key-a-0123456789";
+const KEY_B: &str = "acct-key-b-9876543210";
+
+struct Harness {
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+}
+
+impl Harness {
+    /// A runner whose workflow pools two Codex accounts read from files, its mock agent
+    /// playing `steps`.
+    fn start(steps: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("key-a"), format!("{KEY_A}\n")).expect("key a");
+        std::fs::write(dir.path().join("key-b"), KEY_B).expect("key b");
+        let scenario = dir.path().join("scenario.jsonl");
+        std::fs::write(&scenario, steps).expect("scenario");
+        let text = format!(
+            "---\ntracker: {{kind: github}}\n\
+             agent_provider: {{kind: mock, options: {{scenario: \"{}\"}}}}\n\
+             workspace: {{root: \"{}\"}}\nagent: {{max_turns: 1, max_continuations: 0}}\n\
+             accounts:\n  codex:\n    - {{name: team-a, credential: \"file:{}\"}}\n    \
+             - {{name: team-b, credential: \"file:{}\"}}\n---\nFix it",
+            scenario.display(),
+            dir.path().join("workspaces").display(),
+            dir.path().join("key-a").display(),
+            dir.path().join("key-b").display(),
+        );
+        let workflow = Workflow::parse(&text).expect("workflow");
+        let plan = RunPlan::from_workflow(&workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
+            .expect("plan");
+        let store = Arc::new(MemoryStore::new());
+        let queue = Arc::new(MemoryQueue::new());
+        let settings = RunnerSettings {
+            runner_id: "runner-a".into(),
+            lease: Duration::from_secs(3),
+            heartbeat: Duration::from_secs(1),
+            watch_interval: Duration::from_millis(100),
+            poll_wait: Duration::from_secs(1),
+            busy_retry: Duration::from_secs(1),
+            ..RunnerSettings::default()
+        };
+        let runner = Runner::new(
+            store.clone(),
+            queue.clone(),
+            Arc::new(SystemClock),
+            settings,
+            plan,
+            Redactor::new(Vec::<String>::new()),
+        );
+        let shutdown = CancellationToken::new();
+        tokio::spawn(runner.run(shutdown.clone()));
+        Self {
+            store,
+            queue,
+            dir,
+            shutdown,
+        }
+    }
+
+    async fn request(&self, number: u32) -> WorkItemKey {
+        let identifier = format!("acme/app#{number}");
+        let key = WorkItemKey::new(SourceKind::Github, &identifier);
+        let now = Utc::now();
+        let job = Job {
+            v: JOB_SCHEMA_VERSION,
+            job_id: JobId::generate(),
+            work_item: key.clone(),
+            reason: JobReason::Labeled,
+            attempt: 1,
+            queued_at: now,
+            delivery_id: None,
+            continuation: 0,
+        };
+        let item = WorkItem {
+            key: key.clone(),
+            source: SourceKind::Github,
+            issue: IssueSnapshot {
+                id: number.to_string(),
+                identifier,
+                title: format!("Issue {number}"),
+                state: "open".into(),
+                ..IssueSnapshot::default()
+            },
+            status: WorkItemStatus::Queued,
+            attempt: 1,
+            cancel_requested: false,
+            pending_job: Some(job.job_id.clone()),
+            last_delivery: None,
+            created_at: now,
+            updated_at: now,
+            requested_at: Some(now),
+            lease: None,
+            last_run: None,
+            next_retry_at: None,
+            last_error: None,
+            tokens: Default::default(),
+            approved_by: None,
+            pull_request: None,
+            status_comment: None,
+            input_request: None,
+            workflow: None,
+            version: 1,
+        };
+        self.store.put_work_item(&item, None).await.expect("item");
+        self.queue.send(&job).await.expect("job");
+        key
+    }
+
+    async fn wait_for(&self, key: &WorkItemKey, done: impl Fn(&WorkItem) -> bool) -> WorkItem {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(item) = self.store.get_work_item(key).await.expect("get") {
+                if done(&item) {
+                    return item;
+                }
+                assert!(Instant::now() < deadline, "timed out; item: {item:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn events(&self, key: &WorkItemKey) -> Vec<RunEvent> {
+        let runs = self.store.list_runs(key).await.expect("runs");
+        let run = runs.last().expect("a run");
+        self.store
+            .list_events(&run.run_id, 0, 10_000)
+            .await
+            .expect("events")
+    }
+
+    /// The environment the item's agent wrote.
+    async fn agent_env(&self, key: &WorkItemKey) -> serde_json::Map<String, serde_json::Value> {
+        let workspace = self
+            .events(key)
+            .await
+            .iter()
+            .find(|e| e.kind == "workspace_ready")
+            .and_then(|e| e.data["path"].as_str())
+            .map(PathBuf::from)
+            .expect("workspace");
+        let text = std::fs::read_to_string(workspace.join("env.json")).expect("env.json");
+        serde_json::from_str(&text).expect("json")
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn credentials_in(env: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(name, _)| name.contains("KEY") || name.contains("TOKEN"))
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn scenario_path(dir: &Path) -> PathBuf {
+    dir.join("scenario.jsonl")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credential() {
+    let harness = Harness::start(
+        "{\"do\":\"write_env\",\"path\":\"env.json\"}\n{\"do\":\"sleep\",\"ms\":1500}\n{\"do\":\"complete\"}\n",
+    );
+    let first = harness.request(1).await;
+    let second = harness.request(2).await;
+    // Both hold an account at once.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let pool = harness.store.get_account_pool("codex").await.expect("pool");
+        let leased = pool.map_or(0, |p| {
+            p.accounts
+                .values()
+                .filter(|a| a.leased_at(Utc::now()).is_some())
+                .count()
+        });
+        if leased == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "two accounts were never leased at once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for key in [&first, &second] {
+        harness
+            .wait_for(key, |i| i.status == WorkItemStatus::Succeeded)
+            .await;
+    }
+    let a = credentials_in(&harness.agent_env(&first).await);
+    let b = credentials_in(&harness.agent_env(&second).await);
+    assert_eq!(a.len(), 1, "one credential: {a:?}");
+    assert_eq!(b.len(), 1, "one credential: {b:?}");
+    assert_eq!(a[0].0, "OPENAI_API_KEY");
+    let mut keys = vec![a[0].1.clone(), b[0].1.clone()];
+    keys.sort();
+    assert_eq!(keys, [KEY_A, KEY_B], "each run had its own account");
+    let pool = harness
+        .store
+        .get_account_pool("codex")
+        .await
+        .expect("pool")
+        .expect("pool");
+    assert!(
+        pool.accounts.values().all(|a| a.lease.is_none()),
+        "both accounts were given back: {pool:?}"
+    );
+    assert!(scenario_path(harness.dir.path()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits() {
+    let reset = Utc::now().timestamp() + 3600;
+    let harness = Harness::start(&format!(
+        "{{\"do\":\"write_env\",\"path\":\"env.json\"}}\n\
+         {{\"do\":\"rate_limits\",\"rate_limits\":{{\"primary\":{{\"usedPercent\":100.0,\"windowDurationMins\":300,\"resetsAt\":{reset}}}}}}}\n\
+         {{\"do\":\"complete\"}}\n"
+    ));
+    let first = harness.request(1).await;
+    harness
+        .wait_for(&first, |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    let second = harness.request(2).await;
+    harness
+        .wait_for(&second, |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    let a = credentials_in(&harness.agent_env(&first).await)[0]
+        .1
+        .clone();
+    let b = credentials_in(&harness.agent_env(&second).await)[0]
+        .1
+        .clone();
+    assert_ne!(
+        a, b,
+        "the second run took the account the first did not use up"
+    );
+
+    let pool = harness
+        .store
+        .get_account_pool("codex")
+        .await
+        .expect("pool")
+        .expect("pool");
+    for (name, account) in &pool.accounts {
+        assert_eq!(
+            account.exhausted_until.map(|t| t.timestamp()),
+            Some(reset),
+            "{name} is used up until the window resets"
+        );
+        let window = &account.signals.as_ref().expect("signals").windows[0];
+        assert_eq!(window.used_percent, Some(100.0));
+        assert_eq!(window.window_minutes, Some(300));
+    }
+
+    let third = harness.request(3).await;
+    let deadline = Instant::now() + WAIT;
+    let state = loop {
+        let state = snapshot(&*harness.store, &SystemClock)
+            .await
+            .expect("state");
+        if state.queued.iter().any(|e| e.waiting_for_account.is_some()) {
+            break state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the item never showed it waits: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let entry = state
+        .queued
+        .iter()
+        .find(|e| e.work_item == third)
+        .expect("queued");
+    let wait = entry.waiting_for_account.as_ref().expect("wait");
+    assert_eq!(wait.provider, "codex");
+    assert_eq!(wait.until.timestamp(), reset);
+    let limits = state.rate_limits.expect("rate limits");
+    assert_eq!(limits["codex"].len(), 2);
+    assert!(limits["codex"].iter().all(|a| a.exhausted_until.is_some()));
+    // Waiting spends no attempt: no run, still queued, never dead-lettered.
+    let item = harness
+        .store
+        .get_work_item(&third)
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(item.status, WorkItemStatus::Queued);
+    assert_eq!(item.attempt, 1);
+    assert!(harness
+        .store
+        .list_runs(&third)
+        .await
+        .expect("runs")
+        .is_empty());
+    assert_eq!(harness.queue.dead_letter_count().await.unwrap_or(0), 0);
+}
