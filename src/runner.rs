@@ -3,10 +3,11 @@
 use crate::backend::{self, Backend, BackendChoice};
 use crate::cli::RunnerArgs;
 use baton_core::clock::{Clock, SystemClock};
-use baton_core::ports::{Queue, Store};
+use baton_core::ports::{CredentialSource, Queue, Store};
 use baton_core::telemetry::redact;
 use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
+use baton_runner::accounts::LocalCredentials;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::worker::{PlanBook, Runner, RunnerSettings};
 use std::sync::Arc;
@@ -27,6 +28,20 @@ pub fn mock_agent_command() -> Option<MockAgentCommand> {
 /// Every workflow is checked up front, so a bad file fails at start-up rather than in the
 /// middle of a run; every webhook secret is kept out of the record.
 pub fn build(
+    settings: RunnerSettings,
+    workflows: &WorkflowWatch,
+    wiring: &Wiring,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Runner>> {
+    let local: Arc<dyn CredentialSource> = Arc::new(LocalCredentials);
+    build_with(local, settings, workflows, wiring, store, queue, clock)
+}
+
+/// [`build`], reading agent account credentials from `credentials`.
+pub fn build_with(
+    credentials: Arc<dyn CredentialSource>,
     settings: RunnerSettings,
     workflows: &WorkflowWatch,
     wiring: &Wiring,
@@ -56,8 +71,13 @@ pub fn build(
             .chain(set.all_secrets().map(|secret| secret.expose().to_owned())),
     );
     let redactor = redact::known_secrets();
-    Ok(Runner::with_plans(
-        store, queue, clock, settings, plans, redactor,
+    Ok(Runner::with_credentials(
+        store,
+        queue,
+        clock,
+        settings,
+        (plans, redactor),
+        credentials,
     ))
 }
 
@@ -86,7 +106,14 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
     // The same set as the ingress, reloaded the same way (BATON_WORKFLOW_RELOAD_MS).
     let workflows = WorkflowWatch::start(source, reload_interval(|name| std::env::var(name).ok())?);
     let backends = backend::open(&chosen, &args.backend).await?;
-    let runner = build(
+    let local: Arc<dyn CredentialSource> = Arc::new(LocalCredentials);
+    // On AWS, agent accounts may keep their credentials in Secrets Manager or Parameter Store.
+    let credentials: Arc<dyn CredentialSource> = match chosen {
+        Backend::Aws => Arc::new(baton_aws::agent_credentials(local).await),
+        _ => local,
+    };
+    let runner = build_with(
+        credentials,
         settings_from_env(None)?,
         &workflows,
         &Wiring::from_env(),

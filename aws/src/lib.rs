@@ -35,11 +35,13 @@
 //! absent.
 
 mod backends;
+mod credentials;
 mod dynamo;
 mod sqs;
 pub mod startup;
 
 pub use backends::{open, open_aws, BackendKind, Backends, OpenError};
+pub use credentials::AwsCredentials;
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 
@@ -140,6 +142,14 @@ pub fn adapters(config: &SdkConfig, settings: &Settings) -> (DynamoStore, SqsQue
 /// called yet: the queue URLs are looked up on first use.
 pub async fn connect(settings: &Settings) -> (DynamoStore, SqsQueue) {
     adapters(&config_loader().load().await, settings)
+}
+
+/// The agent account credential source of a runner on AWS: Secrets Manager and Parameter
+/// Store references, the rest through `local`.
+pub async fn agent_credentials(
+    local: std::sync::Arc<dyn baton_core::ports::CredentialSource>,
+) -> AwsCredentials {
+    AwsCredentials::new(&config_loader().load().await, local)
 }
 
 /// Creates what the adapters need, idempotently: the table (with its GSI and TTL, waiting
