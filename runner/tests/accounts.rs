@@ -16,7 +16,7 @@ use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
 use chrono::Utc;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,8 @@ const KEY_B: &str = "acct-key-b-9876543210";
 struct Harness {
     store: Arc<MemoryStore>,
     queue: Arc<MemoryQueue>,
-    dir: tempfile::TempDir,
+    /// Holds the workspaces, scenario and key files until the test ends.
+    _dir: tempfile::TempDir,
     shutdown: CancellationToken,
 }
 
@@ -80,7 +81,7 @@ impl Harness {
         Self {
             store,
             queue,
-            dir,
+            _dir: dir,
             shutdown,
         }
     }
@@ -184,10 +185,6 @@ fn credentials_in(env: &serde_json::Map<String, serde_json::Value>) -> Vec<(Stri
         .collect()
 }
 
-fn scenario_path(dir: &Path) -> PathBuf {
-    dir.join("scenario.jsonl")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credential() {
     let harness = Harness::start(
@@ -237,7 +234,6 @@ async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credent
         pool.accounts.values().all(|a| a.lease.is_none()),
         "both accounts were given back: {pool:?}"
     );
-    assert!(scenario_path(harness.dir.path()).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,4 +322,45 @@ async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits() {
         .expect("runs")
         .is_empty());
     assert_eq!(harness.queue.dead_letter_count().await.unwrap_or(0), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_of_a_crashed_runner_free_themselves_when_their_lease_runs_out() {
+    let harness =
+        Harness::start("{\"do\":\"write_env\",\"path\":\"env.json\"}\n{\"do\":\"complete\"}\n");
+    // A runner leased both accounts, then died: nothing renews them.
+    let expires_at = Utc::now() + chrono::Duration::seconds(2);
+    let crashed = |run: &str| baton_core::ports::AccountState {
+        lease: Some(baton_core::ports::AccountLease {
+            run_id: run.to_owned(),
+            expires_at,
+        }),
+        ..Default::default()
+    };
+    let pool = baton_core::ports::AccountPool {
+        provider: "codex".into(),
+        accounts: [
+            ("team-a".to_owned(), crashed("dead-1")),
+            ("team-b".to_owned(), crashed("dead-2")),
+        ]
+        .into(),
+        waiting: Default::default(),
+        version: 1,
+    };
+    harness
+        .store
+        .put_account_pool(&pool, None)
+        .await
+        .expect("pool");
+    let key = harness.request(1).await;
+    let item = harness
+        .wait_for(&key, |i| i.status == WorkItemStatus::Succeeded)
+        .await;
+    assert_eq!(item.attempt, 1, "waiting for the lease spent no attempt");
+    let runs = harness.store.list_runs(&key).await.expect("runs");
+    assert!(
+        runs[0].claimed_at >= expires_at,
+        "the run started only once the crashed runner's lease ran out"
+    );
+    assert_eq!(credentials_in(&harness.agent_env(&key).await).len(), 1);
 }
