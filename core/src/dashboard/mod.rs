@@ -19,6 +19,7 @@
 mod charts;
 mod error;
 mod html;
+pub use html::{issue_path, run_path};
 mod issue;
 mod overview;
 mod pricing;

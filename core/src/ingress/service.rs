@@ -104,6 +104,8 @@ pub struct Ingress {
     workflows: WorkflowWatch,
     settings: IngressSettings,
     budget: BodyBudget,
+    /// Agent sessions (baton as a Linear agent), when a token for them is configured.
+    pub(super) sessions: Option<super::acknowledge::SessionDesk>,
 }
 
 impl Ingress {
@@ -138,6 +140,7 @@ impl Ingress {
             workflows,
             budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
+            sessions: None,
         }
     }
 
@@ -226,6 +229,31 @@ impl Ingress {
             "work_item",
             WorkItemKey::new(source, &event.issue.identifier).as_str(),
         );
+        let accepted = self
+            .route_verified(
+                (source, handler),
+                body,
+                (&workflows, signed_by),
+                &event,
+                delivery_key,
+            )
+            .await;
+        // Before the answer: an agent session learns at once that it was heard.
+        if let Ok(accepted) = &accepted {
+            self.acknowledge(&event, accepted).await;
+        }
+        accepted
+    }
+
+    /// Routes and records a verified event.
+    async fn route_verified(
+        &self,
+        (source, handler): (SourceKind, &dyn webhooks::WebhookSource),
+        body: &[u8],
+        (workflows, signed_by): (&WorkflowSet, usize),
+        event: &NormalizedEvent,
+        delivery_key: DeliveryKey,
+    ) -> Result<Accepted, IngressError> {
         // Only now, with the body verified, may it say which workflow serves it.
         let Some(served) = workflows.select_served(source, &event.issue) else {
             return Ok(Accepted::Ignored {
@@ -236,7 +264,7 @@ impl Ingress {
             });
         };
         verify::check_signer(served, source, signed_by, &event.issue)?;
-        let decision = routing::route(&event, served.rules());
+        let decision = routing::route(event, served.rules());
         if let Decision::Ignore { reason } = decision {
             return Ok(Accepted::Ignored { reason });
         }
@@ -256,13 +284,13 @@ impl Ingress {
             self.store.as_ref(),
             self.queue.as_ref(),
             self.clock.as_ref(),
-            &event,
+            event,
             decision,
             &keys[0],
             served.name(),
         )
         .await;
-        self.settle_delivery(&keys, &owner, &event, applied).await
+        self.settle_delivery(&keys, &owner, event, applied).await
     }
 }
 

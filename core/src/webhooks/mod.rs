@@ -6,11 +6,15 @@ mod gitlab;
 mod jira;
 mod json;
 mod linear;
+mod linear_agent;
 mod media;
 mod signature;
 #[cfg(test)]
 mod test_support;
 
+pub use linear_agent::{
+    typed_event as linear_agent_event, AgentIssue, AgentSessionAction, AgentSessionEvent,
+};
 pub use media::{body_format, BodyFormat};
 
 use crate::domain::{NormalizedEvent, SourceKind};
