@@ -58,16 +58,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         every: Duration::from_secs(args.reconcile_every_secs),
     };
     reconcilers.check()?;
-    let ingress = Arc::new(
-        Ingress::with_workflows(
-            workflows.clone(),
-            Arc::clone(&backends.store),
-            backends.queue,
-            clock,
-            settings,
-        )
-        .with_announcer(wiring.announcer()),
-    );
+    let mut ingress = Ingress::with_workflows(
+        workflows.clone(),
+        Arc::clone(&backends.store),
+        backends.queue,
+        clock,
+        settings,
+    )
+    .with_announcer(wiring.announcer());
+    // baton as a Linear agent: sessions are acknowledged by the ingress itself.
+    if let Some(sessions) =
+        baton_integrations::wiring::agent_sessions::for_ingress(&|name| std::env::var(name).ok())?
+    {
+        ingress = ingress.with_agent_sessions(sessions, std::env::var("BATON_PUBLIC_URL").ok());
+    }
+    let ingress = Arc::new(ingress);
     let sources: Vec<_> = ingress.configured_sources().map(|s| s.as_str()).collect();
     if sources.is_empty() {
         let mut variables: Vec<_> = set

@@ -337,6 +337,7 @@ async fn a_job_whose_workflow_is_gone_fails_naming_it_and_runs_under_no_other(ba
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: Some("svc.md".into()),
         version: 1,
     };

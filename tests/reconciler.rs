@@ -71,6 +71,7 @@ fn item(status: WorkItemStatus, at: DateTime<Utc>) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

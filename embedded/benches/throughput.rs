@@ -71,6 +71,7 @@ fn work_item(key: WorkItemKey) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

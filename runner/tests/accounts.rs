@@ -128,6 +128,7 @@ impl Harness {
             status_comment: None,
             input_request: None,
             workflow: None,
+            agent_session: None,
             version: 1,
         };
         self.store.put_work_item(&item, None).await.expect("item");

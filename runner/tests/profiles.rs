@@ -167,6 +167,7 @@ async fn request(store: &dyn Store, queue: &dyn Queue) -> WorkItemKey {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     };

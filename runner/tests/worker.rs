@@ -176,6 +176,7 @@ impl Harness {
             pull_request: None,
             status_comment: None,
             input_request: None,
+            agent_session: None,
             workflow: None,
             version: 1,
         };

@@ -79,6 +79,7 @@ fn item(issue: IssueSnapshot, status: WorkItemStatus) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

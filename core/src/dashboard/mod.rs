@@ -20,6 +20,7 @@ mod accounts;
 mod charts;
 mod error;
 mod html;
+pub use html::{issue_path, run_path};
 mod issue;
 mod overview;
 mod pricing;

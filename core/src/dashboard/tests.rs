@@ -83,6 +83,7 @@ fn item(number: u32, status: WorkItemStatus, title: &str) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

@@ -51,6 +51,27 @@ pub enum EventAction {
     Polled {
         previous: Option<Box<IssueSnapshot>>,
     },
+    /// baton, installed as a Linear agent, was mentioned or delegated the issue: Linear
+    /// opened the agent session `session`. The event's `comment` is the mention, if any.
+    AgentSessionCreated {
+        session: String,
+    },
+    /// A person wrote in the agent session `session`; the event's `comment` is the message.
+    AgentSessionPrompted {
+        session: String,
+    },
+}
+
+impl EventAction {
+    /// The agent session the event belongs to, for events from one.
+    pub fn agent_session(&self) -> Option<&str> {
+        match self {
+            Self::AgentSessionCreated { session } | Self::AgentSessionPrompted { session } => {
+                Some(session)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,10 @@ pub enum JobReason {
     Manual,
     /// A person answered the agent's question (a reply or `/baton answer`).
     InputAnswered,
+    /// baton, as a Linear agent, was mentioned or delegated the issue.
+    AgentSession,
+    /// A person wrote a follow-up message in the item's agent session.
+    AgentPrompted,
 }
 
 impl JobReason {
@@ -93,6 +97,8 @@ impl JobReason {
             Self::Polled => "polled",
             Self::Manual => "manual",
             Self::InputAnswered => "input_answered",
+            Self::AgentSession => "agent_session",
+            Self::AgentPrompted => "agent_prompted",
         }
     }
 }

@@ -17,5 +17,6 @@ pub use run::{Run, RunError, RunEvent, RunId, RunStatus, TokenTotals};
 pub use source::{SourceKind, UnknownSource};
 pub use text::{is_printable, preview};
 pub use work_item::{
-    Lease, PullRequestLink, WorkItem, WorkItemKey, WorkItemStatus, WORK_ITEM_MARKER,
+    AgentSessionLink, Lease, PullRequestLink, WorkItem, WorkItemKey, WorkItemStatus,
+    WORK_ITEM_MARKER,
 };

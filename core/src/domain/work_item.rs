@@ -170,8 +170,24 @@ pub struct WorkItem {
     /// The agent's open question (`awaiting_input`), and its answer once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_request: Option<super::InputRequest>,
+    /// The tracker's agent session the work was asked for in (baton as a Linear agent):
+    /// its runs report their progress there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_session: Option<AgentSessionLink>,
     /// Optimistic concurrency: every write expects the version it read.
     pub version: u64,
+}
+
+/// The agent session a work item was asked for in, and the newest message a person wrote
+/// there (the mention, or a follow-up), which the next run's prompt carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSessionLink {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Who wrote `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// The pull request delivered for a work item.

@@ -62,6 +62,7 @@ impl Ingress {
             approved_by: None,
             answer: None,
             only_when_idle: true,
+            agent_session: None,
         };
         let outcome = queue_run(
             self.store.as_ref(),

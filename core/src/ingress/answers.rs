@@ -6,7 +6,7 @@ use super::work_items::{queue_run, RunRequest};
 use super::IngressError;
 use crate::clock::Clock;
 use crate::domain::input::{bounded, InputAnswer};
-use crate::domain::{DeliveryKey, DeliveryOutcome, WorkItem, WorkItemStatus};
+use crate::domain::{DeliveryKey, DeliveryOutcome, JobReason, WorkItem, WorkItemStatus};
 use crate::ports::{Queue, Store};
 
 /// Why an answer was not taken though the item had been waiting when it was read.
@@ -55,5 +55,32 @@ pub(super) async fn answer_question(
         text: bounded(answer.text),
         at: clock.now(),
     });
+    queue_run(store, queue, clock, request, Some(delivery)).await
+}
+
+/// A message in the item's agent session: the answer when the agent's question waits for
+/// one, else a follow-up run whose prompt carries it (see `WorkItem::agent_session`).
+pub(super) async fn prompt(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+    mut request: RunRequest<'_>,
+    (by, text): (&str, &str),
+    delivery: &DeliveryKey,
+) -> Result<DeliveryOutcome, IngressError> {
+    if awaits_answer(store.get_work_item(&request.key).await?.as_ref()) {
+        request.reason = JobReason::InputAnswered;
+        // The answer goes into the prompt with the question; not twice.
+        if let Some(session) = request.agent_session.as_mut() {
+            session.message = None;
+            session.by = None;
+        }
+        request.answer = Some(InputAnswer {
+            by: by.to_owned(),
+            text: bounded(text),
+            at: clock.now(),
+        });
+        return queue_run(store, queue, clock, request, Some(delivery)).await;
+    }
     queue_run(store, queue, clock, request, Some(delivery)).await
 }

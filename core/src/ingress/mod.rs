@@ -3,6 +3,7 @@
 //! [`Ingress`] is the pipeline (verify, parse, route, deduplicate, record, enqueue) with no
 //! HTTP in it; [`router`] serves it with axum, the same router on Lambda and locally.
 
+mod acknowledge;
 mod actions;
 mod announce;
 mod answers;

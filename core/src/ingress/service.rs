@@ -110,6 +110,8 @@ pub struct Ingress {
     budget: BodyBudget,
     /// Tells the workflow's chat about runs held for approval; none: nobody is told.
     pub(super) announcer: Option<Arc<dyn Announcer>>,
+    /// Agent sessions (baton as a Linear agent), when a token for them is configured.
+    pub(super) sessions: Option<super::acknowledge::SessionDesk>,
 }
 
 impl Ingress {
@@ -145,6 +147,7 @@ impl Ingress {
             budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
             announcer: None,
+            sessions: None,
         }
     }
 
@@ -239,6 +242,31 @@ impl Ingress {
             "work_item",
             WorkItemKey::new(source, &event.issue.identifier).as_str(),
         );
+        let accepted = self
+            .route_verified(
+                (source, handler),
+                body,
+                (&workflows, signed_by),
+                &event,
+                delivery_key,
+            )
+            .await;
+        // Before the answer: an agent session learns at once that it was heard.
+        if let Ok(accepted) = &accepted {
+            self.acknowledge(&event, accepted).await;
+        }
+        accepted
+    }
+
+    /// Routes and records a verified event.
+    async fn route_verified(
+        &self,
+        (source, handler): (SourceKind, &dyn webhooks::WebhookSource),
+        body: &[u8],
+        (workflows, signed_by): (&WorkflowSet, usize),
+        event: &NormalizedEvent,
+        delivery_key: DeliveryKey,
+    ) -> Result<Accepted, IngressError> {
         // Only now, with the body verified, may it say which workflow serves it.
         let Some(served) = workflows.select_served(source, &event.issue) else {
             return Ok(Accepted::Ignored {
@@ -249,7 +277,7 @@ impl Ingress {
             });
         };
         verify::check_signer(served, source, signed_by, &event.issue)?;
-        let decision = routing::route(&event, served.rules());
+        let decision = routing::route(event, served.rules());
         if let Decision::Ignore { reason } = decision {
             return Ok(Accepted::Ignored { reason });
         }
@@ -269,13 +297,13 @@ impl Ingress {
             self.store.as_ref(),
             self.queue.as_ref(),
             self.clock.as_ref(),
-            &event,
+            event,
             decision,
             &keys[0],
             served.name(),
         )
         .await;
-        self.settle_and_announce(&keys, &owner, &event, applied, served.workflow())
+        self.settle_and_announce(&keys, &owner, event, applied, served.workflow())
             .await
     }
 }

@@ -6,8 +6,9 @@ use super::IngressError;
 use crate::clock::Clock;
 use crate::domain::input::InputAnswer;
 use crate::domain::{
-    DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId, JobReason,
-    NormalizedEvent, SourceKind, WorkItem, WorkItemKey, WorkItemStatus, JOB_SCHEMA_VERSION,
+    AgentSessionLink, DeliveryKey, DeliveryOutcome, EventAction, IssueSnapshot, Job, JobId,
+    JobReason, NormalizedEvent, SourceKind, WorkItem, WorkItemKey, WorkItemStatus,
+    JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, Store, StoreError};
 use crate::routing::{Decision, FollowUp};
@@ -28,6 +29,11 @@ pub(super) async fn apply(
     workflow: &str,
 ) -> Result<Applied, IngressError> {
     let key = WorkItemKey::new(event.source, &event.issue.identifier);
+    let session = event.action.agent_session().map(|id| AgentSessionLink {
+        id: id.to_owned(),
+        message: event.comment.as_deref().map(crate::domain::input::bounded),
+        by: event.comment.as_ref().map(|_| event.actor.login.clone()),
+    });
     let request = |reason, approved_by: Option<String>| RunRequest {
         key: key.clone(),
         source: event.source,
@@ -37,6 +43,7 @@ pub(super) async fn apply(
         approved_by,
         answer: None,
         only_when_idle: false,
+        agent_session: session.clone(),
     };
     // `/baton answer` says when nothing waits; a plain comment then is just a comment.
     let explicit = matches!(decision, Decision::Answer { .. });
@@ -82,6 +89,10 @@ pub(super) async fn apply(
             };
             let request = request(JobReason::InputAnswered, None);
             answers::answer_question(store, queue, clock, request, given, delivery).await
+        }
+        Decision::Prompt { by, text } => {
+            let request = request(JobReason::AgentPrompted, None);
+            answers::prompt(store, queue, clock, request, (&by, &text), delivery).await
         }
         Decision::PullRequest {
             work_item,
@@ -131,6 +142,8 @@ pub(super) struct RunRequest<'a> {
     /// Refuse (with [`IngressError::Conflict`]) unless the item exists and has no run queued,
     /// under way or held for approval: a manual retry must not stack a run on a live one.
     pub(super) only_when_idle: bool,
+    /// The agent session that asked (baton as a Linear agent), with what was said there.
+    pub(super) agent_session: Option<AgentSessionLink>,
 }
 
 /// Marks the item queued and sends the job; undoes the mark if the job cannot be sent.
@@ -268,6 +281,7 @@ async fn pull_request_follow_up(
         approved_by: None,
         answer: None,
         only_when_idle: false,
+        agent_session: None,
     };
     queue_run(store, queue, clock, request, Some(delivery)).await
 }
@@ -319,6 +333,7 @@ fn new_item(key: &WorkItemKey, source: SourceKind, now: chrono::DateTime<chrono:
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 0,
     }
@@ -404,6 +419,9 @@ async fn request_run(
         }
         if let Some(workflow) = request.workflow {
             item.workflow = Some(workflow.to_owned());
+        }
+        if let Some(session) = &request.agent_session {
+            item.agent_session = Some(session.clone());
         }
         if item.status != WorkItemStatus::Running {
             item.status = WorkItemStatus::Queued;

@@ -66,6 +66,7 @@ fn item(number: u32, status: WorkItemStatus, at: DateTime<Utc>) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

@@ -31,6 +31,9 @@ pub enum Decision {
     /// A plain comment by someone allowed to run commands: the answer to the agent's open
     /// question if one waits, else nothing.
     Reply { by: String, text: String },
+    /// A message in the item's agent session (baton as a Linear agent): the answer to the
+    /// agent's open question if one waits, else a follow-up run that carries it.
+    Prompt { by: String, text: String },
     /// An event on the pull request a run delivered for `work_item`.
     PullRequest {
         work_item: WorkItemKey,
@@ -202,6 +205,40 @@ fn route_ungated(event: &NormalizedEvent, rules: &StateRules) -> Decision {
             ReviewState::Commented => ignore("review comments alone do not start rework"),
         },
         EventAction::Polled { previous } => route_polled(source, issue, previous.as_deref(), rules),
+        EventAction::AgentSessionCreated { .. } | EventAction::AgentSessionPrompted { .. } => {
+            route_agent_session(event, rules)
+        }
+    }
+}
+
+/// Mentioning or delegating to baton is an explicit request, like `/baton run`: it needs no
+/// trigger label, only a person allowed to run commands and an issue not in a terminal
+/// state (agent session payloads carry no state; the runner re-reads it).
+fn route_agent_session(event: &NormalizedEvent, rules: &StateRules) -> Decision {
+    let actor = &event.actor;
+    if !rules.may_command(&actor.login, actor.association) {
+        return ignore(format!(
+            "`{}` may not ask the agent; see triggers.allowed_associations and triggers.allowed_authors",
+            actor.login
+        ));
+    }
+    let state = &event.issue.state;
+    if !state.is_empty() && rules.is_terminal(event.source, state) {
+        return ignore(format!("issue is in terminal state `{state}`"));
+    }
+    match (&event.action, event.comment.as_deref().map(str::trim)) {
+        (EventAction::AgentSessionPrompted { .. }, Some(text)) if !text.is_empty() => {
+            Decision::Prompt {
+                by: actor.login.clone(),
+                text: text.to_owned(),
+            }
+        }
+        (EventAction::AgentSessionPrompted { .. }, _) => {
+            ignore("the agent session message is empty")
+        }
+        _ => Decision::Run {
+            reason: JobReason::AgentSession,
+        },
     }
 }
 

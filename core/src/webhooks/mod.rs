@@ -7,6 +7,7 @@ mod gitlab;
 mod jira;
 mod json;
 mod linear;
+mod linear_agent;
 mod media;
 mod signature;
 #[cfg(test)]
@@ -16,6 +17,9 @@ pub use github::GithubSource;
 pub use gitlab::GitlabSource;
 pub use jira::JiraSource;
 pub use linear::LinearSource;
+pub use linear_agent::{
+    typed_event as linear_agent_event, AgentIssue, AgentSessionAction, AgentSessionEvent,
+};
 pub use media::{body_format, BodyFormat};
 
 use crate::domain::NormalizedEvent;

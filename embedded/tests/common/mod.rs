@@ -275,6 +275,7 @@ pub fn work_item(identifier: &str) -> WorkItem {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

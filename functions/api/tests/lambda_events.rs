@@ -62,6 +62,7 @@ async fn function(auth: ApiAuth) -> Function {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     };

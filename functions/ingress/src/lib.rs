@@ -39,7 +39,7 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     }
     tracing::info!(workflow = %source.describe(), workflows = source.set().len(),
         backend = %backends.description, "ingress ready");
-    let ingress = Ingress::with_workflows(
+    let mut ingress = Ingress::with_workflows(
         WorkflowWatch::start(source, reload_every),
         backends.store,
         backends.queue,
@@ -48,5 +48,11 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     )
     // Runs held for approval are announced from here: no runner sees them.
     .with_announcer(Wiring::from_env().announcer());
+    // `LINEAR_AGENT_TOKEN`: baton as a Linear agent; sessions are acknowledged from here.
+    if let Some(sessions) =
+        baton_integrations::wiring::agent_sessions::for_ingress(&|name| std::env::var(name).ok())?
+    {
+        ingress = ingress.with_agent_sessions(sessions, std::env::var("BATON_PUBLIC_URL").ok());
+    }
     Ok(router(Arc::new(ingress)))
 }

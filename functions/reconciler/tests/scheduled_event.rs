@@ -56,6 +56,7 @@ fn item(number: u32, status: WorkItemStatus, at: chrono::DateTime<Utc>) -> WorkI
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

@@ -3,6 +3,7 @@
 //! `baton runner`, the container and every Lambda function build them through
 //! [`Connections::of`], so a deployment behaves the same wherever a piece of it runs.
 
+pub mod agent_sessions;
 mod poller;
 mod reconcilers;
 

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const API_KEY: &str = "lin_api_fake0123456789abcdef";
+/// The app actor's OAuth token (baton as a Linear agent), sent as `Bearer`.
+pub const AGENT_TOKEN: &str = "lin_oauth_agent_fake0123456789";
 pub const TEAM_KEY: &str = "ENG";
 const TEAM_ID: &str = "7d5c2a2e-0000-4000-8000-00000000e000";
 const PAGE_SIZE: usize = 2;
@@ -44,10 +46,20 @@ pub struct FakeComment {
     pub body: String,
 }
 
+/// An activity posted to an agent session: its `content` as sent (`type`, `body`, ...).
+#[derive(Debug, Clone)]
+pub struct FakeActivity {
+    pub session: String,
+    pub content: Value,
+}
+
 #[derive(Debug, Default)]
 struct Board {
     issues: Vec<FakeIssue>,
     comments: Vec<FakeComment>,
+    activities: Vec<FakeActivity>,
+    /// Each session's `externalUrls`, as last set.
+    external_urls: Vec<(String, Value)>,
     next: u64,
 }
 
@@ -122,6 +134,22 @@ impl LinearFake {
             .collect()
     }
 
+    /// The activities posted, in order.
+    pub fn activities(&self) -> Vec<FakeActivity> {
+        self.board().activities.clone()
+    }
+
+    /// The URLs `session` links to, as last set.
+    pub fn external_urls(&self, session: &str) -> Vec<String> {
+        let board = self.board();
+        let urls = board.external_urls.iter().rev().find(|(s, _)| s == session);
+        urls.and_then(|(_, urls)| urls.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| u["url"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn state(&self, issue_id: &str) -> String {
         let board = self.board();
         let issue = board.issues.iter().find(|i| i.id == issue_id);
@@ -192,8 +220,16 @@ async fn graphql(
     headers: HeaderMap,
     Json(request): Json<Value>,
 ) -> Answer {
-    // Personal API keys go bare in `Authorization`; `Bearer` is for OAuth tokens.
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
+    let operation = request["operationName"].as_str().unwrap_or_default();
+    // Personal API keys go bare in `Authorization`; `Bearer` is for OAuth tokens (the app
+    // actor's, for agent sessions).
+    let agent = operation.starts_with("BatonAgent");
+    let expected = if agent {
+        format!("Bearer {AGENT_TOKEN}")
+    } else {
+        API_KEY.to_owned()
+    };
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return graphql_error(
             StatusCode::BAD_REQUEST,
             "Authentication required, not authenticated",
@@ -203,7 +239,6 @@ async fn graphql(
     }
     let document = request["query"].as_str().unwrap_or_default();
     let variables = &request["variables"];
-    let operation = request["operationName"].as_str().unwrap_or_default();
     // Each operation must ask for the root field it is named after.
     let root = match operation {
         "BatonIssue" | "BatonIssueStates" => "issue(id: $id)",
@@ -211,6 +246,8 @@ async fn graphql(
         "BatonCommentCreate" => "commentCreate(",
         "BatonCommentUpdate" => "commentUpdate(",
         "BatonIssueUpdateState" => "issueUpdate(",
+        "BatonAgentActivityCreate" => "agentActivityCreate(input: $input)",
+        "BatonAgentSessionUpdate" => "agentSessionUpdate(id: $id, input: $input)",
         _ => "\u{0}",
     };
     if !document.contains(&format!("{operation}(")) || !document.contains(root) {
@@ -290,6 +327,48 @@ async fn graphql(
             issue.state_id = state_id;
             let state = state_node(&issue.state_id);
             data(json!({ "issueUpdate": { "success": true, "issue": { "state": state } } }))
+        }
+        "BatonAgentActivityCreate" => {
+            let input = &variables["input"];
+            let session = input["agentSessionId"].as_str().unwrap_or_default();
+            let content = &input["content"];
+            let known = ["thought", "action", "elicitation", "response", "error"];
+            let kind = content["type"].as_str().unwrap_or_default();
+            let complete = if kind == "action" {
+                content["action"].is_string() && content["parameter"].is_string()
+            } else {
+                content["body"].is_string()
+            };
+            if session.is_empty() || !known.contains(&kind) || !complete {
+                return graphql_error(
+                    StatusCode::BAD_REQUEST,
+                    "Argument Validation Error",
+                    "INVALID_INPUT",
+                    "The activity's content is not valid.",
+                );
+            }
+            board.next += 1;
+            let id = uuid(2_000_000 + board.next);
+            board.activities.push(FakeActivity {
+                session: session.to_owned(),
+                content: content.clone(),
+            });
+            data(
+                json!({ "agentActivityCreate": { "success": true, "agentActivity": { "id": id } } }),
+            )
+        }
+        "BatonAgentSessionUpdate" => {
+            let urls = &variables["input"]["externalUrls"];
+            if !urls.is_array() {
+                return graphql_error(
+                    StatusCode::BAD_REQUEST,
+                    "Argument Validation Error",
+                    "INVALID_INPUT",
+                    "externalUrls must be a list.",
+                );
+            }
+            board.external_urls.push((text("id"), urls.clone()));
+            data(json!({ "agentSessionUpdate": { "success": true } }))
         }
         _ => unreachable!("checked above"),
     }

@@ -105,6 +105,7 @@ fn item(key: WorkItemKey, status: WorkItemStatus, updated_minutes_ago: i64, n: u
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     }

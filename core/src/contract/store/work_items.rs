@@ -165,6 +165,11 @@ fn work_item() -> WorkItem {
             }),
         }),
         workflow: Some("app.md".into()),
+        agent_session: Some(crate::domain::AgentSessionLink {
+            id: "a9e75e55-1010-4c2d-9e8f-000000000042".into(),
+            message: Some("Use Postgres COPY, please.".into()),
+            by: Some("6f9a7b1e".into()),
+        }),
         version: 7,
     }
 }

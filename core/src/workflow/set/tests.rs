@@ -296,6 +296,7 @@ fn a_work_item_follows_the_workflow_of_its_snapshot() {
         pull_request: None,
         status_comment: None,
         input_request: None,
+        agent_session: None,
         workflow: None,
         version: 1,
     };

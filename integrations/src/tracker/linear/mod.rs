@@ -11,9 +11,12 @@
 //! case-insensitively. A state move resolves the target name among the issue's team states,
 //! because a state id only exists within its team.
 
+mod agent_session;
 mod graphql;
 mod model;
 mod queries;
+
+pub use agent_session::LinearAgentSessions;
 
 use super::{same_state, CommentRef, IssueRef, StateMove, Tracker, TrackerError, TrackerIssue};
 use crate::config::{AdapterConfig, ConfigError};

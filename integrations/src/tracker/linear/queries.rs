@@ -65,3 +65,15 @@ pub(super) const ISSUE_UPDATE_STATE: Operation = Operation {
     document: "mutation BatonIssueUpdateState($id: String!, $stateId: String!) { \
                issueUpdate(id: $id, input: { stateId: $stateId }) { success issue { state { name } } } }",
 };
+
+pub(super) const AGENT_ACTIVITY_CREATE: Operation = Operation {
+    name: "BatonAgentActivityCreate",
+    document: "mutation BatonAgentActivityCreate($input: AgentActivityCreateInput!) { \
+               agentActivityCreate(input: $input) { success agentActivity { id } } }",
+};
+
+pub(super) const AGENT_SESSION_UPDATE: Operation = Operation {
+    name: "BatonAgentSessionUpdate",
+    document: "mutation BatonAgentSessionUpdate($id: String!, $input: AgentSessionUpdateInput!) { \
+               agentSessionUpdate(id: $id, input: $input) { success } }",
+};

@@ -1,0 +1,101 @@
+//! baton as a Linear agent: the ingress acknowledges a session at once, before it answers
+//! the webhook, so that Linear (which wants a first activity within 10 s) never shows the
+//! agent as unresponsive, whether a runner is up or not. A failed post is logged; the
+//! delivery stands.
+
+use super::{Accepted, Ingress};
+use crate::domain::{EventAction, NormalizedEvent, WorkItemKey};
+use crate::ports::{Activity, AgentSessions};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most the acknowledgement may add to the webhook's answer: Linear gives up on a
+/// webhook after 5 s.
+const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(3);
+
+/// Where agent sessions are told what baton does with them.
+#[derive(Clone)]
+pub(super) struct SessionDesk {
+    sessions: Arc<dyn AgentSessions>,
+    /// The deployment's public address (`BATON_PUBLIC_URL`): the session links to the work
+    /// item's dashboard page there.
+    public_url: Option<String>,
+}
+
+impl Ingress {
+    /// Acknowledges agent sessions through `sessions`; `public_url` is where the dashboard
+    /// is served, without a trailing slash needed.
+    pub fn with_agent_sessions(
+        mut self,
+        sessions: Arc<dyn AgentSessions>,
+        public_url: Option<String>,
+    ) -> Self {
+        self.sessions = Some(SessionDesk {
+            sessions,
+            public_url: public_url
+                .map(|url| url.trim().trim_end_matches('/').to_owned())
+                .filter(|url| !url.is_empty()),
+        });
+        self
+    }
+
+    /// Tells the event's agent session, if it has one, what became of it.
+    pub(super) async fn acknowledge(&self, event: &NormalizedEvent, accepted: &Accepted) {
+        let (Some(desk), Some(session)) = (&self.sessions, event.action.agent_session()) else {
+            return;
+        };
+        let Some(activity) = acknowledgement(event, accepted) else {
+            return;
+        };
+        let key = WorkItemKey::new(event.source, &event.issue.identifier);
+        let url = desk
+            .public_url
+            .as_ref()
+            .map(|base| format!("{base}{}", crate::dashboard::issue_path(&key)));
+        let posts = async {
+            if let Err(error) = desk.sessions.post_activity(session, &activity).await {
+                tracing::warn!(%error, kind = activity.kind(), "could not acknowledge the agent session");
+            }
+            if let Some(url) = &url {
+                if let Err(error) = desk.sessions.set_external_url(session, url).await {
+                    tracing::warn!(%error, "could not link the agent session to the dashboard");
+                }
+            }
+        };
+        if tokio::time::timeout(ACKNOWLEDGE_WITHIN, posts)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_ms = ACKNOWLEDGE_WITHIN.as_millis() as u64,
+                "acknowledging the agent session took too long; answering the webhook"
+            );
+        }
+    }
+}
+
+/// What the session is told: a `thought` for work that goes on, a `response` saying why
+/// nothing will; nothing for a redelivery (it was told the first time).
+fn acknowledgement(event: &NormalizedEvent, accepted: &Accepted) -> Option<Activity> {
+    let identifier = &event.issue.identifier;
+    let prompted = matches!(event.action, EventAction::AgentSessionPrompted { .. });
+    let body = match accepted {
+        Accepted::Duplicate => return None,
+        Accepted::Queued { .. } if prompted => {
+            format!("Got it. A run on {identifier} is queued with your message.")
+        }
+        Accepted::Queued { .. } => {
+            format!("On it. A run on {identifier} is queued; progress shows here.")
+        }
+        Accepted::AwaitingApproval { .. } => {
+            format!("A run on {identifier} waits for approval before it starts (`/baton approve`).")
+        }
+        Accepted::CancelRequested { .. } => format!("Stopping the work on {identifier}."),
+        Accepted::Ignored { reason } => {
+            return Some(Activity::Response {
+                body: format!("Not starting work on {identifier}: {reason}."),
+            })
+        }
+    };
+    Some(Activity::Thought { body })
+}
