@@ -6,6 +6,7 @@ use baton_core::clock::{Clock, SystemClock};
 use baton_core::ports::{CredentialSource, Queue, Store};
 use baton_core::telemetry::redact;
 use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
+use baton_integrations::wiring::agent_sessions;
 use baton_integrations::wiring::Wiring;
 use baton_runner::accounts::LocalCredentials;
 use baton_runner::agent::setup::MockAgentCommand;
@@ -71,14 +72,19 @@ pub fn build_with(
             .chain(set.all_secrets().map(|secret| secret.expose().to_owned())),
     );
     let redactor = redact::known_secrets();
-    Ok(Runner::with_credentials(
+    let runner = Runner::with_credentials(
         store,
         queue,
         clock,
         settings,
         (plans, redactor),
         credentials,
-    ))
+    );
+    // `LINEAR_AGENT_TOKEN`: runs asked for in a Linear agent session report there.
+    if let Some(sessions) = agent_sessions::for_runner(wiring.env().as_ref())? {
+        runner.report_agent_sessions_to(sessions);
+    }
+    Ok(runner)
 }
 
 /// The runner's settings from the environment. `poll_wait`, when given, is the default long

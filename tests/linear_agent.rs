@@ -13,11 +13,18 @@ use baton_core::ingress::{router, Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use baton_integrations::test_support::FakeApi;
 use baton_integrations::wiring::agent_sessions;
+use baton_runner::agent::setup::MockAgentCommand;
+use baton_runner::redact::Redactor;
+use baton_runner::worker::{RunPlan, Runner};
 use common::{all_secrets, backends, serve_router, signing, Backend, LINEAR_SECRET};
 use linear_api::{LinearFake, AGENT_TOKEN};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
-on_both_backends!(a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_item);
+on_both_backends!(
+    a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_item,
+    a_run_reports_its_commands_and_its_end_in_the_session,
+);
 
 const CREATED: &str =
     include_str!("../core/src/webhooks/fixtures/linear/agent_session_created.json");
@@ -141,4 +148,142 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
     let (status, _) = post(stale).await;
     assert_eq!(status, 401);
     assert_eq!(linear.activities().len(), 2);
+}
+
+/// The mock agent's workflow for Linear issues, playing `scenario`, with no write-back.
+fn linear_workflow(workspaces: &std::path::Path, scenario: &str) -> Workflow {
+    Workflow::parse(&format!(
+        "---\ntracker: {{kind: linear}}\n\
+         agent_provider: {{kind: mock, options: {{scenario: {scenario}}}}}\n\
+         agent: {{max_turns: 1, max_continuations: 0, max_attempts: 1}}\n\
+         workspace: {{root: \"{}\"}}\n---\nFix {{{{ issue.identifier }}}}\n",
+        workspaces.display()
+    ))
+    .expect("workflow")
+}
+
+/// A session's whole run, through the real ingress, runner and mock agent: the session sees
+/// the thought, an `action` for each command the agent ran, then a `response` when the run
+/// succeeds; a run that fails for good ends with an `error` instead, naming the failure.
+async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend) {
+    for (scenario, ending) in [("happy_path", "response"), ("failed_turn", "error")] {
+        let linear = LinearFake::default();
+        let api = FakeApi::spawn(linear.router()).await;
+        let endpoint = format!("{}/graphql", api.url());
+        let env = move |name: &str| match name {
+            "LINEAR_AGENT_TOKEN" => Some(AGENT_TOKEN.to_owned()),
+            "LINEAR_AGENT_API_URL" => Some(endpoint.clone()),
+            _ => None,
+        };
+        let scratch = common::control_plane::Scratch::new("baton-linear-agent");
+        let workflow = linear_workflow(&scratch.0.join("workspaces"), scenario);
+        let (store, queue) = backends(backend).await;
+        let plan = RunPlan::from_workflow(
+            &workflow,
+            Some(&MockAgentCommand(vec![
+                env!("CARGO_BIN_EXE_baton").to_owned(),
+                "mock-agent".to_owned(),
+            ])),
+        )
+        .expect("plan");
+        let runner = Runner::new(
+            store.clone(),
+            queue.clone(),
+            Arc::new(SystemClock),
+            common::control_plane::runner_settings("runner-in-linear-test"),
+            plan,
+            Redactor::default(),
+        );
+        let for_runner = agent_sessions::for_runner(&env).expect("settings");
+        runner.report_agent_sessions_to(for_runner.expect("a token is set"));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(runner.run(shutdown.clone()));
+        let sessions = agent_sessions::for_ingress(&env)
+            .expect("settings")
+            .expect("a token is set");
+        let ingress = Ingress::new(
+            &workflow,
+            all_secrets(),
+            store.clone(),
+            queue.clone(),
+            Arc::new(SystemClock),
+            IngressSettings::default(),
+        )
+        .with_agent_sessions(sessions, Some(PUBLIC_URL.to_owned()));
+        let app = serve_router(router(Arc::new(ingress)), store.clone(), queue).await;
+        let body = fresh(CREATED);
+        let headers = signing::linear(
+            LINEAR_SECRET,
+            "AgentSessionEvent",
+            &uuid::Uuid::new_v4().to_string(),
+            &body,
+        );
+        let (status, answer) = app.post("linear", &headers, body).await;
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (202, Some("queued")),
+            "{answer}"
+        );
+
+        let key = WorkItemKey::parse("linear:ENG-42").expect("key");
+        let done = common::control_plane::wait_for_item(&*store, &key, "the run's end", |item| {
+            matches!(
+                item.status,
+                WorkItemStatus::Succeeded | WorkItemStatus::Failed | WorkItemStatus::DeadLettered
+            )
+        })
+        .await;
+        // The ending is posted in the background, after the actions before it.
+        let mut activities = linear.activities();
+        for _ in 0..100 {
+            if activities.iter().any(|a| a.content["type"] == ending) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            activities = linear.activities();
+        }
+        let kinds: Vec<&str> = activities
+            .iter()
+            .map(|a| a.content["type"].as_str().unwrap_or_default())
+            .collect();
+        assert!(
+            activities.iter().all(|a| a.session == SESSION),
+            "{activities:?}"
+        );
+        assert_eq!(kinds.first(), Some(&"thought"), "{scenario}: {kinds:?}");
+        assert_eq!(kinds.last(), Some(&ending), "{scenario}: {kinds:?}");
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| ["response", "error", "elicitation"].contains(k))
+                .count(),
+            1,
+            "{scenario}: one ending: {kinds:?}"
+        );
+        let last = &activities[activities.len() - 1].content;
+        if scenario == "happy_path" {
+            assert_eq!(done.status, WorkItemStatus::Succeeded);
+            assert!(kinds.contains(&"action"), "the agent's commands: {kinds:?}");
+            let action = activities
+                .iter()
+                .find(|a| a.content["type"] == "action")
+                .expect("an action");
+            assert_eq!(action.content["action"], "Ran", "{activities:?}");
+            assert!(
+                last["body"].as_str().is_some_and(|b| b.starts_with("Done")),
+                "{last}"
+            );
+        } else {
+            // Its one attempt failed: the job is dead-lettered, and the session told so.
+            assert_eq!(done.status, WorkItemStatus::DeadLettered);
+            assert!(
+                last["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("The run failed")),
+                "{last}"
+            );
+        }
+        shutdown.cancel();
+        let _ = task.await;
+    }
 }

@@ -2,6 +2,7 @@
 //! the chat notice, and what comes next (a retry, a continuation, the dead-letter queue, or
 //! nothing), then the message acknowledged.
 
+use super::activities::SessionEnding;
 use super::announce;
 use super::attempt::AttemptEnd;
 use super::delivery;
@@ -26,6 +27,8 @@ pub(super) struct Report {
     pub(super) status_comment: Option<String>,
     pub(super) evidence: Evidence,
     pub(super) delivered: Delivered,
+    /// The work item's agent session, told how the run ended.
+    pub(super) session: Option<SessionEnding>,
 }
 
 impl Runner {
@@ -123,6 +126,15 @@ impl Runner {
                 status,
                 question,
                 &report.delivered,
+            );
+        }
+        if let Some(session) = report.session.take() {
+            let pull_request = report.delivered.pull_request.as_ref();
+            session.run_ended(
+                run,
+                status,
+                announce::question(&end),
+                pull_request.map(|(_, url)| url.as_str()),
             );
         }
         if status == WorkItemStatus::DeadLettered {

@@ -2,6 +2,7 @@
 //! the concurrency slots and the lease, run the attempt, record how it ended and what comes
 //! next (a retry, a continuation, the dead-letter queue, or nothing).
 
+use super::activities;
 use super::attempt::{self, AttemptInput};
 use super::conclude::Report;
 use super::evidence::{self, Delivered, Evidence};
@@ -355,6 +356,7 @@ impl Runner {
         );
         let (recorder_tx, agent_rx) = mpsc::channel(AGENT_EVENT_CAPACITY);
         let (agent_tx, evidence) = evidence::tap(recorder_tx);
+        let session = activities::start(self.agent_sessions.get(), &item, self.redactor());
         let recorder = recorder::start(
             RecorderContext {
                 store: Arc::clone(&self.store),
@@ -365,6 +367,7 @@ impl Runner {
                 max_tokens: plan.limits.max_tokens_per_run,
                 stop: stop.clone(),
                 budget: Arc::clone(&budget),
+                session: session.as_ref().map(|(reporter, _)| reporter.clone()),
             },
             run.clone(),
             agent_rx,
@@ -421,6 +424,7 @@ impl Runner {
             },
             evidence: evidence.snapshot(),
             delivered,
+            session: session.map(|(_, ending)| ending),
         };
         self.note_quota(&held, &report.evidence, &end).await;
         self.conclude(&job, &received, &mut run, end, (&item, &plan), report)

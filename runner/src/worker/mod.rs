@@ -9,6 +9,7 @@
 //! - [`limits`] and [`settings`]: what the workflow and the environment configure.
 
 mod accounts;
+mod activities;
 mod announce;
 mod attempt;
 pub mod budget;
@@ -134,6 +135,8 @@ pub struct Runner {
     waiting: waiting::Parked,
     /// Where agent account credentials are read from.
     credentials: Arc<dyn CredentialSource>,
+    /// Where runs asked for in an agent session report their progress (Linear's API).
+    agent_sessions: std::sync::OnceLock<Arc<dyn baton_core::ports::AgentSessions>>,
 }
 
 /// `now + duration`, saturating instead of overflowing on absurd configured durations.
@@ -216,7 +219,14 @@ impl Runner {
             redactor,
             waiting: Default::default(),
             credentials,
+            agent_sessions: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Runs of work items asked for in an agent session report their progress to
+    /// `sessions` (set once, before the runner starts).
+    pub fn report_agent_sessions_to(&self, sessions: Arc<dyn baton_core::ports::AgentSessions>) {
+        let _ = self.agent_sessions.set(sessions);
     }
 
     pub fn settings(&self) -> &RunnerSettings {

@@ -36,6 +36,8 @@ pub struct RecorderContext {
     pub stop: Stop,
     /// The run's `budgets`, charged as the agent reports usage.
     pub budget: Arc<super::budget::RunBudget>,
+    /// The work item's agent session, told of each command and tool call.
+    pub session: Option<super::activities::SessionReporter>,
 }
 
 enum Note {
@@ -216,6 +218,9 @@ impl Recorder {
                 self.context.budget.observe(*usage);
             }
             _ => {}
+        }
+        if let Some(session) = &self.context.session {
+            session.observe(&event);
         }
         let (kind, data) = split_event(&event);
         self.push(&kind, data);

@@ -197,6 +197,7 @@ async fn a_slow_store_never_holds_up_the_agent() {
             max_tokens: None,
             stop: Stop::child_of(&tokio_util::sync::CancellationToken::new()),
             budget: crate::worker::budget::RunBudget::inert(),
+            session: None,
         },
         run.clone(),
         rx,
