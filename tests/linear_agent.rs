@@ -5,7 +5,6 @@
 
 #[macro_use]
 mod common;
-#[allow(dead_code)] // The tracker half of the fake is for the tracker tests.
 #[path = "../integrations/tests/fakes/linear_api.rs"]
 mod linear_api;
 

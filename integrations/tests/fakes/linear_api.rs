@@ -3,6 +3,9 @@
 //! connections with `nodes` and `pageInfo`). It pages listings two at a time, whatever `first`
 //! asks for, so a client that ignores `pageInfo` misses issues.
 
+// Each test binary uses part of the fake (the tracker, or the agent sessions).
+#![allow(dead_code)]
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
