@@ -273,6 +273,13 @@ async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend)
                 last["body"].as_str().is_some_and(|b| b.starts_with("Done")),
                 "{last}"
             );
+            // The agent was given what the person wrote in the session.
+            let runs = common::control_plane::wait_for_runs(&*store, &key, 1).await;
+            let timeline = common::control_plane::events(&*store, &runs[0]).await;
+            assert!(
+                timeline.iter().any(|e| e.kind == "session_request"),
+                "{timeline:?}"
+            );
         } else {
             // Its one attempt failed: the job is dead-lettered, and the session told so.
             assert_eq!(done.status, WorkItemStatus::DeadLettered);

@@ -192,6 +192,9 @@ async fn run_session(
     if let Some(answered) = answered_question(item) {
         timeline.step("input_answered", json!({ "by": answered.1 }));
         prompt = format!("{prompt}\n\n{}", answered.0);
+    } else if let Some((request, by)) = session_request(item, job.reason) {
+        timeline.step("session_request", json!({ "by": by }));
+        prompt = format!("{prompt}\n\n{request}");
     }
     if job.reason == JobReason::ReviewChangesRequested {
         if let Some(feedback) = delivery::rework_feedback(&plan.delivery, item).await {
@@ -331,6 +334,28 @@ fn answered_question(item: &WorkItem) -> Option<(String, String)> {
             answer.text.replace('\n', "\n> ")
         ),
         answer.by.clone(),
+    ))
+}
+
+/// For a run asked for in an agent session (a mention, a delegation or a follow-up): the
+/// prompt's addition (what the person wrote there) and who wrote it.
+fn session_request(item: &WorkItem, reason: JobReason) -> Option<(String, String)> {
+    if !matches!(reason, JobReason::AgentSession | JobReason::AgentPrompted) {
+        return None;
+    }
+    let session = item.agent_session.as_ref()?;
+    let message = session
+        .message
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())?;
+    let by = session.by.clone().unwrap_or_else(|| "A person".to_owned());
+    Some((
+        format!(
+            "## What was asked in the agent session\n\n{by} wrote:\n\n> {}\n\n\
+             Do what it asks, as part of this issue's work.",
+            message.replace('\n', "\n> ")
+        ),
+        by,
     ))
 }
 
