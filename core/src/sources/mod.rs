@@ -90,20 +90,49 @@ pub fn webhook_named(name: &str) -> Option<SourceKind> {
         .filter(|kind| webhook(*kind).is_some())
 }
 
-/// `PROJ` of `PROJ-7`: the key before the last `-number` (Jira and Linear identifiers).
-pub(crate) fn key_prefix(identifier: &str) -> Option<&str> {
-    let (prefix, number) = identifier.rsplit_once('-')?;
-    (!prefix.is_empty() && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(prefix)
-}
-
-/// A scope value's path segments, when it is well formed: no blanks, no empty segment.
-pub(crate) fn path_segments(value: &str) -> Option<Vec<&str>> {
-    let segments: Vec<&str> = value.split('/').collect();
+/// A scope value of `segments` path segments (`owner/repo`: 2; `ENG`: 1), at least when
+/// `at_least`, with no blank and no empty segment; else `expected`, for the error.
+pub(crate) fn check_path(
+    value: &str,
+    segments: usize,
+    at_least: bool,
+    expected: &'static str,
+) -> Result<(), &'static str> {
+    let parts: Vec<&str> = value.split('/').collect();
     let well_formed = !value.is_empty()
         && !value.contains(char::is_whitespace)
-        && segments.iter().all(|segment| !segment.is_empty());
-    well_formed.then_some(segments)
+        && parts.iter().all(|part| !part.is_empty());
+    let counted = if at_least {
+        parts.len() >= segments
+    } else {
+        parts.len() == segments
+    };
+    if well_formed && counted {
+        Ok(())
+    } else {
+        Err(expected)
+    }
+}
+
+/// Whether `issue` belongs to the repository (or project path) `value`: payloads name it,
+/// and the platforms compare paths without case.
+pub(crate) fn in_repository(issue: &IssueSnapshot, value: &str) -> bool {
+    issue
+        .repository
+        .as_deref()
+        .is_some_and(|repository| repository.eq_ignore_ascii_case(value))
+}
+
+/// Whether `issue`'s key starts with the project or team key `value`: `PROJ` of `PROJ-7`,
+/// the key before the last `-number` (Jira and Linear identifiers).
+pub(crate) fn has_key_prefix(issue: &IssueSnapshot, value: &str) -> bool {
+    let Some((prefix, number)) = issue.identifier.rsplit_once('-') else {
+        return false;
+    };
+    !prefix.is_empty()
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && prefix.eq_ignore_ascii_case(value)
 }
 
 /// A comment anchor needs a numeric id; the issue's own anchor, if any, is dropped.

@@ -57,17 +57,13 @@ impl Source for LinearSource {
     }
 
     fn check_scope(&self, value: &str) -> Result<(), &'static str> {
-        match crate::sources::path_segments(value) {
-            Some(segments) if segments.len() == 1 => Ok(()),
-            _ => Err("a key, such as `ENG`"),
-        }
+        crate::sources::check_path(value, 1, false, "a key, such as `ENG`")
     }
 
     fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
         // Identifiers start with the team's key: `ENG-42`. Linear webhooks do not name the
         // project, so Symphony's `project_slug` cannot select a workflow.
-        crate::sources::key_prefix(&issue.identifier)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value))
+        crate::sources::has_key_prefix(issue, value)
     }
 
     fn webhook(&self) -> Option<&'static dyn WebhookSource> {

@@ -49,18 +49,11 @@ impl Source for GithubSource {
     }
 
     fn check_scope(&self, value: &str) -> Result<(), &'static str> {
-        match crate::sources::path_segments(value) {
-            Some(segments) if segments.len() == 2 => Ok(()),
-            _ => Err("`owner/repo`"),
-        }
+        crate::sources::check_path(value, 2, false, "`owner/repo`")
     }
 
     fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
-        // Repository paths are case-insensitive.
-        issue
-            .repository
-            .as_deref()
-            .is_some_and(|repository| repository.eq_ignore_ascii_case(value))
+        crate::sources::in_repository(issue, value)
     }
 
     fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {

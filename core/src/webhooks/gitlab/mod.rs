@@ -57,18 +57,11 @@ impl Source for GitlabSource {
     }
 
     fn check_scope(&self, value: &str) -> Result<(), &'static str> {
-        match crate::sources::path_segments(value) {
-            Some(segments) if segments.len() >= 2 => Ok(()),
-            _ => Err("the project's path, `group/project`"),
-        }
+        crate::sources::check_path(value, 2, true, "the project's path, `group/project`")
     }
 
     fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
-        // Project paths are case-insensitive.
-        issue
-            .repository
-            .as_deref()
-            .is_some_and(|repository| repository.eq_ignore_ascii_case(value))
+        crate::sources::in_repository(issue, value)
     }
 
     fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {

@@ -56,16 +56,12 @@ impl Source for JiraSource {
     }
 
     fn check_scope(&self, value: &str) -> Result<(), &'static str> {
-        match crate::sources::path_segments(value) {
-            Some(segments) if segments.len() == 1 => Ok(()),
-            _ => Err("a key, such as `ENG`"),
-        }
+        crate::sources::check_path(value, 1, false, "a key, such as `ENG`")
     }
 
     fn in_scope(&self, issue: &IssueSnapshot, value: &str) -> bool {
         // Issue keys start with the project's: `PROJ-7`.
-        crate::sources::key_prefix(&issue.identifier)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(value))
+        crate::sources::has_key_prefix(issue, value)
     }
 
     fn comment_url(&self, issue_url: &str, id: &str) -> Option<String> {
