@@ -2,6 +2,8 @@
 //! the job once the item says so.
 
 use super::answers::{self, Answer};
+use super::approvals::{hold_for_approval, record_approval};
+use super::follow_ups::pull_request_follow_up;
 use super::IngressError;
 use crate::clock::Clock;
 use crate::domain::input::InputAnswer;
@@ -11,8 +13,7 @@ use crate::domain::{
     JOB_SCHEMA_VERSION,
 };
 use crate::ports::{Queue, Store, StoreError};
-use crate::routing::{Decision, FollowUp};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::routing::Decision;
 
 /// Conditional writes that lose to a concurrent writer are retried this many times.
 const MAX_WRITE_ATTEMPTS: u32 = 8;
@@ -189,105 +190,8 @@ pub(super) async fn queue_run(
     })
 }
 
-/// Records the wanted run as held at the dispatch gate; nothing is queued.
-async fn hold_for_approval(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    event: &NormalizedEvent,
-    key: &WorkItemKey,
-    delivery: &DeliveryKey,
-) -> Result<Applied, IngressError> {
-    // Decided inside the versioned write, so of triggers racing only one sees the change.
-    let newly_held = AtomicBool::new(false);
-    edit_item(store, clock, event.source, key, |item| {
-        merge_snapshot(&mut item.issue, &event.issue, &event.action);
-        // A new item, or one with no run under way: it waits. A running one keeps running.
-        let is_new = item.version == 0;
-        let holds = is_new || !item.status.is_active();
-        newly_held.store(
-            holds && item.status != WorkItemStatus::AwaitingApproval,
-            Ordering::Relaxed,
-        );
-        if holds {
-            item.status = WorkItemStatus::AwaitingApproval;
-            item.cancel_requested = false;
-        }
-        item.last_delivery = Some(delivery.id.clone());
-    })
-    .await?;
-    tracing::info!(work_item = %key, delivery_id = %delivery.id, "run held for approval");
-    Ok(Applied {
-        outcome: DeliveryOutcome::AwaitingApproval {
-            work_item: key.clone(),
-        },
-        newly_held: newly_held.into_inner(),
-    })
-}
-
-/// Remembers an approval given before any run was requested.
-async fn record_approval(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    event: &NormalizedEvent,
-    key: &WorkItemKey,
-    by: &str,
-    delivery: &DeliveryKey,
-) -> Result<DeliveryOutcome, IngressError> {
-    edit_item(store, clock, event.source, key, |item| {
-        merge_snapshot(&mut item.issue, &event.issue, &event.action);
-        item.approved_by = Some(by.to_owned());
-        item.last_delivery = Some(delivery.id.clone());
-    })
-    .await?;
-    Ok(DeliveryOutcome::Ignored {
-        reason: format!("approval by {by} recorded; the next run request starts at once"),
-    })
-}
-
-/// Review and merge events on a pull request baton opened.
-async fn pull_request_follow_up(
-    store: &dyn Store,
-    queue: &dyn Queue,
-    clock: &dyn Clock,
-    key: &WorkItemKey,
-    branch: &str,
-    follow_up: FollowUp,
-    delivery: &DeliveryKey,
-) -> Result<DeliveryOutcome, IngressError> {
-    let Some(item) = store.get_work_item(key).await? else {
-        return Ok(DeliveryOutcome::Ignored {
-            reason: format!("pull request names work item {key}, which does not exist"),
-        });
-    };
-    // The marker is text anyone with write access can edit: trust it only when the branch
-    // is the one the item's own run delivered.
-    if item.pull_request.as_ref().map(|pr| pr.branch.as_str()) != Some(branch) {
-        return Ok(DeliveryOutcome::Ignored {
-            reason: format!("branch `{branch}` is not the pull request baton delivered for {key}"),
-        });
-    }
-    let reason = match follow_up {
-        FollowUp::Rework => JobReason::ReviewChangesRequested,
-        FollowUp::Merge => JobReason::ReviewApproved,
-        FollowUp::Merged => JobReason::PullRequestMerged,
-        FollowUp::Closed => return request_cancel(store, clock, None, key, Some(delivery)).await,
-    };
-    let request = RunRequest {
-        key: key.clone(),
-        source: item.source,
-        workflow: None,
-        snapshot: None,
-        reason,
-        approved_by: None,
-        answer: None,
-        only_when_idle: false,
-        agent_session: None,
-    };
-    queue_run(store, queue, clock, request, Some(delivery)).await
-}
-
 /// A versioned read-modify-write of an item that may not exist yet.
-async fn edit_item(
+pub(super) async fn edit_item(
     store: &dyn Store,
     clock: &dyn Clock,
     source: SourceKind,
