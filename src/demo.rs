@@ -12,7 +12,7 @@ use crate::cli::DemoArgs;
 use anyhow::{bail, Context};
 use baton_core::clock::SystemClock;
 use baton_core::domain::{RunEvent, RunStatus, SourceKind, WorkItemKey, WorkItemStatus};
-use baton_core::ingress::{self, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::ports::Store;
 use baton_core::secret::Secret;
 use baton_core::workflow::{Workflow, WorkflowSet, WorkflowWatch};
@@ -213,7 +213,7 @@ async fn deliver_webhook(ingress: Arc<Ingress>, secret: &str) -> anyhow::Result<
         .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
         .header("x-hub-signature-256", signature)
         .body(axum::body::Body::from(body))?;
-    let response = ingress::router(ingress).oneshot(request).await?;
+    let response = baton_web::ingress::router(ingress).oneshot(request).await?;
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

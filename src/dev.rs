@@ -7,11 +7,11 @@ use crate::reconciler;
 use crate::runner;
 use crate::serve;
 use anyhow::Context;
-use baton_core::api;
 use baton_core::clock::SystemClock;
-use baton_core::ingress::{self, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, WorkflowSource, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
+use baton_web::api;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +89,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             variables.join(", ")
         );
     }
-    let pricing = baton_core::dashboard::Pricing::from_env()?;
+    let pricing = baton_web::dashboard::Pricing::from_env()?;
     // The API, the workflows listing and the dashboard are behind the auth check; webhooks (signed by
     // their senders) and /healthz are not.
     let auth = api::ApiAuth::from_env()?;
@@ -99,12 +99,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     let protected = api::router(Arc::clone(&ingress), api::CursorKey::from_env())
         .merge(api::workflows_router(workflows))
-        .merge(baton_core::dashboard::router_with_pricing(
+        .merge(baton_web::dashboard::router_with_pricing(
             Arc::clone(&backends.store),
             Arc::new(SystemClock),
             pricing,
         ));
-    let app = ingress::router(ingress)
+    let app = baton_web::ingress::router(ingress)
         .merge(api::require_auth(protected, auth.clone()))
         .merge(api::login_router(auth.clone()));
     let address = SocketAddr::new(args.bind, args.port);

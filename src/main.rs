@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
         cli::Command::Demo(_) => "warn",
         _ => "info",
     };
-    baton_core::telemetry::init("baton", level);
+    baton_telemetry::init("baton", level);
     let result = match cli.command {
         cli::Command::Dev(args) => dev::run(args).await,
         cli::Command::Setup(args) => backend::setup(args).await,

@@ -9,14 +9,15 @@
 #[macro_use]
 mod common;
 
-use baton_core::api::{self, CursorKey};
 use baton_core::clock::SystemClock;
-use baton_core::dashboard::{router_with_pricing, Pricing};
 use baton_core::domain::{JobId, JobReason, Run, RunId, RunStatus, TokenTotals, WorkItemKey};
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::ports::Store;
 use baton_core::trends::{hour_of, MetricsUpdate, WebhookVerdict};
 use baton_core::workflow::Workflow;
+use baton_web::api::{self, CursorKey};
+use baton_web::dashboard::{router_with_pricing, Pricing};
+use baton_web::ingress::router;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::browser::{screenshots_dir, Browser, CHROMIUM};
 use common::{all_secrets, backends, serve_router, Backend};

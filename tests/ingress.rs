@@ -850,7 +850,7 @@ async fn gated_app_announcing(
         settings,
     )
     .with_announcer(Arc::new(ChatAnnouncer::new(Arc::new(env))));
-    common::serve_router(baton_core::ingress::router(Arc::new(ingress)), store, queue).await
+    common::serve_router(baton_web::ingress::router(Arc::new(ingress)), store, queue).await
 }
 
 async fn label_issue(app: &common::TestApp, number: u64, action: &str) -> (u16, serde_json::Value) {

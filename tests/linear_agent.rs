@@ -9,13 +9,14 @@ use baton_integrations::test_support::fakes::linear_api;
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{JobReason, WorkItemKey, WorkItemStatus};
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use baton_integrations::test_support::FakeApi;
 use baton_integrations::wiring::agent_sessions;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner};
+use baton_web::ingress::router;
 use common::{all_secrets, backends, serve_router, signing, Backend, LINEAR_SECRET};
 use linear_api::{LinearFake, AGENT_TOKEN};
 use std::sync::Arc;

@@ -4,8 +4,9 @@
 mod common;
 
 use baton_core::clock::SystemClock;
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::{SecretLookup, WorkflowSource, WorkflowWatch};
+use baton_web::ingress::router;
 use common::signing::{self, github_issue};
 use common::{TestApp, GITHUB_SECRET};
 use serde_json::json;

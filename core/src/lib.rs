@@ -1,25 +1,24 @@
-//! baton's library: everything the thin binaries share.
+//! baton's kernel: the domain and the rules every binary shares, with no HTTP and no AWS in
+//! it.
 //!
-//! The domain (`domain`, `workflow`, `routing`, `sources`, `webhooks`) never touches AWS; storage and
-//! queueing go through the `ports` traits, with in-memory adapters here and DynamoDB/SQS
-//! adapters in the `baton-aws` crate. `ingress` serves webhooks, `api` the read API and
-//! `dashboard` its HTML pages; all are axum routers that merge into one. `reconciler`
-//! requeues lost jobs and polls the trackers for webhooks that never arrived. `telemetry`
-//! sets up every binary's logs, redaction and metrics.
+//! The domain (`domain`, `workflow`, `routing`, `sources`, `webhooks`) never touches AWS;
+//! storage and queueing go through the `ports` traits, with in-memory adapters here and
+//! DynamoDB/SQS adapters in the `baton-aws` crate. `ingress` is the pipeline from a verified
+//! webhook to a queued job; `reconciler` requeues lost jobs and polls the trackers for
+//! webhooks that never arrived; `trends` keeps the hourly series. The web edge (the ingress's
+//! HTTP router, the API, the dashboard) is the `baton-web` crate, and logs, redaction and
+//! metrics are `baton-telemetry`.
 
-pub mod api;
 pub mod clock;
-pub mod dashboard;
 pub mod domain;
-mod http_error;
 pub mod ingress;
+pub mod links;
 pub mod memory;
 pub mod ports;
 pub mod reconciler;
 pub mod routing;
 pub mod secret;
 pub mod sources;
-pub mod telemetry;
 pub mod trends;
 pub mod webhooks;
 pub mod workflow;

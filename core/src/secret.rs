@@ -15,7 +15,7 @@ impl Secret {
         if value.is_empty() {
             None
         } else {
-            crate::telemetry::redact::remember([value.clone()]);
+            baton_telemetry::redact::remember([value.clone()]);
             Some(Self(value))
         }
     }

@@ -80,7 +80,7 @@ impl AdapterConfig<'_> {
             })?;
         // Whatever the variable is called, its value is a credential: the log writer and
         // every redactor built from now on replace it.
-        baton_core::telemetry::redact::remember([value.clone()]);
+        baton_telemetry::redact::remember([value.clone()]);
         Ok(value)
     }
 }
@@ -129,7 +129,7 @@ mod tests {
         };
         let value = config.secret("token", "UNUSED").expect("resolved");
         let line = format!("calling the API with {value}");
-        let redacted = baton_core::telemetry::redact::known_secrets().redact(&line);
+        let redacted = baton_telemetry::redact::known_secrets().redact(&line);
         assert!(!redacted.contains(&value), "{redacted}");
     }
 }

@@ -3,7 +3,6 @@
 //! account used up so the next run takes another; with every account used up the job waits
 //! (delayed, not failed) and the state API says why.
 
-use baton_core::api::snapshot;
 use baton_core::clock::SystemClock;
 use baton_core::domain::{
     IssueSnapshot, Job, JobId, JobReason, RunEvent, SourceKind, WorkItem, WorkItemKey,
@@ -15,6 +14,7 @@ use baton_core::workflow::Workflow;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{RunPlan, Runner, RunnerSettings};
+use baton_web::api::snapshot;
 use chrono::Utc;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use super::http::{Answer, ApiClient, ClientError};
 use super::table::{self, Table};
-use baton_core::trends::{MetricsHour, MetricsResponse, Percentiles, MAX_RANGE_DAYS};
+use baton_web::series::{MetricsHour, MetricsResponse, Percentiles, MAX_RANGE_DAYS};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 pub const METRICS_PATH: &str = "/api/v1/metrics";
@@ -151,8 +151,9 @@ fn millis(value: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_core::dashboard::Pricing;
-    use baton_core::trends::{hourly, MetricsQuery, MetricsRecord};
+    use baton_core::trends::MetricsRecord;
+    use baton_web::dashboard::Pricing;
+    use baton_web::series::{hourly, MetricsQuery};
     use std::collections::BTreeMap;
 
     #[test]

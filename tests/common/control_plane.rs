@@ -4,13 +4,14 @@
 use super::{all_secrets, backends, serve_router, spawn_with, Backend, TestApp};
 use baton_core::clock::SystemClock;
 use baton_core::domain::{Run, RunEvent, WorkItem, WorkItemKey};
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::ports::Store;
 use baton_core::workflow::{Workflow, WorkflowSource, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
 use baton_runner::worker::{PlanBook, RunPlan, Runner, RunnerSettings};
+use baton_web::ingress::router;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -29,11 +29,12 @@ pub mod remote;
 pub mod signing;
 
 use baton_core::clock::SystemClock;
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::memory::{MemoryQueue, MemoryStore};
 use baton_core::ports::{Queue, Store};
 use baton_core::secret::Secret;
 use baton_core::workflow::Workflow;
+use baton_web::ingress::router;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -51,7 +51,7 @@ impl Ingress {
         let url = desk
             .public_url
             .as_ref()
-            .map(|base| format!("{base}{}", crate::dashboard::issue_path(&key)));
+            .map(|base| format!("{base}{}", crate::links::issue_path(&key)));
         let posts = async {
             if let Err(error) = desk.sessions.post_activity(session, &activity).await {
                 tracing::warn!(%error, kind = activity.kind(), "could not acknowledge the agent session");

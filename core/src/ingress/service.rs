@@ -1,4 +1,3 @@
-use super::budget::BodyBudget;
 use super::{dedupe, verify, work_items};
 use crate::clock::Clock;
 use crate::domain::{
@@ -7,9 +6,9 @@ use crate::domain::{
 use crate::ports::{Announcer, Queue, Store, StoreError};
 use crate::routing::{self, Decision};
 use crate::secret::Secret;
-use crate::telemetry::redact;
 use crate::webhooks::{self, Parsed, WebhookRequest};
 use crate::workflow::{Workflow, WorkflowSet, WorkflowWatch};
+use baton_telemetry::redact;
 use http::HeaderMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +20,7 @@ pub struct IngressSettings {
     /// Largest body accepted; Lambda's own synchronous payload limit by default.
     pub max_body_bytes: usize,
     /// The memory all bodies waiting for verification may hold together (see
-    /// [`BodyBudget`]); over it, 503 with `Retry-After`.
+    /// `baton_web::ingress::BodyBudget`); over it, 503 with `Retry-After`.
     pub body_budget_bytes: usize,
     /// How long a claim on a delivery id holds before a crashed holder's claim can be taken.
     pub delivery_lease: Duration,
@@ -107,7 +106,6 @@ pub struct Ingress {
     /// Read once per delivery: no file I/O on the request path.
     workflows: WorkflowWatch,
     settings: IngressSettings,
-    budget: BodyBudget,
     /// Tells the workflow's chat about runs held for approval; none: nobody is told.
     pub(super) announcer: Option<Arc<dyn Announcer>>,
     /// Agent sessions (baton as a Linear agent), when a token for them is configured.
@@ -144,7 +142,6 @@ impl Ingress {
             queue,
             clock,
             workflows,
-            budget: BodyBudget::new(settings.body_budget_bytes),
             settings,
             announcer: None,
             sessions: None,
@@ -159,11 +156,6 @@ impl Ingress {
 
     pub fn settings(&self) -> &IngressSettings {
         &self.settings
-    }
-
-    /// The budget the bodies of all requests in flight share.
-    pub fn body_budget(&self) -> &BodyBudget {
-        &self.budget
     }
 
     pub fn workflows(&self) -> &WorkflowWatch {
@@ -349,7 +341,7 @@ fn validate_delivery_id(id: String) -> Result<String, IngressError> {
 impl Ingress {
     /// An event read from the tracker rather than received: routed, deduplicated under
     /// `delivery_id` and recorded exactly like a verified webhook.
-    pub(crate) async fn accept_event(
+    pub async fn accept_event(
         &self,
         event: &crate::domain::NormalizedEvent,
         delivery_id: &str,

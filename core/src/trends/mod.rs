@@ -1,5 +1,6 @@
 //! Trends: per-hour time series of what baton did, kept [`RETENTION_DAYS`] days, for the
-//! metrics API, the dashboard's charts and `baton status --since`.
+//! metrics API, the dashboard's charts and `baton status --since` (which read them back
+//! through `baton_web::series`).
 //!
 //! The series are written by the code paths that already write (a run's start and end, a
 //! webhook's verdict, the reconciler's tick), never by scanning: each builds a
@@ -9,15 +10,10 @@
 //! `ADD`). Reading sums buckets: counters and [`Histogram`]s merge by addition.
 
 mod histogram;
-mod series;
 mod stats;
 mod update;
 
 pub use histogram::{bucket_of, upper_bound_ms, Histogram, BUCKETS};
-pub use series::{
-    hourly, MetricsHour, MetricsQuery, MetricsQueryError, MetricsResponse, Percentiles,
-    QueueDepthView, RunsView, TokensView, WebhooksView, MAX_RANGE_DAYS,
-};
 pub use stats::{HourStats, MetricsRecord, Outcomes, QueueDepth};
 pub use update::{
     expires_at, hour_of, is_valid_name, workflow_scope, Change, MetricsUpdate, WebhookVerdict,

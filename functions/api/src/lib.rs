@@ -2,11 +2,11 @@
 //! environment. It serves no webhooks: those go to the ingress function.
 
 use anyhow::Context;
-use baton_core::api::{self, ApiAuth, CursorKey};
 use baton_core::clock::SystemClock;
-use baton_core::dashboard;
 use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
+use baton_web::api::{self, ApiAuth, CursorKey};
+use baton_web::dashboard;
 use std::path::PathBuf;
 use std::sync::Arc;
 

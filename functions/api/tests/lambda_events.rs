@@ -2,7 +2,6 @@
 //! events go through `lambda_http`'s own event parsing into the router the function serves.
 
 use axum::body::Body;
-use baton_core::api::{ApiAuth, CursorKey};
 use baton_core::clock::SystemClock;
 use baton_core::domain::{
     IssueSnapshot, JobReason, SourceKind, WorkItem, WorkItemKey, WorkItemStatus,
@@ -12,6 +11,7 @@ use baton_core::memory::{MemoryQueue, MemoryStore};
 use baton_core::ports::{Queue, Store};
 use baton_core::secret::Secret;
 use baton_core::workflow::Workflow;
+use baton_web::api::{ApiAuth, CursorKey};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ async fn function(auth: ApiAuth) -> Function {
             Arc::new(ingress),
             auth,
             CursorKey::random(),
-            baton_core::dashboard::Pricing::unset(),
+            baton_web::dashboard::Pricing::unset(),
         ),
         store,
         queue,

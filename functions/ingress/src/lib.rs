@@ -2,9 +2,10 @@
 
 use anyhow::Context;
 use baton_core::clock::SystemClock;
-use baton_core::ingress::{router, Ingress, IngressSettings};
+use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::{env_lookup, reload_interval, WorkflowSource, WorkflowWatch};
 use baton_integrations::wiring::Wiring;
+use baton_web::ingress::router;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use anyhow::Context;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    baton_core::telemetry::init("baton-ingress", "info");
+    baton_telemetry::init("baton-ingress", "info");
     let app = baton_ingress::app_from_env().await?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda_http::run(app)

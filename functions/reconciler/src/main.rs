@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    baton_core::telemetry::init("baton-reconciler", "info");
+    baton_telemetry::init("baton-reconciler", "info");
     let handler = Arc::new(baton_reconciler::Handler::from_env().await?);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda_runtime::run(service_fn(

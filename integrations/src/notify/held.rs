@@ -63,7 +63,7 @@ impl Announcer for ChatAnnouncer {
             run_link: self
                 .public_url
                 .as_deref()
-                .map(|base| baton_core::api::issue_url(base, held.work_item)),
+                .map(|base| baton_core::links::issue_url(base, held.work_item)),
             outcome: Outcome::AwaitingApproval { approve_with },
         };
         if let Err(error) = notifier.send(&notice).await {

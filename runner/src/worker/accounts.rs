@@ -100,7 +100,7 @@ impl Runner {
             match self.credentials.resolve(&account.credential).await {
                 Ok(secret) => {
                     // Known to every redactor from here on: logs, events, errors.
-                    baton_core::telemetry::redact::remember([secret.clone()]);
+                    baton_telemetry::redact::remember([secret.clone()]);
                     tracing::info!(provider, account = %name, "agent account leased");
                     return Ok(LeasedAccount {
                         provider: provider.to_owned(),

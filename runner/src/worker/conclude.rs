@@ -16,7 +16,7 @@ use baton_core::domain::{
     Job, JobId, JobReason, Run, WorkItem, WorkItemStatus, JOB_SCHEMA_VERSION,
 };
 use baton_core::ports::{ReceivedJob, StoreError, MAX_SEND_DELAY};
-use baton_core::telemetry::metrics;
+use baton_telemetry::metrics;
 use std::time::Duration;
 
 use super::outcome::{final_status, is_retryable, run_outcome};

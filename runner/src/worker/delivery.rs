@@ -71,7 +71,7 @@ impl DeliveryPlan {
     /// The run's link for comments.
     pub fn run_link(&self, key: &WorkItemKey) -> Option<String> {
         let base = self.public_url.as_ref()?;
-        Some(baton_core::api::issue_url(base, key))
+        Some(baton_core::links::issue_url(base, key))
     }
 
     /// How the tracker is addressed for `issue`; the memory tracker learns an issue another

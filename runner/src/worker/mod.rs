@@ -248,7 +248,7 @@ impl Runner {
     pub(crate) fn redactor(&self) -> Redactor {
         self.redactor
             .clone()
-            .merged(&baton_core::telemetry::redact::known_secrets())
+            .merged(&baton_telemetry::redact::known_secrets())
     }
 
     /// Runs until `shutdown` fires: then claims nothing more, gives running sessions

@@ -9,7 +9,7 @@ use crate::redact::Redactor;
 use baton_core::clock::Clock;
 use baton_core::domain::{Run, RunEvent, TokenTotals};
 use baton_core::ports::Store;
-use baton_core::telemetry::metrics;
+use baton_telemetry::metrics;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
