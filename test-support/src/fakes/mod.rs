@@ -5,8 +5,7 @@
 
 pub mod cnb_repo_api;
 pub mod github;
-pub mod gitlab_api;
-pub mod gitlab_repo_api;
+pub mod gitlab;
 pub mod jira_api;
 pub mod linear_api;
 pub mod tapd_api;
