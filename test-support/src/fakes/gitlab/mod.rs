@@ -9,9 +9,9 @@
 //! `<fake url>/api/v4`, as on gitlab.com. The project answers to its numeric id and to its
 //! URL-encoded path (`group%2Fproject`).
 //!
-//! - [`issues`]: issues and their notes;
-//! - [`merge_requests`]: merge requests, merges, notes, discussions, approvals, pipelines;
-//! - [`json`]: the records as GitLab renders them, errors and pagination.
+//! - `issues`: issues and their notes;
+//! - `merge_requests`: merge requests, merges, notes, discussions, approvals, pipelines;
+//! - `json`: the records as GitLab renders them, errors and pagination.
 
 mod issues;
 mod json;
