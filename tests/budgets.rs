@@ -12,6 +12,7 @@ use baton_core::clock::SystemClock;
 use baton_core::domain::{Run, RunStatus, WorkItem, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{BudgetScope, BudgetSpend, Store};
 use baton_core::workflow::Workflow;
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
@@ -25,7 +26,6 @@ use common::control_plane::{
 use common::remote::bare_remote;
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use serde_json::json;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;

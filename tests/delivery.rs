@@ -8,6 +8,7 @@
 mod common;
 
 use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
@@ -17,7 +18,6 @@ use common::control_plane::{
 use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use serde_json::{json, Value};
 
 on_both_backends!(a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework);

@@ -6,13 +6,13 @@
 
 mod common;
 
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{github_delivery_workflow, workflow_text, GithubDelivery, Scratch};
 use common::dev_process::{post_github, DevServer, RunnerProcess};
 use common::remote::bare_remote;
 use common::signing::github_issue;
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::{Arc, Mutex};

@@ -7,6 +7,7 @@
 mod common;
 
 use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
@@ -16,7 +17,6 @@ use common::control_plane::{
 use common::remote::bare_remote;
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use serde_json::json;
 
 on_both_backends!(a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work);

@@ -13,6 +13,7 @@ mod common;
 
 use baton_core::domain::{WorkItemKey, WorkItemStatus};
 use baton_integrations::test_support::agent_clis::{self, CODEX_KEY_ENV, DUMMY_KEY};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::model::{Reply, ScriptedModel};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::{workspace_key, RepoConfig};
@@ -23,7 +24,6 @@ use common::control_plane::{
 use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use serde_json::json;
 use std::path::Path;
 

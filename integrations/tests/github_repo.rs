@@ -8,8 +8,8 @@ use baton_integrations::contract::repo::{run_all, RepoHarness, SeenPull};
 use baton_integrations::http::RetryPolicy;
 use baton_integrations::repo::github::GithubPlatform;
 use baton_integrations::repo::{CheckState, RepoError, RepoPlatform};
-use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::test_support::fakes::github::{FakeCheckRun, GithubFake};
+use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "ghp_contractTOKEN123";

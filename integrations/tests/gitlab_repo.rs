@@ -6,8 +6,8 @@ use baton_integrations::contract::repo::{run_all, RepoHarness, SeenPull};
 use baton_integrations::http::RetryPolicy;
 use baton_integrations::repo::gitlab::GitlabPlatform;
 use baton_integrations::repo::{CheckState, RepoPlatform, ReviewVerdict};
-use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::test_support::fakes::gitlab::GitlabFake;
+use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use serde_json::json;
 
 const TOKEN: &str = "glpat-contractTOKEN456";

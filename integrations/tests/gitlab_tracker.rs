@@ -55,10 +55,7 @@ async fn gitlab_tracker_passes_the_contract() {
 async fn requests_address_the_encoded_project_with_a_private_token() {
     let h = start(json!({})).await;
     let iid = h.fake.add_issue(NewIssue::new("Addressed"));
-    h.tracker
-        .fetch_issue(&reference(iid))
-        .await
-        .expect("fetch");
+    h.tracker.fetch_issue(&reference(iid)).await.expect("fetch");
     let request = h.api.requests().pop().expect("one request");
     assert_eq!(
         request.uri,

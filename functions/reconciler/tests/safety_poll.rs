@@ -6,9 +6,9 @@
 
 use baton_core::domain::{JobReason, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{Queue, Store};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_reconciler::{Handler, ScheduledEvent};
-use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use lambda_runtime::{Context, LambdaEvent};
 use std::time::Duration;
 

@@ -360,10 +360,7 @@ impl GithubFake {
                 &route("/commits/{sha}/check-runs"),
                 get(pulls::list_check_runs),
             )
-            .route(
-                &route("/commits/{sha}/status"),
-                get(pulls::combined_status),
-            )
+            .route(&route("/commits/{sha}/status"), get(pulls::combined_status))
             .route(&route("/installation"), get(app::repo_installation))
             .route(
                 "/app/installations/{id}/access_tokens",

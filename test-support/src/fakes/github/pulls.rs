@@ -178,7 +178,8 @@ pub(super) async fn merge_pull(
     if let Some(issue) = repository.issues.get_mut(&number) {
         set_issue_state(issue, "closed", None);
     }
-    let answer = json!({"sha": merge_sha, "merged": true, "message": "Pull Request successfully merged"});
+    let answer =
+        json!({"sha": merge_sha, "merged": true, "message": "Pull Request successfully merged"});
     Ok(Json(answer).into_response())
 }
 
@@ -341,8 +342,10 @@ pub(super) async fn combined_status(
         })
         .collect();
     let commit_url = format!("{}/repos/{}/commits/{sha}", api.base, api.repo);
-    Ok(Json(json!({"state": combined, "statuses": statuses, "sha": sha,
+    Ok(
+        Json(json!({"state": combined, "statuses": statuses, "sha": sha,
                    "total_count": list.len(), "repository": repository.repo_json(&api),
                    "url": format!("{commit_url}/status"), "commit_url": commit_url}))
-    .into_response())
+        .into_response(),
+    )
 }

@@ -1,8 +1,6 @@
 //! Issues and their notes.
 
-use super::json::{
-    bad_request, json_body, label_list, message, now, page, parse_number, Failure,
-};
+use super::json::{bad_request, json_body, label_list, message, now, page, parse_number, Failure};
 use super::{FakeIssue, FakeNote, GitlabFake, NewIssue, Project};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
