@@ -7,13 +7,12 @@
 
 #[macro_use]
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{Run, RunStatus, WorkItem, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{BudgetScope, BudgetSpend, Store};
 use baton_core::workflow::Workflow;
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::agent::setup::MockAgentCommand;
 use baton_runner::redact::Redactor;
@@ -27,8 +26,6 @@ use common::control_plane::{
 use common::remote::bare_remote;
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use github_api::{GithubFake, NewIssue};
-use github_repo_api::GithubRepoFake;
 use serde_json::json;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -229,14 +226,16 @@ const REPO_TOKEN: &str = "budget-repo-token";
 async fn a_run_over_its_cost_limit_is_stopped_and_the_issue_says_why(backend: Backend) {
     let scratch = Scratch::new("baton-budgets-cost");
     let remote = bare_remote(&scratch.0);
-    let issues = GithubFake::new("acme/app").require_token(TRACKER_TOKEN);
+    // One GitHub: the tracker and the repo platform, each with its own token, see the same
+    // issues, pull requests, comments and labels.
+    let github = GithubFake::new("acme/app")
+        .require_token(TRACKER_TOKEN)
+        .require_token(REPO_TOKEN);
     let mut issue = NewIssue::new("Issue 1");
     issue.labels = vec!["baton".into()];
-    issues.add_issue(issue);
-    let issues_api = FakeApi::spawn(issues.router()).await;
-    let repo = GithubRepoFake::new("acme", "app", REPO_TOKEN);
-    repo.push(&RepoConfig::default().work_branch("acme/app#1"));
-    let repo_api = FakeApi::spawn(repo.router()).await;
+    github.add_issue(issue);
+    github.push(&RepoConfig::default().work_branch("acme/app#1"));
+    let api = FakeApi::spawn(github.router()).await;
     let env = format!("BUDGETS_TEST_{backend:?}").to_uppercase();
     std::env::set_var(format!("{env}_TRACKER"), TRACKER_TOKEN);
     std::env::set_var(format!("{env}_REPO"), REPO_TOKEN);
@@ -244,8 +243,8 @@ async fn a_run_over_its_cost_limit_is_stopped_and_the_issue_says_why(backend: Ba
     let text = github_delivery_workflow(&GithubDelivery {
         scratch: &scratch.0,
         remote: &remote,
-        issues_url: &issues_api.url(),
-        repo_url: &repo_api.url(),
+        issues_url: &api.url(),
+        repo_url: &api.url(),
         env_prefix: &env,
         scenario: "happy_path",
     })
@@ -277,10 +276,10 @@ async fn a_run_over_its_cost_limit_is_stopped_and_the_issue_says_why(backend: Ba
     assert_eq!(event["spent"], 4200);
     // Nothing was delivered, and the issue's status comment names the budget.
     assert!(
-        repo.lock().pulls.is_empty(),
+        github.pulls().is_empty(),
         "no pull request for a stopped run"
     );
-    let comments = issues.comments(1);
+    let comments = github.comments(1);
     let status = comments
         .iter()
         .find(|c| c.body.contains("budget_exceeded"))

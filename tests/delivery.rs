@@ -6,10 +6,9 @@
 
 #[macro_use]
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
@@ -19,8 +18,6 @@ use common::control_plane::{
 use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use github_api::{GithubFake, NewIssue};
-use github_repo_api::GithubRepoFake;
 use serde_json::{json, Value};
 
 on_both_backends!(a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework);
@@ -48,17 +45,19 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
     let scratch = Scratch::new("baton-delivery");
     let remote = bare_remote(&scratch.0);
 
-    let issues = GithubFake::new("acme/app").require_token(TRACKER_TOKEN);
+    // One GitHub: the tracker and the repo platform, each with its own token, see the same
+    // issues, pull requests, comments and labels.
+    let github = GithubFake::new("acme/app")
+        .require_token(TRACKER_TOKEN)
+        .require_token(REPO_TOKEN);
     let mut issue = NewIssue::new("Issue 1");
     issue.labels = vec!["baton".into()];
-    assert_eq!(issues.add_issue(issue), 1);
-    let issues_api = FakeApi::spawn(issues.router()).await;
-    let repo = GithubRepoFake::new("acme", "app", REPO_TOKEN);
+    assert_eq!(github.add_issue(issue), 1);
     let branch = RepoConfig::default().work_branch("acme/app#1");
     // The fake API does not look into the git remote: tell it the branch exists, as GitHub
     // would know once baton pushed it.
-    repo.push(&branch);
-    let repo_api = FakeApi::spawn(repo.router()).await;
+    github.push(&branch);
+    let api = FakeApi::spawn(github.router()).await;
 
     let env = format!("DELIVERY_TEST_{backend:?}").to_uppercase();
     std::env::set_var(format!("{env}_TRACKER"), TRACKER_TOKEN);
@@ -66,8 +65,8 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
     let text = github_delivery_workflow(&GithubDelivery {
         scratch: &scratch.0,
         remote: &remote,
-        issues_url: &issues_api.url(),
-        repo_url: &repo_api.url(),
+        issues_url: &api.url(),
+        repo_url: &api.url(),
         env_prefix: &env,
         scenario: "iterate",
     });
@@ -108,7 +107,7 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
         "the run records the pushed commit"
     );
 
-    let pulls = repo.lock().pulls.clone();
+    let pulls = github.pulls();
     assert_eq!(pulls.len(), 1, "one pull request: {pulls:#?}");
     let pull = &pulls[0];
     assert_eq!(
@@ -129,7 +128,7 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
         (pull.number, branch.as_str())
     );
 
-    let comments = issues.comments(1);
+    let comments = github.comments(1);
     assert_eq!(comments.len(), 1, "one living comment: {comments:#?}");
     let evidence = &comments[0].body;
     for expected in [
@@ -146,16 +145,12 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
             "evidence lacks {expected:?}:\n{evidence}"
         );
     }
-    let labels = issues.issue(1).expect("issue").labels;
+    let labels = github.issue(1).expect("issue").labels;
     assert!(
         labels.iter().any(|l| l == "status:in-review"),
         "moved to In Review: {labels:?}"
     );
-    for request in issues_api
-        .requests()
-        .iter()
-        .chain(repo_api.requests().iter())
-    {
+    for request in api.requests() {
         assert!(
             !request.uri.contains("token"),
             "a credential in a URL: {}",
@@ -164,7 +159,7 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
     }
 
     // 2. A reviewer asks for changes: a rework run on the same branch.
-    repo.add_review(
+    github.add_review(
         pull.number,
         "CHANGES_REQUESTED",
         "Please also note it in the changelog.",
@@ -213,8 +208,8 @@ async fn a_labelled_issue_becomes_a_pull_request_with_evidence_then_rework(backe
         pushed,
         "the rework continued the same branch"
     );
-    assert_eq!(repo.lock().pulls.len(), 1, "still one pull request");
-    let comments = issues.comments(1);
+    assert_eq!(github.pulls().len(), 1, "still one pull request");
+    let comments = github.comments(1);
     assert_eq!(comments.len(), 1, "still one living comment: {comments:#?}");
     assert!(
         comments[0].body.contains("(attempt 1)")

@@ -5,17 +5,14 @@
 //! the data directory with a `baton dev`, and a backup that a restart can use.
 
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
 
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{github_delivery_workflow, workflow_text, GithubDelivery, Scratch};
 use common::dev_process::{post_github, DevServer, RunnerProcess};
 use common::remote::bare_remote;
 use common::signing::github_issue;
-use github_api::{GithubFake, NewIssue};
-use github_repo_api::GithubRepoFake;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -102,25 +99,27 @@ fn runs_of(issue: &Value) -> Vec<Value> {
 async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once() {
     let scratch = Scratch::new("baton-durable");
     let remote = bare_remote(&scratch.0);
-    let issues = GithubFake::new("acme/app").require_token(TRACKER_TOKEN);
-    let repo = GithubRepoFake::new("acme", "app", REPO_TOKEN);
+    // One GitHub: the tracker and the repo platform, each with its own token, see the same
+    // issues, pull requests, comments and labels.
+    let github = GithubFake::new("acme/app")
+        .require_token(TRACKER_TOKEN)
+        .require_token(REPO_TOKEN);
     for number in 1..=ISSUES {
         let mut issue = NewIssue::new(&format!("Issue {number}"));
         issue.labels = vec!["baton".into()];
-        assert_eq!(issues.add_issue(issue), number);
+        assert_eq!(github.add_issue(issue), number);
         // The fake does not look into the git remote: it knows the branches baton pushes.
-        repo.push(&RepoConfig::default().work_branch(&format!("acme/app#{number}")));
+        github.push(&RepoConfig::default().work_branch(&format!("acme/app#{number}")));
     }
-    let issues_api = FakeApi::spawn(issues.router()).await;
-    let repo_api = FakeApi::spawn(repo.router()).await;
+    let api = FakeApi::spawn(github.router()).await;
     let workflow_file = scratch.0.join("WORKFLOW.md");
     std::fs::write(
         &workflow_file,
         github_delivery_workflow(&GithubDelivery {
             scratch: &scratch.0,
             remote: &remote,
-            issues_url: &issues_api.url(),
-            repo_url: &repo_api.url(),
+            issues_url: &api.url(),
+            repo_url: &api.url(),
             env_prefix: "DURABLE_TEST",
             scenario: "slow_happy_path",
         }),
@@ -230,7 +229,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
     assert_eq!(issue["work_item"]["status"], "succeeded", "{issue}");
 
     // Whatever ran, and however often: one pull request and one living comment per issue.
-    let pulls = repo.lock().pulls.clone();
+    let pulls = github.pulls();
     for number in 1..=ISSUES {
         let issue = server.get(&issue_path(number)).await;
         for run in runs_of(&issue) {
@@ -245,7 +244,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged_and_delivers_once()
         let branch = RepoConfig::default().work_branch(&format!("acme/app#{number}"));
         let opened = pulls.iter().filter(|pull| pull.head == branch).count();
         assert_eq!(opened, 1, "pull requests for #{number}: {pulls:#?}");
-        let comments = issues.comments(number);
+        let comments = github.comments(number);
         assert_eq!(comments.len(), 1, "comments on #{number}: {comments:#?}");
     }
     server.stop();

@@ -6,10 +6,7 @@
 
 #[macro_use]
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
-use baton_integrations::test_support::fakes::gitlab_api;
-use baton_integrations::test_support::fakes::gitlab_repo_api;
+use baton_integrations::test_support::fakes::{github, gitlab};
 
 use baton_core::domain::{WorkItemKey, WorkItemStatus};
 use baton_core::workflow::{SecretLookup, WorkflowSource};
@@ -114,25 +111,23 @@ async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backen
     let app_remote = bare_remote_named(&scratch.0, "app");
     let svc_remote = bare_remote_named(&scratch.0, "svc");
 
-    let github = github_api::GithubFake::new("acme/app").require_token(GITHUB_TOKEN);
-    let mut app_issue = github_api::NewIssue::new("App issue");
+    // One fake per platform: its tracker and its repo side see the same issues and
+    // pull (merge) requests.
+    let github = github::GithubFake::new("acme/app").require_token(GITHUB_TOKEN);
+    let mut app_issue = github::NewIssue::new("App issue");
     app_issue.labels = vec!["baton".into()];
     assert_eq!(github.add_issue(app_issue), 1);
-    let github_issues = FakeApi::spawn(github.router()).await;
-    let github_repo = github_repo_api::GithubRepoFake::new("acme", "app", GITHUB_TOKEN);
     let app_branch = RepoConfig::default().work_branch("acme/app#1");
-    github_repo.push(&app_branch);
-    let github_repo_api = FakeApi::spawn(github_repo.router()).await;
+    github.push(&app_branch);
+    let github_api = FakeApi::spawn(github.router()).await;
 
-    let gitlab = gitlab_api::GitlabFake::new("group/svc").require_token(GITLAB_API_TOKEN);
-    let mut svc_issue = gitlab_api::NewIssue::new("Service issue");
+    let gitlab = gitlab::GitlabFake::new("group/svc").require_token(GITLAB_API_TOKEN);
+    let mut svc_issue = gitlab::NewIssue::new("Service issue");
     svc_issue.labels = vec!["Agent".into()];
     assert_eq!(gitlab.add_issue(svc_issue), 1);
-    let gitlab_issues = FakeApi::spawn(gitlab.router()).await;
-    let gitlab_repo = gitlab_repo_api::GitlabRepoFake::new("group/svc", GITLAB_API_TOKEN);
     let svc_branch = RepoConfig::default().work_branch("group/svc#1");
-    gitlab_repo.push(&svc_branch);
-    let gitlab_repo_api = FakeApi::spawn(gitlab_repo.router()).await;
+    gitlab.push(&svc_branch);
+    let gitlab_api = FakeApi::spawn(gitlab.router()).await;
 
     // Adapters read their tokens from the process environment, as deployed.
     let env = format!("MANY_REPOS_{backend:?}").to_uppercase();
@@ -143,15 +138,15 @@ async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backen
     let app = app_workflow(
         &scratch.0,
         &app_remote,
-        &github_issues.url(),
-        &github_repo_api.url(),
+        &github_api.url(),
+        &github_api.url(),
         &env,
     );
     let svc = svc_workflow(
         &scratch.0,
         &svc_remote,
-        &gitlab_issues.url(),
-        &gitlab_repo_api.url(),
+        &gitlab_api.url(),
+        &gitlab_api.url(),
         &env,
     );
     std::fs::write(dir.join("app.md"), app).expect("app.md");
@@ -220,7 +215,7 @@ async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backen
     assert!(!svc_branches.contains(&app_branch), "{svc_branches}");
 
     // Each pull request on its own platform.
-    let pulls = github_repo.lock().pulls.clone();
+    let pulls = github.pulls();
     assert_eq!(pulls.len(), 1, "one GitHub pull request: {pulls:#?}");
     assert_eq!(pulls[0].head, app_branch);
     assert!(
@@ -228,7 +223,7 @@ async fn each_repository_runs_and_delivers_with_its_own_workflow(backend: Backen
         "{}",
         pulls[0].body
     );
-    let merge_requests = gitlab_repo.lock().merge_requests.clone();
+    let merge_requests = gitlab.merge_requests();
     assert_eq!(
         merge_requests.len(),
         1,

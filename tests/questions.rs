@@ -5,10 +5,9 @@
 
 #[macro_use]
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::RepoConfig;
 use common::control_plane::{
@@ -18,8 +17,6 @@ use common::control_plane::{
 use common::remote::bare_remote;
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use github_api::{GithubFake, NewIssue};
-use github_repo_api::GithubRepoFake;
 use serde_json::json;
 
 on_both_backends!(a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work);
@@ -43,14 +40,16 @@ fn comment_webhook(body: &str, login: &str, association: &str) -> Vec<u8> {
 async fn a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work(backend: Backend) {
     let scratch = Scratch::new("baton-questions");
     let remote = bare_remote(&scratch.0);
-    let issues = GithubFake::new("acme/app").require_token(TRACKER_TOKEN);
+    // One GitHub: the tracker and the repo platform, each with its own token, see the same
+    // issues, pull requests, comments and labels.
+    let github = GithubFake::new("acme/app")
+        .require_token(TRACKER_TOKEN)
+        .require_token(REPO_TOKEN);
     let mut issue = NewIssue::new("Issue 1");
     issue.labels = vec!["baton".into()];
-    issues.add_issue(issue);
-    let issues_api = FakeApi::spawn(issues.router()).await;
-    let repo = GithubRepoFake::new("acme", "app", REPO_TOKEN);
-    repo.push(&RepoConfig::default().work_branch("acme/app#1"));
-    let repo_api = FakeApi::spawn(repo.router()).await;
+    github.add_issue(issue);
+    github.push(&RepoConfig::default().work_branch("acme/app#1"));
+    let api = FakeApi::spawn(github.router()).await;
 
     // The agent asks until the answer is in; then it does the work (`iterate`).
     let asks = scratch.0.join("asks.jsonl");
@@ -74,8 +73,8 @@ async fn a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work(backend: 
     let text = github_delivery_workflow(&GithubDelivery {
         scratch: &scratch.0,
         remote: &remote,
-        issues_url: &issues_api.url(),
-        repo_url: &repo_api.url(),
+        issues_url: &api.url(),
+        repo_url: &api.url(),
         env_prefix: &env,
         scenario: "iterate",
     })
@@ -118,7 +117,7 @@ async fn a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work(backend: 
     assert!(input.deadline.is_some(), "the default wait is bounded");
 
     // Asked on the issue, as a new comment people are notified of.
-    let comments = issues.comments(1);
+    let comments = github.comments(1);
     let asked = comments
         .iter()
         .find(|c| c.body.contains("<!-- baton:question -->"))
@@ -161,5 +160,5 @@ async fn a_question_is_asked_on_the_issue_and_a_reply_resumes_the_work(backend: 
     let runs = wait_for_runs(store, &key, 2).await;
     assert_eq!(runs[1].reason, JobReason::InputAnswered);
     assert_eq!(runs[1].status, RunStatus::Succeeded);
-    assert_eq!(repo.lock().pulls.len(), 1);
+    assert_eq!(github.pulls().len(), 1);
 }

@@ -10,11 +10,10 @@
 
 #[macro_use]
 mod common;
-use baton_integrations::test_support::fakes::github_api;
-use baton_integrations::test_support::fakes::github_repo_api;
 
 use baton_core::domain::{WorkItemKey, WorkItemStatus};
 use baton_integrations::test_support::agent_clis::{self, CODEX_KEY_ENV, DUMMY_KEY};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::model::{Reply, ScriptedModel};
 use baton_integrations::test_support::FakeApi;
 use baton_runner::workspace::{workspace_key, RepoConfig};
@@ -25,8 +24,6 @@ use common::control_plane::{
 use common::remote::{bare_remote, git};
 use common::signing::{self, github_issue};
 use common::{Backend, GITHUB_SECRET};
-use github_api::{GithubFake, NewIssue};
-use github_repo_api::GithubRepoFake;
 use serde_json::json;
 use std::path::Path;
 
@@ -54,15 +51,17 @@ struct Agent {
 
 async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
     let remote = bare_remote(&scratch.0);
-    let issues = GithubFake::new("acme/app").require_token(TRACKER_TOKEN);
+    // One GitHub: the tracker and the repo platform, each with its own token, see the same
+    // issues, pull requests, comments and labels.
+    let github = GithubFake::new("acme/app")
+        .require_token(TRACKER_TOKEN)
+        .require_token(REPO_TOKEN);
     let mut issue = NewIssue::new("Say hello");
     issue.labels = vec!["baton".into()];
-    assert_eq!(issues.add_issue(issue), 1);
-    let issues_api = FakeApi::spawn(issues.router()).await;
-    let repo = GithubRepoFake::new("acme", "app", REPO_TOKEN);
+    assert_eq!(github.add_issue(issue), 1);
     let branch = RepoConfig::default().work_branch(ISSUE);
-    repo.push(&branch);
-    let repo_api = FakeApi::spawn(repo.router()).await;
+    github.push(&branch);
+    let api = FakeApi::spawn(github.router()).await;
 
     for (name, value) in &agent.env {
         std::env::set_var(name, value);
@@ -74,8 +73,8 @@ async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
         &GithubDelivery {
             scratch: &scratch.0,
             remote: &remote,
-            issues_url: &issues_api.url(),
-            repo_url: &repo_api.url(),
+            issues_url: &api.url(),
+            repo_url: &api.url(),
             env_prefix: &env_prefix,
             scenario: "",
         },
@@ -107,14 +106,14 @@ async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
     // The CLI's own edit is on the pushed branch.
     let hello = git(&remote, &["show", &format!("{branch}:hello.txt")]);
     assert_eq!(hello, format!("hello from {}", agent.kind));
-    let pulls = repo.lock().pulls.clone();
+    let pulls = github.pulls();
     assert_eq!(pulls.len(), 1, "one pull request: {pulls:#?}");
     assert_eq!(pulls[0].head, branch);
 
     // The evidence carries the script's exact token totals.
     let (input, output) = ScriptedModel::totals(&agent.replies);
     let tokens = format!("{} (in {input} / out {output})", input + output);
-    let comments = issues.comments(1);
+    let comments = github.comments(1);
     let evidence = comments
         .iter()
         .find(|c| c.body.contains("✅"))
@@ -139,7 +138,7 @@ async fn whole_run(agent: Agent, model: &FakeApi, scratch: Scratch) {
         ),
         None => assert_eq!(comments.len(), 1, "{comments:#?}"),
     }
-    let labels = issues.issue(1).expect("issue").labels;
+    let labels = github.issue(1).expect("issue").labels;
     assert!(
         labels.iter().any(|l| l == "status:in-review"),
         "moved to In Review: {labels:?}"

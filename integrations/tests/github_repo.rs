@@ -1,8 +1,6 @@
 //! The GitHub platform passes the repo contract against a fake GitHub API, with a token and
 //! with GitHub App authentication.
 
-use baton_test_support::fakes::github_repo_api;
-
 use async_trait::async_trait;
 use base64::Engine as _;
 use baton_integrations::config::AdapterConfig;
@@ -10,8 +8,8 @@ use baton_integrations::contract::repo::{run_all, RepoHarness, SeenPull};
 use baton_integrations::http::RetryPolicy;
 use baton_integrations::repo::github::GithubPlatform;
 use baton_integrations::repo::{CheckState, RepoError, RepoPlatform};
+use baton_integrations::test_support::fakes::github::{FakeCheckRun, GithubFake};
 use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
-use github_repo_api::{FakeCheckRun, GithubRepoFake};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "ghp_contractTOKEN123";
@@ -19,7 +17,7 @@ const PRIVATE_KEY: &str = include_str!("fixtures/test_only_github_app_key.pem");
 const PUBLIC_KEY: &str = include_str!("fixtures/test_only_github_app_key.pub.pem");
 
 struct GithubHarness {
-    fake: GithubRepoFake,
+    fake: GithubFake,
     api: FakeApi,
     platform: GithubPlatform,
 }
@@ -94,43 +92,36 @@ impl RepoHarness for GithubHarness {
                 vec!["success"],
             ),
         };
-        let mut fake = self.fake.lock();
-        fake.check_runs.insert(sha.clone(), runs);
-        fake.statuses
-            .insert(sha, statuses.into_iter().map(String::from).collect());
+        self.fake.set_check_runs(&sha, runs);
+        self.fake.set_statuses(&sha, &statuses);
     }
 
     async fn pulls(&self) -> Vec<SeenPull> {
         self.fake
-            .lock()
-            .pulls
-            .iter()
+            .pulls()
+            .into_iter()
             .map(|p| SeenPull {
                 number: p.number,
-                head: p.head.clone(),
-                base: p.base.clone(),
-                title: p.title.clone(),
-                body: p.body.clone(),
-                labels: p.labels.clone(),
                 open: p.state == "open",
                 merged: p.merged,
+                head: p.head,
+                base: p.base,
+                title: p.title,
+                body: p.body,
+                labels: p.labels,
             })
             .collect()
     }
 
     async fn requested_reviewers(&self, number: u64) -> Option<Vec<String>> {
-        let state = self.fake.lock();
-        let pull = state.pulls.iter().find(|p| p.number == number)?;
-        Some(pull.requested_reviewers.clone())
+        Some(self.fake.pull(number)?.requested_reviewers)
     }
 
     async fn comments(&self, number: u64) -> Vec<String> {
         self.fake
-            .lock()
-            .issue_comments
-            .iter()
-            .filter(|c| c.issue == number)
-            .map(|c| c.body.clone())
+            .comments(number)
+            .into_iter()
+            .map(|c| c.body)
             .collect()
     }
 
@@ -154,7 +145,7 @@ impl RepoHarness for GithubHarness {
 
 #[tokio::test]
 async fn github_platform_passes_the_contract() {
-    let fake = GithubRepoFake::new("acme", "app", TOKEN);
+    let fake = GithubFake::new("acme/app").require_token(TOKEN);
     let api = FakeApi::spawn(fake.router()).await;
     let platform = platform(
         &api.url(),
@@ -179,12 +170,10 @@ fn public_key_der() -> Vec<u8> {
         .unwrap()
 }
 
-async fn app_setup(installation_id: Option<u64>) -> (GithubRepoFake, FakeApi, GithubPlatform) {
-    let fake = GithubRepoFake::new("acme", "app", "unused-static-token").with_app(
-        "4242",
-        public_key_der(),
-        77,
-    );
+async fn app_setup(installation_id: Option<u64>) -> (GithubFake, FakeApi, GithubPlatform) {
+    let fake = GithubFake::new("acme/app")
+        .require_token("unused-static-token")
+        .with_app("4242", public_key_der(), 77);
     let api = FakeApi::spawn(fake.router()).await;
     let mut options =
         json!({"repository": "acme/app", "app_id": 4242, "private_key": "$TEST_APP_KEY"});
@@ -227,7 +216,7 @@ async fn a_github_app_exchanges_a_signed_jwt_for_a_repository_token_once() {
         .expect("git credential")
         .expect("an App gives git a credential");
 
-    let app = fake.lock().app.clone().unwrap();
+    let app = fake.app().unwrap();
     assert_eq!(
         app.installation_lookups, 1,
         "the installation is looked up once"
@@ -264,11 +253,11 @@ async fn a_github_app_exchanges_a_signed_jwt_for_a_repository_token_once() {
 async fn a_configured_installation_is_not_looked_up_and_short_lived_tokens_are_renewed() {
     let (fake, api, platform) = app_setup(Some(77)).await;
     // Shorter than the renewal margin: every call must exchange again.
-    fake.lock().app.as_mut().unwrap().token_lifetime = chrono::Duration::minutes(2);
+    fake.update_app(|app| app.token_lifetime = chrono::Duration::minutes(2));
     fake.push("baton/renew");
     platform.find_pull_request("baton/renew").await.unwrap();
     platform.find_pull_request("baton/renew").await.unwrap();
-    let app = fake.lock().app.clone().unwrap();
+    let app = fake.app().unwrap();
     assert_eq!(app.installation_lookups, 0);
     assert_eq!(
         exchanges(&api).len(),
@@ -281,8 +270,8 @@ async fn a_configured_installation_is_not_looked_up_and_short_lived_tokens_are_r
 async fn a_revoked_installation_token_is_replaced_on_the_next_call() {
     let (fake, api, platform) = app_setup(Some(77)).await;
     platform.find_pull_request("baton/x").await.unwrap();
-    let token = fake.lock().app.as_ref().unwrap().issued[0].0.clone();
-    fake.lock().app.as_mut().unwrap().revoked.push(token);
+    let token = fake.app().unwrap().issued[0].0.clone();
+    fake.update_app(|app| app.revoked.push(token));
     let refused = platform.find_pull_request("baton/x").await;
     assert!(
         matches!(&refused, Err(RepoError::Api(e)) if e.status() == Some(401)),
@@ -298,7 +287,7 @@ async fn a_revoked_installation_token_is_replaced_on_the_next_call() {
 #[tokio::test]
 async fn a_jwt_from_another_app_is_refused() {
     let (fake, _api, platform) = app_setup(Some(77)).await;
-    fake.lock().app.as_mut().unwrap().app_id = "9999".into();
+    fake.update_app(|app| app.app_id = "9999".into());
     let refused = platform.find_pull_request("baton/x").await;
     assert!(
         matches!(&refused, Err(RepoError::Api(e)) if e.status() == Some(401)),

@@ -2,18 +2,15 @@
 //! tracker contract, GitHub's particulars (headers, pull requests in listings, priority
 //! labels, label-carried states), and where the token may travel.
 
-use baton_test_support::fakes::github_api;
-
-use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
-use baton_integrations::contract::tracker::{run_all, SeedIssue, TrackerHarness};
+use baton_integrations::contract::fake_tracker::{FakeTracker, FakeTrackerHarness};
+use baton_integrations::contract::tracker::run_all;
 use baton_integrations::http::RetryPolicy;
-use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
+use baton_integrations::test_support::{FakeApi, Fault};
 use baton_integrations::tracker::github::GithubTracker;
 use baton_integrations::tracker::{registry, IssueRef, StateMove, Tracker, TrackerError};
-use github_api::{GithubFake, NewIssue};
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 const REPO: &str = "acme/app";
 const TOKEN: &str = "ghp_fakeTokenThatMustNeverLeak42";
@@ -23,132 +20,42 @@ fn env(name: &str) -> Option<String> {
     (name == TOKEN_VARIABLE).then(|| TOKEN.to_owned())
 }
 
-fn options(api: &FakeApi, extra: Value) -> Value {
-    let mut options = json!({
-        "repository": REPO,
-        "base_url": api.url(),
-        "token": format!("${TOKEN_VARIABLE}"),
-    });
-    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
-        options.extend(extra.clone());
-    }
-    options
+static GITHUB: FakeTracker = FakeTracker {
+    kind: "github",
+    scope: ("repository", REPO),
+    api_path: "",
+    token: TOKEN,
+    token_variable: TOKEN_VARIABLE,
+    env,
+    active_state: "open",
+    done_state: "closed",
+    missing: 424_242,
+};
+
+type GithubHarness = FakeTrackerHarness<GithubFake>;
+
+/// A fake GitHub that insists on the token, and the adapter the registry builds for it.
+async fn start(extra_options: Value) -> GithubHarness {
+    let fake = GithubFake::new(REPO).require_token(TOKEN);
+    GITHUB.start(fake, extra_options).await
 }
 
-fn config(options: &Value) -> AdapterConfig<'_> {
-    AdapterConfig {
-        kind: "github",
-        options,
-        env: &env,
-        policy: RetryPolicy::fast(),
-    }
-}
-
-struct GithubHarness {
-    fake: GithubFake,
-    api: FakeApi,
-    tracker: Arc<dyn Tracker>,
-}
-
-impl GithubHarness {
-    /// A fake GitHub that insists on the token, and the adapter the registry builds for it.
-    async fn start(extra_options: Value) -> Self {
-        let fake = GithubFake::new(REPO).require_token(TOKEN);
-        let api = FakeApi::spawn(fake.router()).await;
-        let options = options(&api, extra_options);
-        let tracker = registry::build(&config(&options)).expect("build the github tracker");
-        Self { fake, api, tracker }
-    }
-
-    fn reference(number: u64) -> IssueRef {
-        IssueRef {
-            id: number.to_string(),
-            identifier: format!("{REPO}#{number}"),
-        }
-    }
-
-    fn number(issue: &IssueRef) -> u64 {
-        issue.id.parse().expect("a GitHub issue number")
-    }
-}
-
-#[async_trait]
-impl TrackerHarness for GithubHarness {
-    fn tracker(&self) -> &dyn Tracker {
-        self.tracker.as_ref()
-    }
-
-    async fn seed(&self, issue: SeedIssue) -> IssueRef {
-        let number = self.fake.add_issue(NewIssue {
-            body: Some(issue.description),
-            labels: issue.labels,
-            state: issue.state,
-            ..NewIssue::new(&issue.title)
-        });
-        Self::reference(number)
-    }
-
-    async fn comments(&self, issue: &IssueRef) -> Vec<String> {
-        self.fake
-            .comments(Self::number(issue))
-            .into_iter()
-            .map(|c| c.body)
-            .collect()
-    }
-
-    async fn state(&self, issue: &IssueRef) -> String {
-        self.fake
-            .issue(Self::number(issue))
-            .map(|i| i.state)
-            .unwrap_or_default()
-    }
-
-    fn active_state(&self) -> String {
-        "open".into()
-    }
-
-    fn done_state(&self) -> String {
-        "closed".into()
-    }
-
-    fn missing_issue(&self) -> IssueRef {
-        Self::reference(424_242)
-    }
-
-    fn paginates(&self) -> bool {
-        true
-    }
-
-    fn inject(&self, fault: Fault) -> bool {
-        self.api.inject(fault);
-        true
-    }
-
-    fn clear_faults(&self) {
-        self.api.clear_faults();
-    }
-
-    fn requests(&self) -> Vec<RecordedRequest> {
-        self.api.requests()
-    }
-
-    fn credential(&self) -> Option<String> {
-        Some(TOKEN.to_owned())
-    }
+fn reference(number: u64) -> IssueRef {
+    GITHUB.reference(number)
 }
 
 #[tokio::test]
 async fn github_tracker_passes_the_contract() {
-    let harness = GithubHarness::start(json!({})).await;
+    let harness = start(json!({})).await;
     run_all(&harness).await;
 }
 
 #[tokio::test]
 async fn requests_carry_githubs_headers() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let number = h.fake.add_issue(NewIssue::new("Headers"));
     h.tracker
-        .fetch_issue(&GithubHarness::reference(number))
+        .fetch_issue(&reference(number))
         .await
         .expect("fetch");
     let request = h.api.requests().pop().expect("one request");
@@ -169,7 +76,7 @@ async fn requests_carry_githubs_headers() {
 
 #[tokio::test]
 async fn an_issue_is_normalized_from_githubs_fields() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let number = h.fake.add_issue(NewIssue {
         labels: vec!["Bug".into(), "P2".into()],
         assignees: vec!["hubot".into(), "octocat".into()],
@@ -178,7 +85,7 @@ async fn an_issue_is_normalized_from_githubs_fields() {
     });
     let issue = h
         .tracker
-        .fetch_issue(&GithubHarness::reference(number))
+        .fetch_issue(&reference(number))
         .await
         .expect("fetch")
         .expect("found");
@@ -200,7 +107,7 @@ async fn an_issue_is_normalized_from_githubs_fields() {
     let plain = h.fake.add_issue(NewIssue::new("No priority"));
     let plain = h
         .tracker
-        .fetch_issue(&GithubHarness::reference(plain))
+        .fetch_issue(&reference(plain))
         .await
         .expect("fetch")
         .expect("found");
@@ -210,7 +117,7 @@ async fn an_issue_is_normalized_from_githubs_fields() {
 
 #[tokio::test]
 async fn pull_requests_are_not_issues() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let issue = h.fake.add_issue(NewIssue::new("A real issue"));
     let pull = h.fake.add_pull_request_entry("A pull request");
     let listed = h
@@ -222,7 +129,7 @@ async fn pull_requests_are_not_issues() {
     assert_eq!(ids, vec![issue.to_string()]);
     let fetched = h
         .tracker
-        .fetch_issue(&GithubHarness::reference(pull))
+        .fetch_issue(&reference(pull))
         .await
         .expect("fetch");
     assert_eq!(fetched, None, "a pull request is not an issue");
@@ -230,7 +137,7 @@ async fn pull_requests_are_not_issues() {
 
 #[tokio::test]
 async fn closed_and_open_issues_are_listed_together_when_asked() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let open = h.fake.add_issue(NewIssue::new("Open one"));
     let closed = h.fake.add_issue(NewIssue {
         state: "closed".into(),
@@ -263,9 +170,9 @@ async fn closed_and_open_issues_are_listed_together_when_asked() {
 
 #[tokio::test]
 async fn closing_sets_the_completed_reason_and_unknown_states_are_refused() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let number = h.fake.add_issue(NewIssue::new("Finish me"));
-    let issue = GithubHarness::reference(number);
+    let issue = reference(number);
     let moved = h
         .tracker
         .move_to_state(&issue, None, "Closed")
@@ -297,7 +204,7 @@ async fn closing_sets_the_completed_reason_and_unknown_states_are_refused() {
 
 #[tokio::test]
 async fn a_malformed_record_in_a_listing_is_an_error() {
-    let h = GithubHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     h.fake.add_issue(NewIssue::new("Fine"));
     h.api.inject(Fault::body(
         r#"[{"number": 1, "state": "open", "body": null}]"#,
@@ -311,7 +218,7 @@ async fn a_malformed_record_in_a_listing_is_an_error() {
 
 #[tokio::test]
 async fn label_carried_states_move_by_labels() {
-    let h = GithubHarness::start(json!({
+    let h = start(json!({
         "state_labels": {
             "In Progress": "status: in progress",
             "In Review": "status: in review",
@@ -322,7 +229,7 @@ async fn label_carried_states_move_by_labels() {
         labels: vec!["bug".into(), "Status: In Progress".into()],
         ..NewIssue::new("Being worked on")
     });
-    let issue = GithubHarness::reference(number);
+    let issue = reference(number);
     let read = h
         .tracker
         .fetch_issue(&issue)
@@ -399,8 +306,8 @@ async fn label_carried_states_move_by_labels() {
 async fn the_token_stays_out_of_debug_output_urls_and_errors() {
     let fake = GithubFake::new(REPO).require_token(TOKEN);
     let api = FakeApi::spawn(fake.router()).await;
-    let options = options(&api, json!({}));
-    let tracker = GithubTracker::from_config(&config(&options)).expect("build");
+    let options = GITHUB.options(&api, json!({}));
+    let tracker = GithubTracker::from_config(&GITHUB.config(&options)).expect("build");
     let debug = format!("{tracker:?}");
     assert!(!debug.contains(TOKEN), "token in Debug: {debug}");
     assert!(
@@ -455,7 +362,7 @@ async fn the_token_stays_out_of_debug_output_urls_and_errors() {
 #[test]
 fn configuration_mistakes_name_the_setting() {
     let build = |options: Value| {
-        GithubTracker::from_config(&config(&options))
+        GithubTracker::from_config(&GITHUB.config(&options))
             .map(|_| ())
             .map_err(|e| e.to_string())
     };

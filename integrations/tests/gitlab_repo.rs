@@ -1,21 +1,19 @@
 //! The GitLab platform passes the repo contract against a fake GitLab API.
 
-use baton_test_support::fakes::gitlab_repo_api;
-
 use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
 use baton_integrations::contract::repo::{run_all, RepoHarness, SeenPull};
 use baton_integrations::http::RetryPolicy;
 use baton_integrations::repo::gitlab::GitlabPlatform;
 use baton_integrations::repo::{CheckState, RepoPlatform, ReviewVerdict};
+use baton_integrations::test_support::fakes::gitlab::GitlabFake;
 use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
-use gitlab_repo_api::{FakePipeline, GitlabRepoFake};
 use serde_json::json;
 
 const TOKEN: &str = "glpat-contractTOKEN456";
 
 struct GitlabHarness {
-    fake: GitlabRepoFake,
+    fake: GitlabFake,
     api: FakeApi,
     platform: GitlabPlatform,
 }
@@ -30,8 +28,7 @@ impl RepoHarness for GitlabHarness {
         let sha = self.fake.push(branch);
         let open: Vec<u64> = self
             .fake
-            .lock()
-            .merge_requests
+            .merge_requests()
             .iter()
             .filter(|m| m.source_branch == branch && m.state == "opened")
             .map(|m| m.iid)
@@ -52,73 +49,46 @@ impl RepoHarness for GitlabHarness {
     }
 
     async fn approve(&self, number: u64) {
-        self.fake
-            .lock()
-            .approvals
-            .entry(number)
-            .or_default()
-            .push("lead".into());
+        self.fake.approve(number, "lead");
     }
 
     async fn set_checks(&self, number: u64, state: CheckState) {
         let head = self.fake.head_sha(number);
-        let mut fake = self.fake.lock();
-        fake.pipelines.retain(|p| p.mr != number);
-        let add = |fake: &mut gitlab_repo_api::GitlabRepoState, sha: &str, status: &str| {
-            let id = 1000 + fake.next_id();
-            fake.pipelines.push(FakePipeline {
-                id,
-                mr: number,
-                sha: sha.to_owned(),
-                status: status.to_owned(),
-            });
-        };
         let old = "0".repeat(40);
-        match state {
+        let pipelines: &[(&str, &str)] = match state {
             // Only an older commit has a pipeline: the head has none.
-            CheckState::None => add(&mut fake, &old, "failed"),
-            CheckState::Pending => {
-                add(&mut fake, &head, "failed");
-                add(&mut fake, &head, "running");
-            }
-            CheckState::Failing => {
-                add(&mut fake, &head, "success");
-                add(&mut fake, &head, "failed");
-            }
-            CheckState::Passing => {
-                add(&mut fake, &head, "failed");
-                add(&mut fake, &old, "failed");
-                add(&mut fake, &head, "success");
-            }
-        }
+            CheckState::None => &[(&old, "failed")],
+            CheckState::Pending => &[(&head, "failed"), (&head, "running")],
+            CheckState::Failing => &[(&head, "success"), (&head, "failed")],
+            CheckState::Passing => &[(&head, "failed"), (&old, "failed"), (&head, "success")],
+        };
+        self.fake.set_pipelines(number, pipelines);
     }
 
     async fn pulls(&self) -> Vec<SeenPull> {
         self.fake
-            .lock()
-            .merge_requests
-            .iter()
+            .merge_requests()
+            .into_iter()
             .map(|m| SeenPull {
                 number: m.iid,
-                head: m.source_branch.clone(),
-                base: m.target_branch.clone(),
-                title: m.title.clone(),
-                body: m.description.clone(),
-                labels: m.labels.clone(),
                 open: m.state == "opened",
                 merged: m.state == "merged",
+                head: m.source_branch,
+                base: m.target_branch,
+                title: m.title,
+                body: m.description,
+                labels: m.labels,
             })
             .collect()
     }
 
     async fn comments(&self, number: u64) -> Vec<String> {
         self.fake
-            .lock()
-            .discussions
-            .iter()
-            .filter(|d| d.mr == number && d.individual_note)
-            .flat_map(|d| d.notes.iter().filter(|n| !n.system))
-            .map(|n| n.body.clone())
+            .discussions(number)
+            .into_iter()
+            .filter(|d| d.individual_note)
+            .flat_map(|d| d.notes.into_iter().filter(|n| !n.system))
+            .map(|n| n.body)
             .collect()
     }
 
@@ -141,7 +111,7 @@ impl RepoHarness for GitlabHarness {
 }
 
 async fn harness() -> GitlabHarness {
-    let fake = GitlabRepoFake::new("group/sub/app", TOKEN);
+    let fake = GitlabFake::new("group/sub/app").require_token(TOKEN);
     let api = FakeApi::spawn(fake.router()).await;
     let options = json!({
         "project": "group/sub/app",
@@ -189,23 +159,14 @@ async fn a_diff_thread_keeps_its_replies_and_the_clone_url_follows_the_web_addre
         })
         .await
         .unwrap();
-    h.fake.add_thread(
+    let thread = h.fake.add_thread(
         pull.number,
         "ann",
         "Rename this",
         Some(("src/a.rs", 9)),
         false,
     );
-    {
-        let mut fake = h.fake.lock();
-        let id = fake.next_id();
-        let thread = fake.discussions.last_mut().unwrap();
-        let mut reply = thread.notes[0].clone();
-        reply.id = id;
-        reply.author = "bob".into();
-        reply.body = "Agreed".into();
-        thread.notes.push(reply);
-    }
+    h.fake.add_reply(&thread, "bob", "Agreed");
     let reviews = h.platform.reviews(pull.number).await.unwrap();
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     let review = &reviews[0];

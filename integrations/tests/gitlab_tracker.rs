@@ -2,18 +2,15 @@
 //! tracker contract, GitLab's particulars (encoded project paths, `opened`, null
 //! descriptions, scoped priority labels, label-carried states), and where the token travels.
 
-use baton_test_support::fakes::gitlab_api;
-
-use async_trait::async_trait;
 use baton_integrations::config::AdapterConfig;
-use baton_integrations::contract::tracker::{run_all, SeedIssue, TrackerHarness};
+use baton_integrations::contract::fake_tracker::{FakeTracker, FakeTrackerHarness};
+use baton_integrations::contract::tracker::run_all;
 use baton_integrations::http::RetryPolicy;
+use baton_integrations::test_support::fakes::gitlab::{GitlabFake, NewIssue};
 use baton_integrations::test_support::{FakeApi, Fault, RecordedRequest};
 use baton_integrations::tracker::gitlab::GitlabTracker;
 use baton_integrations::tracker::{registry, IssueRef, StateMove, Tracker, TrackerError};
-use gitlab_api::{GitlabFake, NewIssue};
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 const PROJECT: &str = "acme/platform/app";
 const ENCODED_PROJECT: &str = "acme%2Fplatform%2Fapp";
@@ -24,134 +21,41 @@ fn env(name: &str) -> Option<String> {
     (name == TOKEN_VARIABLE).then(|| TOKEN.to_owned())
 }
 
-fn options(api: &FakeApi, extra: Value) -> Value {
-    let mut options = json!({
-        "project": PROJECT,
-        "base_url": format!("{}/api/v4", api.url()),
-        "token": format!("${TOKEN_VARIABLE}"),
-    });
-    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
-        options.extend(extra.clone());
-    }
-    options
+static GITLAB: FakeTracker = FakeTracker {
+    kind: "gitlab",
+    scope: ("project", PROJECT),
+    api_path: "/api/v4",
+    token: TOKEN,
+    token_variable: TOKEN_VARIABLE,
+    env,
+    active_state: "opened",
+    done_state: "closed",
+    missing: 31_337,
+};
+
+type GitlabHarness = FakeTrackerHarness<GitlabFake>;
+
+/// A fake GitLab that insists on the token, and the adapter the registry builds for it.
+async fn start(extra_options: Value) -> GitlabHarness {
+    let fake = GitlabFake::new(PROJECT).require_token(TOKEN);
+    GITLAB.start(fake, extra_options).await
 }
 
-fn config(options: &Value) -> AdapterConfig<'_> {
-    AdapterConfig {
-        kind: "gitlab",
-        options,
-        env: &env,
-        policy: RetryPolicy::fast(),
-    }
-}
-
-struct GitlabHarness {
-    fake: GitlabFake,
-    api: FakeApi,
-    tracker: Arc<dyn Tracker>,
-}
-
-impl GitlabHarness {
-    /// A fake GitLab that insists on the token, and the adapter the registry builds for it.
-    async fn start(extra_options: Value) -> Self {
-        let fake = GitlabFake::new(PROJECT).require_token(TOKEN);
-        let api = FakeApi::spawn(fake.router()).await;
-        let options = options(&api, extra_options);
-        let tracker = registry::build(&config(&options)).expect("build the gitlab tracker");
-        Self { fake, api, tracker }
-    }
-
-    fn reference(iid: u64) -> IssueRef {
-        IssueRef {
-            id: iid.to_string(),
-            identifier: format!("{PROJECT}#{iid}"),
-        }
-    }
-
-    fn iid(issue: &IssueRef) -> u64 {
-        issue.id.parse().expect("a GitLab iid")
-    }
-}
-
-#[async_trait]
-impl TrackerHarness for GitlabHarness {
-    fn tracker(&self) -> &dyn Tracker {
-        self.tracker.as_ref()
-    }
-
-    async fn seed(&self, issue: SeedIssue) -> IssueRef {
-        let iid = self.fake.add_issue(NewIssue {
-            description: Some(issue.description),
-            labels: issue.labels,
-            state: issue.state,
-            ..NewIssue::new(&issue.title)
-        });
-        Self::reference(iid)
-    }
-
-    async fn comments(&self, issue: &IssueRef) -> Vec<String> {
-        self.fake
-            .notes(Self::iid(issue))
-            .into_iter()
-            .map(|n| n.body)
-            .collect()
-    }
-
-    async fn state(&self, issue: &IssueRef) -> String {
-        self.fake
-            .issue(Self::iid(issue))
-            .map(|i| i.state)
-            .unwrap_or_default()
-    }
-
-    fn active_state(&self) -> String {
-        "opened".into()
-    }
-
-    fn done_state(&self) -> String {
-        "closed".into()
-    }
-
-    fn missing_issue(&self) -> IssueRef {
-        Self::reference(31_337)
-    }
-
-    fn paginates(&self) -> bool {
-        true
-    }
-
-    fn inject(&self, fault: Fault) -> bool {
-        self.api.inject(fault);
-        true
-    }
-
-    fn clear_faults(&self) {
-        self.api.clear_faults();
-    }
-
-    fn requests(&self) -> Vec<RecordedRequest> {
-        self.api.requests()
-    }
-
-    fn credential(&self) -> Option<String> {
-        Some(TOKEN.to_owned())
-    }
+fn reference(iid: u64) -> IssueRef {
+    GITLAB.reference(iid)
 }
 
 #[tokio::test]
 async fn gitlab_tracker_passes_the_contract() {
-    let harness = GitlabHarness::start(json!({})).await;
+    let harness = start(json!({})).await;
     run_all(&harness).await;
 }
 
 #[tokio::test]
 async fn requests_address_the_encoded_project_with_a_private_token() {
-    let h = GitlabHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let iid = h.fake.add_issue(NewIssue::new("Addressed"));
-    h.tracker
-        .fetch_issue(&GitlabHarness::reference(iid))
-        .await
-        .expect("fetch");
+    h.tracker.fetch_issue(&reference(iid)).await.expect("fetch");
     let request = h.api.requests().pop().expect("one request");
     assert_eq!(
         request.uri,
@@ -163,7 +67,7 @@ async fn requests_address_the_encoded_project_with_a_private_token() {
 
 #[tokio::test]
 async fn an_issue_is_normalized_from_gitlabs_fields() {
-    let h = GitlabHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let iid = h.fake.add_issue(NewIssue {
         labels: vec!["Bug".into(), "priority::1".into()],
         assignees: vec!["alice".into(), "bob".into()],
@@ -172,7 +76,7 @@ async fn an_issue_is_normalized_from_gitlabs_fields() {
     });
     let issue = h
         .tracker
-        .fetch_issue(&GitlabHarness::reference(iid))
+        .fetch_issue(&reference(iid))
         .await
         .expect("fetch")
         .expect("found");
@@ -196,7 +100,7 @@ async fn an_issue_is_normalized_from_gitlabs_fields() {
 
 #[tokio::test]
 async fn open_is_accepted_for_opened() {
-    let h = GitlabHarness::start(json!({})).await;
+    let h = start(json!({})).await;
     let open = h.fake.add_issue(NewIssue::new("Open one"));
     let closed = h.fake.add_issue(NewIssue {
         state: "closed".into(),
@@ -221,7 +125,7 @@ async fn open_is_accepted_for_opened() {
 
     let reopened = h
         .tracker
-        .move_to_state(&GitlabHarness::reference(closed), Some("closed"), "open")
+        .move_to_state(&reference(closed), Some("closed"), "open")
         .await
         .expect("reopen");
     assert_eq!(
@@ -239,7 +143,7 @@ async fn open_is_accepted_for_opened() {
 
     let unknown = h
         .tracker
-        .move_to_state(&GitlabHarness::reference(open), None, "Triage")
+        .move_to_state(&reference(open), None, "Triage")
         .await;
     assert!(
         matches!(unknown, Err(TrackerError::UnknownState { .. })),
@@ -249,7 +153,7 @@ async fn open_is_accepted_for_opened() {
 
 #[tokio::test]
 async fn label_carried_states_move_in_one_update() {
-    let h = GitlabHarness::start(json!({
+    let h = start(json!({
         "state_labels": {
             "Doing": "workflow::doing",
             "Review": "workflow::review",
@@ -260,7 +164,7 @@ async fn label_carried_states_move_in_one_update() {
         labels: vec!["bug".into(), "workflow::doing".into()],
         ..NewIssue::new("Being worked on")
     });
-    let issue = GitlabHarness::reference(iid);
+    let issue = reference(iid);
     let read = h
         .tracker
         .fetch_issue(&issue)
@@ -339,8 +243,8 @@ async fn label_carried_states_move_in_one_update() {
 async fn the_token_stays_out_of_debug_output_urls_and_errors() {
     let fake = GitlabFake::new(PROJECT).require_token(TOKEN);
     let api = FakeApi::spawn(fake.router()).await;
-    let options = options(&api, json!({}));
-    let tracker = GitlabTracker::from_config(&config(&options)).expect("build");
+    let options = GITLAB.options(&api, json!({}));
+    let tracker = GitlabTracker::from_config(&GITLAB.config(&options)).expect("build");
     let debug = format!("{tracker:?}");
     assert!(!debug.contains(TOKEN), "token in Debug: {debug}");
     assert!(
@@ -393,7 +297,7 @@ async fn the_token_stays_out_of_debug_output_urls_and_errors() {
 #[test]
 fn configuration_mistakes_name_the_setting() {
     let build = |options: Value| {
-        GitlabTracker::from_config(&config(&options))
+        GitlabTracker::from_config(&GITLAB.config(&options))
             .map(|_| ())
             .map_err(|e| e.to_string())
     };

@@ -1,5 +1,5 @@
-//! baton's test support, one place for every test crate: the fakes of every external API in
-//! their real shapes ([`fakes`]: GitHub, GitLab, Linear, Jira, TAPD, CNB; [`slack`]; [`model`], a
+//! baton's test support, one place for every test crate: one fake per external API, in its
+//! real shapes ([`fakes`]: GitHub, GitLab, Linear, Jira, TAPD, CNB; [`slack`]; [`model`], a
 //! scripted model server for the real agent CLIs), and [`FakeApi`], the local HTTP server
 //! that serves a fake, records every request and injects faults (rate limits, 5xx, malformed
 //! bodies) in front of it. `baton-integrations` re-exports it as `test_support` under its

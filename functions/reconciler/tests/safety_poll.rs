@@ -4,13 +4,11 @@
 //! queues the labelled issue whose webhook never arrived, through the same wiring as
 //! `baton dev`. One test in this binary: it sets process environment variables.
 
-use baton_integrations::test_support::fakes::github_api;
-
 use baton_core::domain::{JobReason, WorkItemKey, WorkItemStatus};
 use baton_core::ports::{Queue, Store};
+use baton_integrations::test_support::fakes::github::{GithubFake, NewIssue};
 use baton_integrations::test_support::FakeApi;
 use baton_reconciler::{Handler, ScheduledEvent};
-use github_api::{GithubFake, NewIssue};
 use lambda_runtime::{Context, LambdaEvent};
 use std::time::Duration;
 

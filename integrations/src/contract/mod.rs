@@ -1,4 +1,5 @@
 //! Contract suites: one behaviour, every adapter.
 
+pub mod fake_tracker;
 pub mod repo;
 pub mod tracker;
