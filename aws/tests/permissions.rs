@@ -271,7 +271,11 @@ fn the_derivation_sees_helpers_and_resources() {
 /// Where each component's code lives, relative to the workspace root.
 fn component_dirs(component: Component) -> &'static [&'static str] {
     match component {
-        Component::Ingress => &["core/src/ingress", "web/src/ingress", "functions/ingress/src"],
+        Component::Ingress => &[
+            "core/src/ingress",
+            "web/src/ingress",
+            "functions/ingress/src",
+        ],
         Component::Api => &["web/src/api", "web/src/dashboard", "functions/api/src"],
         Component::Reconciler => &[
             "core/src/reconciler",
