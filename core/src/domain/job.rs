@@ -6,7 +6,7 @@ use std::fmt;
 /// Bumped whenever the job message changes shape; consumers refuse versions they do not know.
 pub const JOB_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobId(String);
 
@@ -34,7 +34,7 @@ impl fmt::Display for JobId {
 }
 
 /// Why a run was requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobReason {
     /// Opened or reopened already carrying the trigger label.

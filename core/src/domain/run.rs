@@ -5,9 +5,7 @@ use std::fmt;
 
 /// The id of one run (one attempt at a work item): a time-ordered UUID, so a work item's
 /// runs sort oldest first by id.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(String);
 
@@ -35,7 +33,7 @@ impl fmt::Display for RunId {
 }
 
 /// Cumulative token counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenTotals {
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -51,7 +49,7 @@ impl TokenTotals {
 }
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// A runner holds the work item's lease and is working on it.
@@ -83,7 +81,7 @@ impl RunStatus {
 }
 
 /// Why a run failed, as a stable code and a readable message (secrets redacted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {
     /// `agent_spawn_failed`, `turn_failed`, `turn_timed_out`, `stalled`, `hook_failed`,
     /// `template_render_error`, `token_budget_exceeded`, ...
@@ -123,7 +121,7 @@ pub struct Run {
 }
 
 /// One entry of a run's timeline: an agent event or a step of the runner, redacted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     pub run_id: RunId,
     /// 1-based position in the timeline.

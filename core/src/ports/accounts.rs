@@ -49,14 +49,14 @@ impl AccountState {
 }
 
 /// A run's hold on an account: it frees itself at `expires_at` unless renewed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountLease {
     pub run_id: String,
     pub expires_at: DateTime<Utc>,
 }
 
 /// What a provider last reported about an account's usage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuotaSignals {
     pub observed_at: DateTime<Utc>,
     /// Usage windows (Codex: `primary`, `secondary`; Claude Code: `five_hour`, ...).
@@ -68,7 +68,7 @@ pub struct QuotaSignals {
 }
 
 /// One usage window of an account.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuotaWindow {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

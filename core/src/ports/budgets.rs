@@ -12,7 +12,7 @@ pub const BUDGET_DAY_RETENTION_DAYS: i64 = 8;
 pub const BUDGET_ITEM_RETENTION_DAYS: i64 = 90;
 
 /// Spend on one counter. Money is whole micro-USD so that adds stay exact.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetSpend {
     pub tokens: u64,
     pub cost_micro_usd: u64,
@@ -90,7 +90,7 @@ pub struct BudgetCharge {
 }
 
 /// The counters of a scope, after a charge or as read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetTotals {
     /// Every run of the work item.
     pub item: BudgetSpend,

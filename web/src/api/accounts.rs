@@ -21,6 +21,7 @@ pub struct AccountView {
     pub exhausted_until: Option<DateTime<Utc>>,
     /// The provider's last rate-limit report: usage windows (used percent, length, reset)
     /// and its last rate-limit error.
+    #[schema(value_type = Option<super::schemas::QuotaSignalsSchema>)]
     pub signals: Option<QuotaSignals>,
 }
 

@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 pub struct ActionResponse {
     pub status: ActionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::schemas::WorkItemKeySchema>)]
     pub work_item: Option<WorkItemKey>,
     /// The job queued, for `queued`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::schemas::JobIdSchema>)]
     pub job_id: Option<JobId>,
     /// Why nothing was done, for `ignored`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

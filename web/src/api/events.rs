@@ -19,8 +19,10 @@ pub const MAX_EVENTS_LIMIT: usize = 500;
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventsResponse {
+    #[schema(value_type = super::schemas::RunIdSchema)]
     pub run_id: RunId,
     /// Oldest first.
+    #[schema(value_type = Vec<super::schemas::RunEventSchema>)]
     pub events: Vec<RunEvent>,
     /// Pass it as `cursor` for the events after these; `null` once the run has ended and
     /// this page holds its last event.

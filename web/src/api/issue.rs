@@ -24,19 +24,24 @@ pub struct IssueResponse {
     /// What `budgets` counted: the item's runs, and its workflow's runs today (UTC), in
     /// tokens and micro-USD. Zero when the workflow sets no budget.
     #[serde(default)]
+    #[schema(value_type = super::schemas::BudgetTotalsSchema)]
     pub budget: BudgetTotals,
 }
 
 /// A run with its timeline.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunView {
+    #[schema(value_type = super::schemas::RunIdSchema)]
     pub run_id: RunId,
+    #[schema(value_type = super::schemas::JobIdSchema)]
     pub job_id: JobId,
     /// Why the run was requested.
+    #[schema(value_type = super::schemas::JobReasonSchema)]
     pub reason: JobReason,
     pub attempt: u32,
     /// The runner that claimed it.
     pub runner: String,
+    #[schema(value_type = super::schemas::RunStatusSchema)]
     pub status: RunStatus,
     /// When the webhook that requested the run arrived.
     pub received_at: Option<DateTime<Utc>>,
@@ -45,7 +50,9 @@ pub struct RunView {
     pub agent_started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     /// `{code, message}` when the run failed.
+    #[schema(value_type = Option<super::schemas::RunErrorSchema>)]
     pub error: Option<RunError>,
+    #[schema(value_type = super::schemas::TokenTotalsSchema)]
     pub tokens: TokenTotals,
     pub turns: u32,
     pub session_id: Option<String>,
@@ -55,6 +62,7 @@ pub struct RunView {
     /// How many events the run recorded (old ones may have expired from `events`).
     pub event_count: u32,
     /// The timeline, oldest first, at most [`EVENTS_PER_RUN`].
+    #[schema(value_type = Vec<super::schemas::RunEventSchema>)]
     pub events: Vec<RunEvent>,
     /// The timeline holds more events than `events`.
     pub events_truncated: bool,

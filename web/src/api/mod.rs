@@ -37,6 +37,7 @@ mod metrics;
 mod openapi;
 mod params;
 mod run;
+mod schemas;
 mod state;
 #[cfg(test)]
 mod tests;

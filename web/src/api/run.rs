@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunResponse {
     /// The key of the run's work item.
+    #[schema(value_type = super::schemas::WorkItemKeySchema)]
     pub work_item: WorkItemKey,
     /// The run; `events` is always empty here, and `events_truncated` says whether the
     /// timeline has any event.

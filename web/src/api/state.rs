@@ -27,6 +27,7 @@ pub struct StateResponse {
     pub counts_capped_at: usize,
     /// The statuses that have more items than `counts_capped_at`; their counts are lower
     /// bounds. Empty when every count is exact.
+    #[schema(value_type = Vec<super::schemas::WorkItemStatusSchema>)]
     pub capped: Vec<WorkItemStatus>,
     /// A runner holds the lease.
     pub running: Vec<StateEntry>,
@@ -42,10 +43,12 @@ pub struct StateResponse {
     pub awaiting_input: Vec<StateEntry>,
     /// The tokens of every item counted in `counts` (succeeded and cancelled ones included),
     /// summed.
+    #[schema(value_type = super::schemas::TokenTotalsSchema)]
     pub token_totals: TokenTotals,
     /// The agent account pools by provider (`codex`, `claude_code`, `opencode`): each
     /// account's lease and quota (see the README's "Agent accounts and quotas"). `null` when
     /// no runner has leased an account yet.
+    #[schema(value_type = Option<BTreeMap<String, Vec<super::accounts::AccountView>>>)]
     pub rate_limits: Option<super::accounts::RateLimits>,
 }
 
@@ -67,6 +70,7 @@ pub struct Counts {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateEntry {
     /// The work item key, as `GET /api/v1/issues/{key}` takes it (percent-encoded).
+    #[schema(value_type = super::schemas::WorkItemKeySchema)]
     pub work_item: WorkItemKey,
     /// The tracker's human identifier: `acme/app#12`, `ENG-42`.
     pub identifier: String,
@@ -75,10 +79,12 @@ pub struct StateEntry {
     /// The issue's state in the tracker (`open`, `In Progress`).
     pub state: String,
     /// baton's status of the work item.
+    #[schema(value_type = super::schemas::WorkItemStatusSchema)]
     pub status: WorkItemStatus,
     /// Attempts made for the current request.
     pub attempt: u32,
     /// The newest run, running or ended.
+    #[schema(value_type = Option<super::schemas::RunIdSchema>)]
     pub run_id: Option<RunId>,
     /// The runner holding the lease, and until when (a running item whose lease has passed
     /// has a stalled runner).
@@ -92,6 +98,7 @@ pub struct StateEntry {
     pub cancel_requested: bool,
     pub updated_at: DateTime<Utc>,
     /// Tokens used by all the item's runs.
+    #[schema(value_type = super::schemas::TokenTotalsSchema)]
     pub tokens: TokenTotals,
     /// The agent's open question, while `awaiting_input`.
     pub question: Option<String>,
