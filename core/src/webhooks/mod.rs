@@ -7,7 +7,6 @@ mod gitlab;
 mod jira;
 mod json;
 mod linear;
-mod linear_agent;
 mod media;
 mod signature;
 #[cfg(test)]
@@ -16,10 +15,10 @@ mod test_support;
 pub use github::GithubSource;
 pub use gitlab::GitlabSource;
 pub use jira::JiraSource;
-pub use linear::LinearSource;
-pub use linear_agent::{
+pub use linear::agent_session::{
     typed_event as linear_agent_event, AgentIssue, AgentSessionAction, AgentSessionEvent,
 };
+pub use linear::LinearSource;
 pub use media::{body_format, BodyFormat};
 
 use crate::domain::NormalizedEvent;

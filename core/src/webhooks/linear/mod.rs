@@ -16,8 +16,9 @@
 //! - Comment payloads describe the issue only by id, identifier, title and url: the
 //!   snapshot's `state` is `""` and its `labels` are empty; re-read the issue before acting.
 
+pub(super) mod agent_session;
+
 use super::json::{self, Str};
-use super::linear_agent;
 use super::signature::{required_header, signature_header, verify_hmac_sha256_hex};
 use super::{ParseError, Parsed, ParsedDelivery, VerifyError, WebhookRequest, WebhookSource};
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
@@ -108,11 +109,11 @@ impl WebhookSource for LinearSource {
         let delivery_id = required_header(request.headers, DELIVERY_HEADER)?.to_owned();
         // baton as a Linear agent: the same endpoint and signature, another payload shape.
         if matches!(json::from_slice::<TypeOnly<'_>>(request.body),
-            Ok(TypeOnly { kind: Some(kind) }) if kind.as_str() == linear_agent::EVENT_TYPE)
+            Ok(TypeOnly { kind: Some(kind) }) if kind.as_str() == agent_session::EVENT_TYPE)
         {
             return Ok(ParsedDelivery {
                 delivery_id,
-                parsed: linear_agent::parse(request.body)?,
+                parsed: agent_session::parse(request.body)?,
             });
         }
         let parsed = match json::from_slice::<Payload<'_>>(request.body) {

@@ -1,16 +1,16 @@
 //! Linear's `AgentSessionEvent`: baton installed as a Linear agent (an OAuth app with
 //! `actor=app`) was mentioned or delegated an issue (`created`), or a person wrote in the
 //! session it opened (`prompted`). It arrives on the same endpoint and is signed the same way
-//! as Linear's other webhooks (see `linear.rs`, which verifies it and hands its body here).
+//! as Linear's other webhooks (see `mod.rs`, which verifies it and hands its body here).
 //!
 //! The event names the session, the issue (id, identifier, title, url, team) and what was
 //! said: for `created`, the comment that mentioned the agent (none when it was delegated the
 //! issue) and Linear's `promptContext`; for `prompted`, the new message. The issue is keyed
 //! like Linear's issue webhooks (`linear:<identifier>`), so it is the same work item.
 
-use super::json::{self, Str};
-use super::{ParseError, Parsed};
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
+use crate::webhooks::json::{self, Str};
+use crate::webhooks::{ParseError, Parsed};
 use serde::Deserialize;
 
 /// The `type` Linear gives these deliveries.
@@ -259,8 +259,8 @@ mod tests {
 
     const SECRET: &str = "lin_wh_agent_5fd0b1c2a3e4f5061728394a5b6c";
     const SENT_MS: i64 = 1_714_640_000_000;
-    const CREATED: &str = include_str!("fixtures/linear/agent_session_created.json");
-    const PROMPTED: &str = include_str!("fixtures/linear/agent_session_prompted.json");
+    const CREATED: &str = include_str!("../fixtures/linear/agent_session_created.json");
+    const PROMPTED: &str = include_str!("../fixtures/linear/agent_session_prompted.json");
     const SESSION: &str = "a9e75e55-1010-4c2d-9e8f-000000000042";
     const ADA: &str = "6f9a7b1e-2f3c-4d5e-8a9b-0c1d2e3f4a5b";
 
