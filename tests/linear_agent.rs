@@ -8,7 +8,7 @@ mod common;
 use baton_integrations::test_support::fakes::linear_api;
 
 use baton_core::clock::SystemClock;
-use baton_core::domain::{JobReason, WorkItemKey, WorkItemStatus};
+use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
 use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use baton_integrations::test_support::FakeApi;
@@ -25,12 +25,15 @@ use tokio_util::sync::CancellationToken;
 on_both_backends!(
     a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_item,
     a_run_reports_its_commands_and_its_end_in_the_session,
+    stopping_the_session_stops_the_run_and_says_so_last,
 );
 
 const CREATED: &str =
     include_str!("../core/src/webhooks/fixtures/linear/agent_session_created.json");
 const PROMPTED: &str =
     include_str!("../core/src/webhooks/fixtures/linear/agent_session_prompted.json");
+const STOPPED: &str =
+    include_str!("../core/src/webhooks/fixtures/linear/agent_session_stopped.json");
 const SESSION: &str = "a9e75e55-1010-4c2d-9e8f-000000000042";
 const PUBLIC_URL: &str = "https://baton.example.test/";
 
@@ -144,11 +147,54 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
     assert_eq!(activities.len(), 2, "{activities:?}");
     assert_eq!(activities[1].content["type"], "thought");
 
+    // Stop, with no run going: the item is cancelled, its queued job with it, and the
+    // session's final word comes at once, since no runner will give one.
+    let (status, answer) = post(fresh(STOPPED)).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{answer}"
+    );
+    let item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("item");
+    assert_eq!(item.status, WorkItemStatus::Cancelled);
+    assert!(item.pending_job.is_none(), "{item:?}");
+    let activities = linear.activities();
+    assert_eq!(activities.len(), 3, "{activities:?}");
+    assert_eq!(activities[2].content["type"], "response");
+    assert!(
+        activities[2].content["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Stopped")),
+        "{:?}",
+        activities[2]
+    );
+    // Stopping again finds nothing to stop, and says so.
+    let (status, answer) = post(fresh(STOPPED)).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
+    let activities = linear.activities();
+    assert_eq!(activities.len(), 4, "{activities:?}");
+    assert!(
+        activities[3].content["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Nothing to stop on ENG-42")),
+        "{:?}",
+        activities[3]
+    );
+
     // A stale delivery is refused, and nothing is posted for it.
     let stale = CREATED.as_bytes().to_vec();
     let (status, _) = post(stale).await;
     assert_eq!(status, 401);
-    assert_eq!(linear.activities().len(), 2);
+    assert_eq!(linear.activities().len(), 4);
 }
 
 /// The mock agent's workflow for Linear issues, playing `scenario`, with no write-back.
@@ -163,11 +209,19 @@ fn linear_workflow(workspaces: &std::path::Path, scenario: &str) -> Workflow {
     .expect("workflow")
 }
 
-/// A session's whole run, through the real ingress, runner and mock agent: the session sees
-/// the thought, an `action` for each command the agent ran, then a `response` when the run
-/// succeeds; a run that fails for good ends with an `error` instead, naming the failure.
-async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend) {
-    for (scenario, ending) in [("happy_path", "response"), ("failed_turn", "error")] {
+/// The ingress and a runner sharing a store and queue, both reporting to one Linear fake,
+/// with the mock agent playing `scenario`.
+struct AgentDeployment {
+    linear: LinearFake,
+    app: common::TestApp,
+    shutdown: CancellationToken,
+    runner: tokio::task::JoinHandle<()>,
+    _api: FakeApi,
+    _scratch: common::control_plane::Scratch,
+}
+
+impl AgentDeployment {
+    async fn start(backend: Backend, scenario: &str) -> Self {
         let linear = LinearFake::default();
         let api = FakeApi::spawn(linear.router()).await;
         let endpoint = format!("{}/graphql", api.url());
@@ -211,60 +265,106 @@ async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend)
             IngressSettings::default(),
         )
         .with_agent_sessions(sessions, Some(PUBLIC_URL.to_owned()));
-        let app = serve_router(router(Arc::new(ingress)), store.clone(), queue).await;
-        let body = fresh(CREATED);
+        let app = serve_router(router(Arc::new(ingress)), store, queue).await;
+        Self {
+            linear,
+            app,
+            shutdown,
+            runner: task,
+            _api: api,
+            _scratch: scratch,
+        }
+    }
+
+    /// Sends `fixture` now, signed; answers the status and the body.
+    async fn send(&self, fixture: &str) -> (u16, serde_json::Value) {
+        let body = fresh(fixture);
         let headers = signing::linear(
             LINEAR_SECRET,
             "AgentSessionEvent",
             &uuid::Uuid::new_v4().to_string(),
             &body,
         );
-        let (status, answer) = app.post("linear", &headers, body).await;
+        self.app.post("linear", &headers, body).await
+    }
+
+    /// The session's activities once one of type `kind` is among them (endings are posted
+    /// in the background, after the actions before them), with their types.
+    async fn activities_until(&self, kind: &str) -> (Vec<linear_api::FakeActivity>, Vec<String>) {
+        let mut activities = self.linear.activities();
+        for _ in 0..100 {
+            if activities.iter().any(|a| a.content["type"] == kind) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            activities = self.linear.activities();
+        }
+        assert!(
+            activities.iter().all(|a| a.session == SESSION),
+            "{activities:?}"
+        );
+        let kinds = activities
+            .iter()
+            .map(|a| a.content["type"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (activities, kinds)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.runner.await;
+    }
+}
+
+/// The activities that end a session's turn: exactly one follows each run.
+fn endings(kinds: &[String]) -> usize {
+    kinds
+        .iter()
+        .filter(|k| ["response", "error", "elicitation"].contains(&k.as_str()))
+        .count()
+}
+
+/// A session's whole run, through the real ingress, runner and mock agent: the session sees
+/// the thought, an `action` for each command the agent ran, then a `response` when the run
+/// succeeds; a run that fails for good ends with an `error` instead, naming the failure.
+async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend) {
+    for (scenario, ending) in [("happy_path", "response"), ("failed_turn", "error")] {
+        let deployment = AgentDeployment::start(backend, scenario).await;
+        let (status, answer) = deployment.send(CREATED).await;
         assert_eq!(
             (status, answer["status"].as_str()),
             (202, Some("queued")),
             "{answer}"
         );
 
+        let store = &*deployment.app.store;
         let key = WorkItemKey::parse("linear:ENG-42").expect("key");
-        let done = common::control_plane::wait_for_item(&*store, &key, "the run's end", |item| {
+        let done = common::control_plane::wait_for_item(store, &key, "the run's end", |item| {
             matches!(
                 item.status,
                 WorkItemStatus::Succeeded | WorkItemStatus::Failed | WorkItemStatus::DeadLettered
             )
         })
         .await;
-        // The ending is posted in the background, after the actions before it.
-        let mut activities = linear.activities();
-        for _ in 0..100 {
-            if activities.iter().any(|a| a.content["type"] == ending) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            activities = linear.activities();
-        }
-        let kinds: Vec<&str> = activities
-            .iter()
-            .map(|a| a.content["type"].as_str().unwrap_or_default())
-            .collect();
-        assert!(
-            activities.iter().all(|a| a.session == SESSION),
-            "{activities:?}"
-        );
-        assert_eq!(kinds.first(), Some(&"thought"), "{scenario}: {kinds:?}");
-        assert_eq!(kinds.last(), Some(&ending), "{scenario}: {kinds:?}");
+        let (activities, kinds) = deployment.activities_until(ending).await;
         assert_eq!(
-            kinds
-                .iter()
-                .filter(|k| ["response", "error", "elicitation"].contains(k))
-                .count(),
-            1,
-            "{scenario}: one ending: {kinds:?}"
+            kinds.first().map(String::as_str),
+            Some("thought"),
+            "{scenario}: {kinds:?}"
         );
+        assert_eq!(
+            kinds.last().map(String::as_str),
+            Some(ending),
+            "{scenario}: {kinds:?}"
+        );
+        assert_eq!(endings(&kinds), 1, "{scenario}: one ending: {kinds:?}");
         let last = &activities[activities.len() - 1].content;
         if scenario == "happy_path" {
             assert_eq!(done.status, WorkItemStatus::Succeeded);
-            assert!(kinds.contains(&"action"), "the agent's commands: {kinds:?}");
+            assert!(
+                kinds.iter().any(|k| k == "action"),
+                "the agent's commands: {kinds:?}"
+            );
             let action = activities
                 .iter()
                 .find(|a| a.content["type"] == "action")
@@ -275,8 +375,8 @@ async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend)
                 "{last}"
             );
             // The agent was given what the person wrote in the session.
-            let runs = common::control_plane::wait_for_runs(&*store, &key, 1).await;
-            let timeline = common::control_plane::events(&*store, &runs[0]).await;
+            let runs = common::control_plane::wait_for_runs(store, &key, 1).await;
+            let timeline = common::control_plane::events(store, &runs[0]).await;
             assert!(
                 timeline.iter().any(|e| e.kind == "session_request"),
                 "{timeline:?}"
@@ -291,7 +391,74 @@ async fn a_run_reports_its_commands_and_its_end_in_the_session(backend: Backend)
                 "{last}"
             );
         }
-        shutdown.cancel();
-        let _ = task.await;
+        deployment.stop().await;
     }
+}
+
+/// Pressing stop in the session while the agent works: the run is cancelled, the agent
+/// process is stopped, and the session's last word is one `response` saying it stopped,
+/// after every activity of the run.
+async fn stopping_the_session_stops_the_run_and_says_so_last(backend: Backend) {
+    let deployment = AgentDeployment::start(backend, "stall").await;
+    let (status, answer) = deployment.send(CREATED).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("queued")),
+        "{answer}"
+    );
+    let store = &*deployment.app.store;
+    let key = WorkItemKey::parse("linear:ENG-42").expect("key");
+    common::control_plane::wait_for_item(store, &key, "the run to start", |item| {
+        item.status == WorkItemStatus::Running
+    })
+    .await;
+
+    let (status, answer) = deployment.send(STOPPED).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{answer}"
+    );
+    let item = common::control_plane::wait_for_item(store, &key, "the run to stop", |item| {
+        item.status == WorkItemStatus::Cancelled
+    })
+    .await;
+    assert!(
+        item.pending_job.is_none(),
+        "nothing runs after a stop: {item:?}"
+    );
+    let runs = common::control_plane::wait_for_runs(store, &key, 1).await;
+    assert_eq!(runs[0].status, RunStatus::Cancelled, "{:?}", runs[0]);
+
+    let (activities, kinds) = deployment.activities_until("response").await;
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("thought"),
+        "{kinds:?}"
+    );
+    let stopping = activities
+        .iter()
+        .filter(|a| a.content["type"] == "thought")
+        .filter_map(|a| a.content["body"].as_str())
+        .collect::<Vec<_>>();
+    assert!(
+        stopping
+            .iter()
+            .any(|b| b.starts_with("Stopping the run on ENG-42")),
+        "{stopping:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("response"),
+        "{kinds:?}"
+    );
+    assert_eq!(endings(&kinds), 1, "one final word: {kinds:?}");
+    let last = &activities[activities.len() - 1].content;
+    assert!(
+        last["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Stopped")),
+        "{last}"
+    );
+    deployment.stop().await;
 }

@@ -60,17 +60,28 @@ pub enum EventAction {
     AgentSessionPrompted {
         session: String,
     },
+    /// A person pressed stop in the agent session `session` (a prompt with Linear's `stop`
+    /// signal): the agent must halt at once and say so.
+    AgentSessionStopped {
+        session: String,
+    },
 }
 
 impl EventAction {
     /// The agent session the event belongs to, for events from one.
     pub fn agent_session(&self) -> Option<&str> {
         match self {
-            Self::AgentSessionCreated { session } | Self::AgentSessionPrompted { session } => {
-                Some(session)
-            }
+            Self::AgentSessionCreated { session }
+            | Self::AgentSessionPrompted { session }
+            | Self::AgentSessionStopped { session } => Some(session),
             _ => None,
         }
+    }
+
+    /// Whether the event's issue snapshot leaves out the labels (a comment, an agent
+    /// session), so that empty labels there say nothing about the issue's labels.
+    pub fn omits_labels(&self) -> bool {
+        matches!(self, Self::Commented) || self.agent_session().is_some()
     }
 }
 
@@ -159,5 +170,46 @@ impl Association {
             "unknown" => Self::Unknown,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::merge_snapshot;
+
+    fn labelled() -> IssueSnapshot {
+        IssueSnapshot {
+            identifier: "ENG-42".into(),
+            state: "Todo".into(),
+            labels: vec!["baton".into(), "backend".into()],
+            ..IssueSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn events_without_labels_keep_the_stored_ones() {
+        let session = || "session-1".to_owned();
+        let partial = IssueSnapshot {
+            identifier: "ENG-42".into(),
+            title: "Export fails".into(),
+            ..IssueSnapshot::default()
+        };
+        for action in [
+            EventAction::Commented,
+            EventAction::AgentSessionCreated { session: session() },
+            EventAction::AgentSessionPrompted { session: session() },
+            EventAction::AgentSessionStopped { session: session() },
+        ] {
+            let mut stored = labelled();
+            merge_snapshot(&mut stored, &partial, &action);
+            assert_eq!(stored.labels, labelled().labels, "{action:?}");
+            assert_eq!(stored.state, "Todo", "{action:?}");
+            assert_eq!(stored.title, "Export fails", "{action:?}");
+        }
+        // An issue event says what the labels are, even none.
+        let mut stored = labelled();
+        merge_snapshot(&mut stored, &partial, &EventAction::Edited);
+        assert!(stored.labels.is_empty());
     }
 }

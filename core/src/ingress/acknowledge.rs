@@ -2,9 +2,13 @@
 //! the webhook, so that Linear (which wants a first activity within 10 s) never shows the
 //! agent as unresponsive, whether a runner is up or not. A failed post is logged; the
 //! delivery stands.
+//!
+//! A stop gets the final word Linear asks for: a `response` at once when nothing was running,
+//! else a `thought` here and the `response` from the runner once its run has wound down, so
+//! that no activity of the stopped run lands after it.
 
 use super::{Accepted, Ingress};
-use crate::domain::{EventAction, NormalizedEvent, WorkItemKey};
+use crate::domain::{EventAction, NormalizedEvent, WorkItemKey, WorkItemStatus};
 use crate::ports::{Activity, AgentSessions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,10 +48,16 @@ impl Ingress {
         let (Some(desk), Some(session)) = (&self.sessions, event.action.agent_session()) else {
             return;
         };
-        let Some(activity) = acknowledgement(event, accepted) else {
+        let key = WorkItemKey::new(event.source, &event.issue.identifier);
+        let activity = match (&event.action, accepted) {
+            (EventAction::AgentSessionStopped { .. }, Accepted::CancelRequested { .. }) => {
+                self.stopping(&key, &event.issue.identifier).await
+            }
+            _ => acknowledgement(event, accepted),
+        };
+        let Some(activity) = activity else {
             return;
         };
-        let key = WorkItemKey::new(event.source, &event.issue.identifier);
         let url = desk
             .public_url
             .as_ref()
@@ -74,13 +84,43 @@ impl Ingress {
     }
 }
 
+impl Ingress {
+    /// What a stop that cancelled the item is told: the runner still holding it posts the
+    /// final `response` when its run has ended; otherwise this is the final word.
+    async fn stopping(&self, key: &WorkItemKey, identifier: &str) -> Option<Activity> {
+        let running = match self.store.get_work_item(key).await {
+            Ok(item) => item.is_some_and(|item| item.status == WorkItemStatus::Running),
+            // Saying it stopped is true either way once the runner sees the cancel.
+            Err(error) => {
+                tracing::warn!(%error, "could not read the stopped work item");
+                false
+            }
+        };
+        Some(if running {
+            Activity::Thought {
+                body: format!("Stopping the run on {identifier}."),
+            }
+        } else {
+            Activity::Response {
+                body: format!("Stopped: no more work on {identifier} until someone asks again."),
+            }
+        })
+    }
+}
+
 /// What the session is told: a `thought` for work that goes on, a `response` saying why
 /// nothing will; nothing for a redelivery (it was told the first time).
 fn acknowledgement(event: &NormalizedEvent, accepted: &Accepted) -> Option<Activity> {
     let identifier = &event.issue.identifier;
     let prompted = matches!(event.action, EventAction::AgentSessionPrompted { .. });
+    let stopped = matches!(event.action, EventAction::AgentSessionStopped { .. });
     let body = match accepted {
         Accepted::Duplicate => return None,
+        Accepted::Ignored { reason } if stopped => {
+            return Some(Activity::Response {
+                body: format!("Nothing to stop on {identifier}: {reason}."),
+            })
+        }
         Accepted::Queued { .. } if prompted => {
             format!("Got it. A run on {identifier} is queued with your message.")
         }

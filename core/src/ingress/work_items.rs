@@ -457,7 +457,7 @@ pub fn merge_snapshot(stored: &mut IssueSnapshot, newer: &IssueSnapshot, action:
     take(&mut stored.title, &newer.title);
     take(&mut stored.body, &newer.body);
     take(&mut stored.state, &newer.state);
-    let labels_are_partial = matches!(action, EventAction::Commented) && newer.labels.is_empty();
+    let labels_are_partial = action.omits_labels() && newer.labels.is_empty();
     if !labels_are_partial {
         stored.labels.clone_from(&newer.labels);
     }

@@ -208,6 +208,20 @@ fn route_ungated(event: &NormalizedEvent, rules: &StateRules) -> Decision {
         EventAction::AgentSessionCreated { .. } | EventAction::AgentSessionPrompted { .. } => {
             route_agent_session(event, rules)
         }
+        EventAction::AgentSessionStopped { .. } => route_agent_stop(event, rules),
+    }
+}
+
+/// Pressing stop in the agent session is `/baton stop`, by the same people.
+fn route_agent_stop(event: &NormalizedEvent, rules: &StateRules) -> Decision {
+    let actor = &event.actor;
+    if rules.may_command(&actor.login, actor.association) {
+        cancel(format!("`{}` stopped the agent session", actor.login))
+    } else {
+        ignore(format!(
+            "`{}` may not stop the agent; see triggers.allowed_associations and triggers.allowed_authors",
+            actor.login
+        ))
     }
 }
 

@@ -219,6 +219,31 @@ fn comment_commands_from_allowed_people_run_stop_and_retry() {
 }
 
 #[test]
+fn stopping_the_agent_session_cancels_like_baton_stop() {
+    let rules = rules("tracker:\n  kind: linear");
+    let mut stop = event(
+        EventAction::AgentSessionStopped {
+            session: "session-1".into(),
+        },
+        "",
+        &[],
+    );
+    stop.source = SourceKind::Linear;
+    stop.actor.login = "ada".into();
+    assert!(matches!(
+        route(&stop, &rules),
+        Decision::Cancel { reason } if reason.contains("stopped the agent session")
+    ));
+    // Whoever may not run commands may not stop the agent either.
+    stop.actor.login = "mallory".into();
+    stop.actor.association = Association::None;
+    assert!(matches!(
+        route(&stop, &rules),
+        Decision::Ignore { reason } if reason.contains("may not stop the agent")
+    ));
+}
+
+#[test]
 fn comment_commands_from_outsiders_are_refused() {
     for association in [
         Association::Contributor,

@@ -1,7 +1,7 @@
 //! A run's progress in its work item's agent session (baton installed as a Linear agent):
 //! every command and tool call as an `action`, then one ending: a `response` (what came of
-//! it, with the pull request), an `elicitation` (the agent's question, which the session now
-//! waits on) or an `error`. The run never waits on any of it: activities go through a
+//! it, with the pull request; or that it stopped, when it was cancelled), an `elicitation`
+//! (the agent's question, which the session now waits on) or an `error`. The run never waits on any of it: activities go through a
 //! bounded queue to one posting task, in order; when the queue is full an action is dropped,
 //! and the ending is posted once the actions before it are.
 
@@ -96,8 +96,8 @@ impl SessionReporter {
 
 impl SessionEnding {
     /// Posts how the run ended (`status` is what the work item now says), after the actions
-    /// queued before it; in the background. A run a retry follows, or one cancelled or
-    /// abandoned, posts no ending.
+    /// queued before it; in the background. A run a retry follows, or one abandoned (another
+    /// run takes over), posts no ending.
     pub fn run_ended(
         self,
         run: &Run,
@@ -129,6 +129,11 @@ fn ending(
                 Some(url) => format!("Done: the pull request is {url}"),
                 None => "Done: the run finished; no pull request was opened.".to_owned(),
             },
+        },
+        // Stopped from the session, by `/baton stop`, or by the issue closing: the last word
+        // says so, after every action of the run.
+        WorkItemStatus::Cancelled => Activity::Response {
+            body: "Stopped: the run was cancelled before it finished.".to_owned(),
         },
         WorkItemStatus::AwaitingInput => Activity::Elicitation {
             body: question?.to_owned(),

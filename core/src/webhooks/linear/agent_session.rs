@@ -5,7 +5,9 @@
 //!
 //! The event names the session, the issue (id, identifier, title, url, team) and what was
 //! said: for `created`, the comment that mentioned the agent (none when it was delegated the
-//! issue) and Linear's `promptContext`; for `prompted`, the new message. The issue is keyed
+//! issue) and Linear's `promptContext`; for `prompted`, the new message. A `prompted` event
+//! whose activity carries the `stop` signal is the person pressing stop: it is typed as
+//! [`AgentSessionAction::Stopped`], never as a message to act on. The issue is keyed
 //! like Linear's issue webhooks (`linear:<identifier>`), so it is the same work item.
 
 use crate::domain::{Actor, Association, EventAction, IssueSnapshot, NormalizedEvent, SourceKind};
@@ -15,6 +17,8 @@ use serde::Deserialize;
 
 /// The `type` Linear gives these deliveries.
 pub(super) const EVENT_TYPE: &str = "AgentSessionEvent";
+/// The signal a person's prompt carries when they press stop.
+const STOP_SIGNAL: &str = "stop";
 
 /// What an agent session event says, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,8 @@ pub struct AgentSessionEvent {
 pub enum AgentSessionAction {
     Created,
     Prompted,
+    /// A prompt with the `stop` signal: halt the work and say so.
+    Stopped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +64,9 @@ impl AgentSessionEvent {
                 session: self.session_id,
             },
             AgentSessionAction::Prompted => EventAction::AgentSessionPrompted {
+                session: self.session_id,
+            },
+            AgentSessionAction::Stopped => EventAction::AgentSessionStopped {
                 session: self.session_id,
             },
         };
@@ -103,7 +112,7 @@ pub fn typed_event(body: &[u8]) -> Result<Result<AgentSessionEvent, String>, Par
 }
 
 fn typed(payload: Payload<'_>) -> Result<Result<AgentSessionEvent, String>, ParseError> {
-    let action = match payload.action.as_ref().map(Str::as_str) {
+    let mut action = match payload.action.as_ref().map(Str::as_str) {
         Some("created") => AgentSessionAction::Created,
         Some("prompted") => AgentSessionAction::Prompted,
         Some(other) => {
@@ -134,6 +143,14 @@ fn typed(payload: Payload<'_>) -> Result<Result<AgentSessionEvent, String>, Pars
         url: json::non_empty(issue.url),
         team: issue.team.and_then(|team| json::non_empty(team.key)),
     };
+    let activity = payload.agent_activity;
+    let stop = activity
+        .as_ref()
+        .and_then(|activity| activity.signal.as_ref())
+        .is_some_and(|signal| signal.as_str() == STOP_SIGNAL);
+    if action == AgentSessionAction::Prompted && stop {
+        action = AgentSessionAction::Stopped;
+    }
     let (message, actor) = match action {
         AgentSessionAction::Created => (
             session.comment.and_then(|c| json::non_empty(c.body)),
@@ -142,19 +159,20 @@ fn typed(payload: Payload<'_>) -> Result<Result<AgentSessionEvent, String>, Pars
                 .and_then(|c| json::non_empty(c.id))
                 .or_else(|| json::non_empty(session.creator_id)),
         ),
-        AgentSessionAction::Prompted => {
-            let activity = payload
-                .agent_activity
-                .ok_or(ParseError::MissingField("agentActivity"))?;
+        AgentSessionAction::Prompted | AgentSessionAction::Stopped => {
+            let activity = activity.ok_or(ParseError::MissingField("agentActivity"))?;
             let body = activity
                 .content
-                .and_then(|content| json::non_empty(content.body))
-                .ok_or(ParseError::MissingField("agentActivity.content.body"))?;
+                .and_then(|content| json::non_empty(content.body));
+            // A stop may come without words; a message must have some.
+            if body.is_none() && action == AgentSessionAction::Prompted {
+                return Err(ParseError::MissingField("agentActivity.content.body"));
+            }
             let actor = activity
                 .user
                 .and_then(|user| json::non_empty(user.id))
                 .or_else(|| json::non_empty(activity.user_id));
-            (Some(body), actor)
+            (body, actor)
         }
     };
     Ok(Ok(AgentSessionEvent {
@@ -235,6 +253,8 @@ struct Team<'a> {
 #[serde(rename_all = "camelCase")]
 struct Activity<'a> {
     #[serde(borrow)]
+    signal: Option<Str<'a>>,
+    #[serde(borrow)]
     user_id: Option<Str<'a>>,
     #[serde(borrow)]
     user: Option<Person<'a>>,
@@ -261,6 +281,7 @@ mod tests {
     const SENT_MS: i64 = 1_714_640_000_000;
     const CREATED: &str = include_str!("../fixtures/linear/agent_session_created.json");
     const PROMPTED: &str = include_str!("../fixtures/linear/agent_session_prompted.json");
+    const STOPPED: &str = include_str!("../fixtures/linear/agent_session_stopped.json");
     const SESSION: &str = "a9e75e55-1010-4c2d-9e8f-000000000042";
     const ADA: &str = "6f9a7b1e-2f3c-4d5e-8a9b-0c1d2e3f4a5b";
 
@@ -394,6 +415,35 @@ mod tests {
         );
         assert_eq!(event.actor.login, ADA);
         assert_eq!(event.issue.identifier, "ENG-42");
+    }
+
+    #[test]
+    fn a_prompt_with_the_stop_signal_is_a_stop_never_a_message() {
+        let event = parse_event(STOPPED);
+        assert_eq!(
+            event.action,
+            EventAction::AgentSessionStopped {
+                session: SESSION.into()
+            }
+        );
+        assert_eq!(event.actor.login, ADA);
+        assert_eq!(event.issue.identifier, "ENG-42");
+        // Pressing stop may send no words at all; it is still a stop.
+        let silent = STOPPED.replace("\"body\": \"Stop\"", "\"body\": \"\"");
+        assert_ne!(silent, STOPPED);
+        let typed = typed_event(silent.as_bytes())
+            .expect("parses")
+            .expect("on an issue");
+        assert_eq!(
+            (typed.action, typed.message),
+            (AgentSessionAction::Stopped, None)
+        );
+        // Another signal leaves a prompt a prompt.
+        let other = STOPPED.replace("\"signal\": \"stop\"", "\"signal\": \"auth\"");
+        assert!(matches!(
+            parse_event(&other).action,
+            EventAction::AgentSessionPrompted { .. }
+        ));
     }
 
     #[test]
