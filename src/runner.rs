@@ -80,7 +80,8 @@ pub fn build_with(
         (plans, redactor),
         credentials,
     );
-    // `LINEAR_AGENT_TOKEN`: runs asked for in a Linear agent session report there.
+    // The Linear agent's credential (client credentials, or `LINEAR_AGENT_TOKEN`): runs asked
+    // for in a Linear agent session report there.
     if let Some(sessions) = agent_sessions::for_runner(wiring.env().as_ref())? {
         runner.report_agent_sessions_to(sessions);
     }

@@ -49,7 +49,8 @@ pub async fn app_from_env() -> anyhow::Result<axum::Router> {
     )
     // Runs held for approval are announced from here: no runner sees them.
     .with_announcer(Wiring::from_env().announcer());
-    // `LINEAR_AGENT_TOKEN`: baton as a Linear agent; sessions are acknowledged from here.
+    // The Linear agent's credential (client credentials, or `LINEAR_AGENT_TOKEN`): baton as a
+    // Linear agent; sessions are acknowledged from here.
     if let Some(sessions) =
         baton_integrations::wiring::agent_sessions::for_ingress(&|name| std::env::var(name).ok())?
     {

@@ -1,5 +1,6 @@
 //! Where agent sessions are reported (baton as a Linear agent): one client for the
-//! deployment, from `LINEAR_AGENT_TOKEN`, used by the ingress (to acknowledge a session at
+//! deployment, from the agent's credential (`LINEAR_AGENT_CLIENT_ID` and
+//! `LINEAR_AGENT_CLIENT_SECRET`, or `LINEAR_AGENT_TOKEN`), used by the ingress (to acknowledge a session at
 //! once) and by the runner (to post the run's progress).
 
 use crate::config::ConfigError;

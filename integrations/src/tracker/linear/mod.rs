@@ -12,6 +12,7 @@
 //! because a state id only exists within its team.
 
 mod agent_session;
+mod app_token;
 mod graphql;
 mod model;
 mod queries;

@@ -1,7 +1,12 @@
 //! A stateful stand-in for Linear's GraphQL API: one `POST /graphql` endpoint that answers the
 //! operations baton sends, in Linear's shapes (`data`, `errors` with `extensions.code`,
 //! connections with `nodes` and `pageInfo`). It pages listings two at a time, whatever `first`
-//! asks for, so a client that ignores `pageInfo` misses issues.
+//! asks for, so a client that ignores `pageInfo` misses issues. `POST /oauth/token` issues
+//! the agent's tokens (see `oauth`).
+
+mod oauth;
+
+pub use oauth::{CLIENT_ID, CLIENT_SECRET};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -60,6 +65,7 @@ struct Board {
     activities: Vec<FakeActivity>,
     /// Each session's `externalUrls`, as last set.
     external_urls: Vec<(String, Value)>,
+    grants: oauth::Grants,
     next: u64,
 }
 
@@ -73,6 +79,7 @@ impl LinearFake {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/graphql", post(graphql))
+            .route("/oauth/token", post(oauth::token))
             .with_state(self.clone())
     }
 
@@ -224,12 +231,15 @@ async fn graphql(
     // Personal API keys go bare in `Authorization`; `Bearer` is for OAuth tokens (the app
     // actor's, for agent sessions).
     let agent = operation.starts_with("BatonAgent");
-    let expected = if agent {
-        format!("Bearer {AGENT_TOKEN}")
-    } else {
-        API_KEY.to_owned()
+    let sent = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let authenticated = match sent {
+        Some(sent) if agent => sent
+            .strip_prefix("Bearer ")
+            .is_some_and(|token| token == AGENT_TOKEN || fake.board().grants.honours(token)),
+        Some(sent) => sent == API_KEY,
+        None => false,
     };
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    if !authenticated {
         return graphql_error(
             StatusCode::BAD_REQUEST,
             "Authentication required, not authenticated",
