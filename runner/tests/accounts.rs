@@ -38,6 +38,11 @@ impl Harness {
     /// A runner whose workflow pools two Codex accounts read from files, its mock agent
     /// playing `steps`.
     fn start(steps: &str) -> Self {
+        Self::start_with(steps, "max_turns: 1, max_continuations: 0")
+    }
+
+    /// As [`Self::start`], with `agent` as the workflow's `agent:` settings.
+    fn start_with(steps: &str, agent: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("key-a"), format!("{KEY_A}\n")).expect("key a");
         std::fs::write(dir.path().join("key-b"), KEY_B).expect("key b");
@@ -46,7 +51,7 @@ impl Harness {
         let text = format!(
             "---\ntracker: {{kind: github}}\n\
              agent_provider: {{kind: mock, options: {{scenario: \"{}\"}}}}\n\
-             workspace: {{root: \"{}\"}}\nagent: {{max_turns: 1, max_continuations: 0}}\n\
+             workspace: {{root: \"{}\"}}\nagent: {{{agent}}}\n\
              accounts:\n  codex:\n    - {{name: team-a, credential: \"file:{}\"}}\n    \
              - {{name: team-b, credential: \"file:{}\"}}\n---\nFix it",
             scenario.display(),
@@ -323,6 +328,81 @@ async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits() {
         .expect("runs")
         .is_empty());
     assert_eq!(harness.queue.dead_letter_count().await.unwrap_or(0), 0);
+}
+
+/// A run that fails because its account is used up spends no attempt: with one attempt
+/// allowed, the item is neither failed nor dead-lettered; it goes again on the other account,
+/// and once that one is used up too, it waits for the first reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_refused_for_quota_tries_the_next_account_without_spending_an_attempt() {
+    let harness = Harness::start_with(
+        "{\"do\":\"write_env\",\"path\":\"env.json\"}\n\
+         {\"do\":\"complete\",\"status\":\"failed\",\"error\":\"429 Too Many Requests: rate_limit_error\"}\n",
+        "max_turns: 1, max_continuations: 0, max_attempts: 1",
+    );
+    let key = harness.request(1).await;
+    let deadline = Instant::now() + WAIT;
+    let runs = loop {
+        let runs = harness.store.list_runs(&key).await.expect("runs");
+        let ended = runs.iter().filter(|r| r.ended_at.is_some()).count();
+        if ended >= 2 {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "two runs never ended: {runs:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(runs.len(), 2, "one run per account, then a wait: {runs:#?}");
+    assert!(runs.iter().all(|r| r.attempt == 1), "{runs:#?}");
+    // Each run had its own account, and its timeline names it.
+    let mut seen = Vec::new();
+    for run in &runs {
+        let events = harness
+            .store
+            .list_events(&run.run_id, 0, 10_000)
+            .await
+            .expect("events");
+        let claimed = events
+            .iter()
+            .find(|e| e.kind == "claimed")
+            .expect("claimed");
+        seen.push(
+            claimed.data["account"]
+                .as_str()
+                .expect("account")
+                .to_owned(),
+        );
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["team-a", "team-b"],
+        "the retry took the other account"
+    );
+
+    let item = harness
+        .wait_for(&key, |item| {
+            !matches!(item.status, WorkItemStatus::Running) && item.lease.is_none()
+        })
+        .await;
+    assert!(
+        matches!(
+            item.status,
+            WorkItemStatus::Retrying | WorkItemStatus::Queued
+        ),
+        "waiting for an account, not failed: {item:#?}"
+    );
+    assert_eq!(item.attempt, 1, "{item:#?}");
+    assert_eq!(harness.queue.dead_letter_count().await.unwrap_or(0), 0);
+    let pool = harness
+        .store
+        .get_account_pool("codex")
+        .await
+        .expect("pool")
+        .expect("pool");
+    assert!(
+        pool.accounts.values().all(|a| a.exhausted_until.is_some()),
+        "{pool:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

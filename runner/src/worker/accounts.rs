@@ -1,7 +1,8 @@
 //! Before a run: its concurrency slots and, when its workflow has an account pool, one agent
 //! account with its credential. After it: what the provider said about that account's
 //! quota. A job that finds every account used up waits (a delayed copy, like every "not
-//! now"): it spends no attempt and is never dead-lettered for it.
+//! now"): it spends no attempt and is never dead-lettered for it. Nor does a run that failed
+//! on an account the provider reported used up: it goes again on another account.
 
 use super::attempt::AttemptEnd;
 use super::evidence::Evidence;
@@ -128,17 +129,21 @@ impl Runner {
     }
 
     /// Records the quota signals the run saw on its account (rate-limit snapshots, and
-    /// rate-limit errors in its events or its failure), marking it used up when they say so.
-    pub(super) async fn note_quota(&self, held: &HeldSlots, evidence: &Evidence, end: &AttemptEnd) {
-        let Some(account) = &held.account else {
-            return;
-        };
+    /// rate-limit errors in its events or its failure), marking it used up when they say so;
+    /// returns until when it is used up, if it is.
+    pub(super) async fn note_quota(
+        &self,
+        held: &HeldSlots,
+        evidence: &Evidence,
+        end: &AttemptEnd,
+    ) -> Option<DateTime<Utc>> {
+        let account = held.account.as_ref()?;
         let mut seen = evidence.quota.clone();
         if let AttemptEnd::Failed(error) = end {
             seen.error_text(&error.message);
         }
         if seen.is_empty() {
-            return;
+            return None;
         }
         let (mut signals, exhausted) = seen.assess(self.clock.now());
         signals.error = signals.error.map(|text| self.redactor().redact(&text));
@@ -147,8 +152,13 @@ impl Runner {
                 "the provider reports the agent account used up; it is skipped until then");
         }
         let named = (account.provider.as_str(), account.name.as_str());
-        if let Err(error) = lease::record(&*self.store, named, signals, exhausted).await {
-            tracing::warn!(%error, "cannot record the agent account's quota signals");
+        match lease::record(&*self.store, named, signals, exhausted).await {
+            Ok(()) => exhausted,
+            // Unrecorded, the account would be leased again: the run counts as any failure.
+            Err(error) => {
+                tracing::warn!(%error, "cannot record the agent account's quota signals");
+                None
+            }
         }
     }
 }

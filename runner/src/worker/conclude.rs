@@ -29,6 +29,8 @@ pub(super) struct Report {
     pub(super) delivered: Delivered,
     /// The work item's agent session, told how the run ended.
     pub(super) session: Option<SessionEnding>,
+    /// The provider reported the run's agent account used up (see `note_quota`).
+    pub(super) account_used_up: bool,
 }
 
 impl Runner {
@@ -74,7 +76,7 @@ impl Runner {
             // The item is someone else's now; the message comes back and is judged then.
             return;
         }
-        let next = self.next_job(plan, job, &end);
+        let next = self.next_job(plan, job, &end, report.account_used_up);
         if let Some((next_job, delay)) = &next {
             if let Err(error) = self
                 .queue
@@ -157,9 +159,21 @@ impl Runner {
         plan: &RunPlan,
         job: &Job,
         end: &AttemptEnd,
+        account_used_up: bool,
     ) -> Option<(Job, Duration)> {
         let limits = &plan.limits;
         match end {
+            // The account ran out, not the work: the same attempt goes again at once, and
+            // leasing then takes another account or waits for the first reset. The used-up
+            // account is skipped until its reset, so this cannot spin.
+            AttemptEnd::Failed(error) if account_used_up && is_retryable(&error.code) => {
+                tracing::info!(work_item = %job.work_item, attempt = job.attempt,
+                    "the run failed on a used-up agent account; it goes again without spending an attempt");
+                Some((
+                    self.follow_up(job, JobReason::Retry, job.attempt, 0),
+                    Duration::ZERO,
+                ))
+            }
             AttemptEnd::Failed(error)
                 if job.attempt < limits.max_attempts && is_retryable(&error.code) =>
             {

@@ -373,9 +373,11 @@ impl Runner {
             agent_rx,
         );
         let timeline = recorder.timeline();
+        // The leased account by name (never its credential), so a run says which it used.
+        let account = held.account.as_ref().map(|a| &a.name);
         timeline.step(
             "claimed",
-            json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str() }),
+            json!({ "runner": self.settings.runner_id, "attempt": job.attempt, "reason": job.reason.as_str(), "account": account }),
         );
         let start_body = self.status_body(
             &plan,
@@ -415,7 +417,7 @@ impl Runner {
         keeper.finish().await;
         timeline.step("run_ended", end_summary(&end, &self.redactor()));
         let mut run = recorder.finish(run).await;
-        let report = Report {
+        let mut report = Report {
             // A note the agent wrote when the first post had failed made the comment.
             status_comment: match (comment, &living) {
                 (Some(id), _) => Some(id),
@@ -425,8 +427,12 @@ impl Runner {
             evidence: evidence.snapshot(),
             delivered,
             session: session.map(|(_, ending)| ending),
+            account_used_up: false,
         };
-        self.note_quota(&held, &report.evidence, &end).await;
+        report.account_used_up = self
+            .note_quota(&held, &report.evidence, &end)
+            .await
+            .is_some();
         self.conclude(&job, &received, &mut run, end, (&item, &plan), report)
             .await;
         slots::release(&*self.store, &held).await;

@@ -380,7 +380,7 @@ async fn item_with_runs() -> (Arc<MemoryStore>, WorkItemKey) {
         &[
             (
                 "claimed",
-                json!({"runner": "runner-a", "attempt": 2, "reason": "retry"}),
+                json!({"runner": "runner-a", "attempt": 2, "reason": "retry", "account": "team-b"}),
             ),
             (
                 "session_started",
@@ -446,7 +446,7 @@ async fn the_issue_page_shows_the_item_its_runs_newest_first_and_their_timelines
     assert!(failed.contains("run took 9 min 00 s"), "{failed}");
     let running = &body[newest..oldest];
     for shown in [
-        "by runner-a · attempt 2 · retry",
+        "by runner-a · attempt 2 · retry · account team-b",
         "session <code>thr_mock</code>",
         "<pre>Looking at the issue.</pre>",
         "<code>$ cargo test</code> <span class=\"succeeded\">exit 0</span>",

@@ -154,6 +154,9 @@ fn detail(html: &mut Html, kind: &str, data: &Value) {
                 unsigned(data, "attempt"),
                 text(data, "reason").unwrap_or("?")
             ));
+            if let Some(account) = text(data, "account") {
+                html.text(format!(" · account {account}"));
+            }
         }
         "workspace_ready" => {
             html.raw("<code>")
