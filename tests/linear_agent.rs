@@ -8,7 +8,7 @@ mod common;
 use baton_integrations::test_support::fakes::linear_api;
 
 use baton_core::clock::SystemClock;
-use baton_core::domain::{JobReason, RunStatus, WorkItemKey, WorkItemStatus};
+use baton_core::domain::{JobReason, Lease, RunId, RunStatus, WorkItemKey, WorkItemStatus};
 use baton_core::ingress::{Ingress, IngressSettings};
 use baton_core::workflow::Workflow;
 use baton_integrations::test_support::FakeApi;
@@ -185,16 +185,51 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
     assert!(
         activities[3].content["body"]
             .as_str()
-            .is_some_and(|b| b.starts_with("Nothing to stop on ENG-42")),
+            .is_some_and(|b| b.starts_with("Not stopping anything on ENG-42")),
         "{:?}",
         activities[3]
+    );
+
+    // A runner that died mid-run leaves the item running under a lease that has run out:
+    // no runner will give the final word, so the ingress does.
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("item");
+    let expected = Some(item.version);
+    item.status = WorkItemStatus::Running;
+    item.cancel_requested = false;
+    item.lease = Some(Lease {
+        owner: "runner-that-died".into(),
+        run_id: RunId::generate(),
+        expires_at: chrono::Utc::now() - chrono::TimeDelta::minutes(1),
+    });
+    item.version += 1;
+    app.store
+        .put_work_item(&item, expected)
+        .await
+        .expect("written");
+    let (status, answer) = post(fresh(STOPPED)).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{answer}"
+    );
+    let activities = linear.activities();
+    assert_eq!(activities.len(), 5, "{activities:?}");
+    assert_eq!(
+        activities[4].content["type"], "response",
+        "{:?}",
+        activities[4]
     );
 
     // A stale delivery is refused, and nothing is posted for it.
     let stale = CREATED.as_bytes().to_vec();
     let (status, _) = post(stale).await;
     assert_eq!(status, 401);
-    assert_eq!(linear.activities().len(), 4);
+    assert_eq!(linear.activities().len(), 5);
 }
 
 /// The mock agent's workflow for Linear issues, playing `scenario`, with no write-back.

@@ -89,6 +89,18 @@ async fn a_refused_token_is_replaced_at_once_and_the_post_goes_through() {
         .expect("posted with a new token");
     assert_eq!(linear.fake.activities().len(), 2);
     assert_eq!(linear.fake.token_requests().len(), 2);
+    // Refused again at once (the app lost its access, say): the post fails, and no token
+    // is asked for on every post.
+    linear.fake.revoke_tokens();
+    for n in 3..6 {
+        let error = linear
+            .sessions
+            .post_activity(SESSION, &thought(n))
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains("401"), "{error}");
+    }
+    assert_eq!(linear.fake.token_requests().len(), 2);
 }
 
 #[tokio::test]
@@ -126,4 +138,19 @@ async fn wrong_client_credentials_fail_with_linears_reason_and_no_secret() {
     assert!(!said.contains(WRONG), "{said}");
     assert!(linear.fake.activities().is_empty());
     assert!(linear.fake.token_requests().is_empty());
+    assert_eq!(linear.fake.token_attempts(), 1);
+    // The next posts fail with the same reason without asking again for a while.
+    for n in 2..5 {
+        let again = linear
+            .sessions
+            .post_activity(SESSION, &thought(n))
+            .await
+            .expect_err("still refused");
+        assert_eq!(again.to_string(), said);
+    }
+    assert_eq!(
+        linear.fake.token_attempts(),
+        1,
+        "one request, not one per post"
+    );
 }

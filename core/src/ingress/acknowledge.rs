@@ -3,9 +3,10 @@
 //! agent as unresponsive, whether a runner is up or not. A failed post is logged; the
 //! delivery stands.
 //!
-//! A stop gets the final word Linear asks for: a `response` at once when nothing was running,
-//! else a `thought` here and the `response` from the runner once its run has wound down, so
-//! that no activity of the stopped run lands after it.
+//! A stop gets the final word Linear asks for: a `response` at once when no runner holds the
+//! item, else a `thought` here and the `response` from the runner once its run has wound
+//! down, after the run's last activity. (A run that ends in the instant between the stop
+//! and this read may see its own ending posted before the thought.)
 
 use super::{Accepted, Ingress};
 use crate::domain::{EventAction, NormalizedEvent, WorkItemKey, WorkItemStatus};
@@ -88,8 +89,14 @@ impl Ingress {
     /// What a stop that cancelled the item is told: the runner still holding it posts the
     /// final `response` when its run has ended; otherwise this is the final word.
     async fn stopping(&self, key: &WorkItemKey, identifier: &str) -> Option<Activity> {
+        let now = self.clock.now();
+        // A runner whose lease has run out is gone: the item is settled without it, and
+        // nobody else would give the final word.
         let running = match self.store.get_work_item(key).await {
-            Ok(item) => item.is_some_and(|item| item.status == WorkItemStatus::Running),
+            Ok(item) => item.is_some_and(|item| {
+                item.status == WorkItemStatus::Running
+                    && item.lease.as_ref().is_some_and(|lease| lease.is_live(now))
+            }),
             // Saying it stopped is true either way once the runner sees the cancel.
             Err(error) => {
                 tracing::warn!(%error, "could not read the stopped work item");
@@ -118,7 +125,7 @@ fn acknowledgement(event: &NormalizedEvent, accepted: &Accepted) -> Option<Activ
         Accepted::Duplicate => return None,
         Accepted::Ignored { reason } if stopped => {
             return Some(Activity::Response {
-                body: format!("Nothing to stop on {identifier}: {reason}."),
+                body: format!("Not stopping anything on {identifier}: {reason}."),
             })
         }
         Accepted::Queued { .. } if prompted => {

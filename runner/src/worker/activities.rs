@@ -133,7 +133,11 @@ fn ending(
         // Stopped from the session, by `/baton stop`, or by the issue closing: the last word
         // says so, after every action of the run.
         WorkItemStatus::Cancelled => Activity::Response {
-            body: "Stopped: the run was cancelled before it finished.".to_owned(),
+            body: match pull_request {
+                // Stopped after it had delivered: the work is there to see.
+                Some(url) => format!("Stopped: the run was cancelled; its pull request is {url}"),
+                None => "Stopped: the run was cancelled before it finished.".to_owned(),
+            },
         },
         WorkItemStatus::AwaitingInput => Activity::Elicitation {
             body: question?.to_owned(),

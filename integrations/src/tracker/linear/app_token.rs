@@ -28,11 +28,19 @@ pub const SCOPES_VARIABLE: &str = "LINEAR_AGENT_SCOPES";
 pub const TOKEN_URL_VARIABLE: &str = "LINEAR_AGENT_TOKEN_URL";
 pub const DEFAULT_TOKEN_URL: &str = "https://api.linear.app/oauth/token";
 pub const DEFAULT_SCOPES: &str = "read,write,app:assignable,app:mentionable";
-/// A token is renewed once this share of its life has passed, so no post starts with a
+/// A token is renewed once nine tenths of its life have passed, so no post starts with a
 /// token about to die.
-const RENEW_AFTER_SHARE: f64 = 0.9;
+const RENEW_AFTER_TENTHS: i64 = 9;
 /// The life assumed when the endpoint names none.
 const ASSUMED_LIFETIME_SECS: i64 = 3600;
+/// The longest life believed (a year): a larger `expires_in` is read as this.
+const LONGEST_LIFETIME_SECS: i64 = 365 * 24 * 3600;
+/// After a failed request for a token, posts fail with that error for this long instead of
+/// asking again each time (a wrong secret, or Linear down, would mean a request per post).
+const FAILURE_PAUSE: TimeDelta = TimeDelta::seconds(30);
+/// A refused token is replaced at most once in this long: when Linear refuses every token
+/// (the app lost its access), asking again on each post would not help.
+const REFUSAL_RENEWAL_PAUSE: TimeDelta = TimeDelta::seconds(30);
 /// The longest error text kept from the token endpoint's answer.
 const ERROR_LIMIT: usize = 200;
 
@@ -41,7 +49,7 @@ pub enum AgentCredential {
     /// `LINEAR_AGENT_TOKEN`, as given.
     Fixed(String),
     /// The client-credentials grant: tokens asked for, held and renewed here.
-    ClientCredentials(ClientCredentials),
+    ClientCredentials(Box<ClientCredentials>),
 }
 
 pub struct ClientCredentials {
@@ -51,12 +59,31 @@ pub struct ClientCredentials {
     token_url: String,
     http: reqwest::Client,
     /// Held across a request for a token, so concurrent posts wait for one request.
-    held: tokio::sync::Mutex<Option<HeldToken>>,
+    held: tokio::sync::Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    token: Option<HeldToken>,
+    /// The last failed request for a token, and when it failed.
+    failed: Option<(DateTime<Utc>, TokenError)>,
+    /// When a refused token was last dropped to be replaced.
+    replaced_refused_at: Option<DateTime<Utc>>,
 }
 
 struct HeldToken {
     value: String,
     renew_after: DateTime<Utc>,
+}
+
+/// When a token issued at `issued_at` for `lifetime_secs` is renewed: after nine tenths of
+/// its life, to the millisecond.
+fn renew_after(issued_at: DateTime<Utc>, lifetime_secs: Option<i64>) -> DateTime<Utc> {
+    let lifetime = lifetime_secs
+        .filter(|secs| *secs > 0)
+        .unwrap_or(ASSUMED_LIFETIME_SECS)
+        .min(LONGEST_LIFETIME_SECS);
+    issued_at + TimeDelta::milliseconds(lifetime * 100 * RENEW_AFTER_TENTHS)
 }
 
 impl fmt::Debug for AgentCredential {
@@ -138,14 +165,14 @@ impl AgentCredential {
             .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::new(TOKEN_URL_VARIABLE, e.to_string()))?;
-        Ok(Some(Self::ClientCredentials(ClientCredentials {
+        Ok(Some(Self::ClientCredentials(Box::new(ClientCredentials {
             client_id,
             client_secret,
             scopes: non_empty(env, SCOPES_VARIABLE).unwrap_or_else(|| DEFAULT_SCOPES.to_owned()),
             token_url,
             http,
-            held: tokio::sync::Mutex::new(None),
-        })))
+            held: tokio::sync::Mutex::new(Held::default()),
+        }))))
     }
 
     /// The token to send now: the one held while it is young enough, else a new one.
@@ -157,15 +184,30 @@ impl AgentCredential {
     }
 
     /// Linear refused `token`. Whether asking again may help: a held token is dropped (unless
-    /// another post has already replaced it) so that the next [`Self::token`] asks for one.
+    /// another post has already replaced it) so that the next [`Self::token`] asks for one,
+    /// at most once per [`REFUSAL_RENEWAL_PAUSE`].
     pub async fn refused(&self, token: &str) -> bool {
         match self {
             Self::Fixed(_) => false,
             Self::ClientCredentials(grant) => {
+                let now = Utc::now();
                 let mut held = grant.held.lock().await;
-                if held.as_ref().is_some_and(|held| held.value == token) {
-                    *held = None;
+                if held
+                    .token
+                    .as_ref()
+                    .is_none_or(|current| current.value != token)
+                {
+                    // Replaced already: the next token is another one.
+                    return true;
                 }
+                let recently = held
+                    .replaced_refused_at
+                    .is_some_and(|at| now - at < REFUSAL_RENEWAL_PAUSE);
+                if recently {
+                    return false;
+                }
+                held.token = None;
+                held.replaced_refused_at = Some(now);
                 true
             }
         }
@@ -190,25 +232,33 @@ struct Refusal {
 impl ClientCredentials {
     async fn token(&self, now: DateTime<Utc>) -> Result<String, TokenError> {
         let mut held = self.held.lock().await;
-        if let Some(token) = held.as_ref().filter(|token| now < token.renew_after) {
+        if let Some(token) = held.token.as_ref().filter(|token| now < token.renew_after) {
             return Ok(token.value.clone());
         }
-        let grant = self.request().await?;
-        let lifetime = grant
-            .expires_in
-            .filter(|secs| *secs > 0)
-            .unwrap_or(ASSUMED_LIFETIME_SECS);
-        let renew_in = (lifetime as f64 * RENEW_AFTER_SHARE) as i64;
-        let token = HeldToken {
-            value: grant.access_token,
-            renew_after: now + TimeDelta::seconds(renew_in),
+        if let Some((at, error)) = &held.failed {
+            if now - *at < FAILURE_PAUSE {
+                return Err(error.clone());
+            }
+        }
+        let grant = match self.request().await {
+            Ok(grant) => grant,
+            Err(error) => {
+                held.failed = Some((now, error.clone()));
+                return Err(error);
+            }
         };
+        // Known to every redactor from here on, as a token read from the environment is.
+        baton_telemetry::redact::remember([grant.access_token.clone()]);
         tracing::info!(
-            expires_in_secs = lifetime,
+            expires_in_secs = grant.expires_in,
             "linear: obtained an agent access token"
         );
-        let value = token.value.clone();
-        *held = Some(token);
+        let value = grant.access_token.clone();
+        held.failed = None;
+        held.token = Some(HeldToken {
+            value: grant.access_token,
+            renew_after: renew_after(now, grant.expires_in),
+        });
         Ok(value)
     }
 
@@ -333,6 +383,22 @@ mod tests {
                 (TOKEN_URL_VARIABLE, "ftp://linear"),
             ],
             TOKEN_URL_VARIABLE,
+        );
+    }
+
+    #[test]
+    fn a_token_is_renewed_after_nine_tenths_of_its_life_to_the_millisecond() {
+        let issued = Utc::now();
+        let after = |secs| renew_after(issued, secs) - issued;
+        assert_eq!(after(Some(1)), TimeDelta::milliseconds(900));
+        assert_eq!(after(Some(30 * 24 * 3600)), TimeDelta::hours(27 * 24));
+        // None, zero or negative: an hour is assumed; absurdly long: a year at most.
+        assert_eq!(after(None), TimeDelta::seconds(3240));
+        assert_eq!(after(Some(0)), TimeDelta::seconds(3240));
+        assert_eq!(after(Some(-5)), TimeDelta::seconds(3240));
+        assert_eq!(
+            after(Some(i64::MAX)),
+            TimeDelta::milliseconds(LONGEST_LIFETIME_SECS * 900)
         );
     }
 

@@ -22,6 +22,8 @@ pub(super) struct Grants {
     issued: Vec<(String, bool)>,
     /// The `scope` of each request that got a token, in order.
     scopes: Vec<String>,
+    /// Every request made, answered with a token or not.
+    attempts: usize,
     lifetime_secs: Option<u64>,
 }
 
@@ -38,6 +40,11 @@ impl LinearFake {
     /// The `scope` of each token request answered with a token, oldest first.
     pub fn token_requests(&self) -> Vec<String> {
         self.board().grants.scopes.clone()
+    }
+
+    /// How many requests for a token were made, refused ones included.
+    pub fn token_attempts(&self) -> usize {
+        self.board().grants.attempts
     }
 
     /// Stops honouring every token issued so far, as when an app's tokens are revoked.
@@ -65,6 +72,7 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: String,
 ) -> Answer {
+    fake.board().grants.attempts += 1;
     let form_encoded = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
