@@ -225,11 +225,48 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
         activities[4]
     );
 
+    // A stop from another session on the issue, while a live runner works for the first:
+    // the runner answers only its own session, so the ingress gives this one its final word.
+    let mut item = app
+        .store
+        .get_work_item(&key)
+        .await
+        .expect("read")
+        .expect("item");
+    let expected = Some(item.version);
+    item.status = WorkItemStatus::Running;
+    item.cancel_requested = false;
+    item.lease = Some(Lease {
+        owner: "runner-at-work".into(),
+        run_id: RunId::generate(),
+        expires_at: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+    });
+    item.version += 1;
+    app.store
+        .put_work_item(&item, expected)
+        .await
+        .expect("written");
+    const OTHER: &str = "b0b0b0b0-2020-4c2d-9e8f-000000000077";
+    let (status, answer) = post(fresh(&STOPPED.replace(SESSION, OTHER))).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{answer}"
+    );
+    let activities = linear.activities();
+    assert_eq!(activities.len(), 6, "{activities:?}");
+    assert_eq!(activities[5].session, OTHER);
+    assert_eq!(
+        activities[5].content["type"], "response",
+        "{:?}",
+        activities[5]
+    );
+
     // A stale delivery is refused, and nothing is posted for it.
     let stale = CREATED.as_bytes().to_vec();
     let (status, _) = post(stale).await;
     assert_eq!(status, 401);
-    assert_eq!(linear.activities().len(), 5);
+    assert_eq!(linear.activities().len(), 6);
 }
 
 /// The mock agent's workflow for Linear issues, playing `scenario`, with no write-back.

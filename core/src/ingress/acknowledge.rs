@@ -52,7 +52,7 @@ impl Ingress {
         let key = WorkItemKey::new(event.source, &event.issue.identifier);
         let activity = match (&event.action, accepted) {
             (EventAction::AgentSessionStopped { .. }, Accepted::CancelRequested { .. }) => {
-                self.stopping(&key, &event.issue.identifier).await
+                self.stopping(&key, &event.issue.identifier, session).await
             }
             _ => acknowledgement(event, accepted),
         };
@@ -87,8 +87,14 @@ impl Ingress {
 
 impl Ingress {
     /// What a stop that cancelled the item is told: the runner still holding it posts the
-    /// final `response` when its run has ended; otherwise this is the final word.
-    async fn stopping(&self, key: &WorkItemKey, identifier: &str) -> Option<Activity> {
+    /// final `response` to its run's session when the run has ended; otherwise (no live
+    /// runner, or a stop from another session of the issue) this is the final word.
+    async fn stopping(
+        &self,
+        key: &WorkItemKey,
+        identifier: &str,
+        session: &str,
+    ) -> Option<Activity> {
         let now = self.clock.now();
         // A runner whose lease has run out is gone: the item is settled without it, and
         // nobody else would give the final word.
@@ -96,6 +102,7 @@ impl Ingress {
             Ok(item) => item.is_some_and(|item| {
                 item.status == WorkItemStatus::Running
                     && item.lease.as_ref().is_some_and(|lease| lease.is_live(now))
+                    && item.agent_session.is_some_and(|link| link.id == session)
             }),
             // Saying it stopped is true either way once the runner sees the cancel.
             Err(error) => {
