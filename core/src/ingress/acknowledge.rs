@@ -83,9 +83,7 @@ impl Ingress {
             );
         }
     }
-}
 
-impl Ingress {
     /// What a stop that cancelled the item is told: the runner still holding it posts the
     /// final `response` to its run's session when the run has ended; otherwise (no live
     /// runner, or a stop from another session of the issue) this is the final word.

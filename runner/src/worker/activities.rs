@@ -1,9 +1,10 @@
 //! A run's progress in its work item's agent session (baton installed as a Linear agent):
 //! every command and tool call as an `action`, then one ending: a `response` (what came of
 //! it, with the pull request; or that it stopped, when it was cancelled), an `elicitation`
-//! (the agent's question, which the session now waits on) or an `error`. The run never waits on any of it: activities go through a
-//! bounded queue to one posting task, in order; when the queue is full an action is dropped,
-//! and the ending is posted once the actions before it are.
+//! (the agent's question, which the session now waits on) or an `error`. The run never
+//! waits on any of it: activities go through a bounded queue to one posting task, in order;
+//! when the queue is full an action is dropped, and the ending is posted once the actions
+//! before it are.
 
 use crate::agent::AgentEvent;
 use crate::redact::Redactor;
