@@ -22,6 +22,12 @@ use std::time::Duration;
 use super::outcome::{final_status, is_retryable, run_outcome};
 use super::settle::STORE_DOWN_RETRY;
 
+/// How long a run refused for quota waits before it goes again. The follow-up job is sent
+/// before the run's end is recorded (so a failed send leaves this job to be retried); a copy
+/// that arrived before the record would find itself not yet pending and be dropped. One
+/// second, as for continuations, lets the record land first.
+const QUOTA_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// What a run leaves for its conclusion besides how it ended.
 pub(super) struct Report {
     pub(super) status_comment: Option<String>,
@@ -163,7 +169,7 @@ impl Runner {
     ) -> Option<(Job, Duration)> {
         let limits = &plan.limits;
         match end {
-            // The account ran out, not the work: the same attempt goes again at once, and
+            // The account ran out, not the work: the same attempt goes again right away, and
             // leasing then takes another account or waits for the first reset. The used-up
             // account is skipped until its reset, so this cannot spin.
             AttemptEnd::Failed(error) if account_used_up && is_retryable(&error.code) => {
@@ -171,7 +177,7 @@ impl Runner {
                     "the run failed on a used-up agent account; it goes again without spending an attempt");
                 Some((
                     self.follow_up(job, JobReason::Retry, job.attempt, 0),
-                    Duration::ZERO,
+                    QUOTA_RETRY_DELAY,
                 ))
             }
             AttemptEnd::Failed(error)

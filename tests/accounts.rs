@@ -1,14 +1,18 @@
 //! Agent account pools end to end with the real mock agent: each run leases its own
 //! account and its agent sees only that credential; a provider's rate-limit report marks the
 //! account used up so the next run takes another; with every account used up the job waits
-//! (delayed, not failed) and the state API says why.
+//! (delayed, not failed) and the state API says why. On both backends: the pools live in the
+//! store (memory, or DynamoDB with conditional writes) and the jobs on its queue.
+
+#[macro_use]
+mod common;
+use common::Backend;
 
 use baton_core::clock::SystemClock;
 use baton_core::domain::{
     IssueSnapshot, Job, JobId, JobReason, RunEvent, SourceKind, WorkItem, WorkItemKey,
     WorkItemStatus, JOB_SCHEMA_VERSION,
 };
-use baton_core::memory::{MemoryQueue, MemoryStore};
 use baton_core::ports::{Queue, Store};
 use baton_core::workflow::Workflow;
 use baton_runner::agent::setup::MockAgentCommand;
@@ -21,32 +25,39 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-const MOCK: &str = env!("CARGO_BIN_EXE_baton-mock-agent");
+const BATON: &str = env!("CARGO_BIN_EXE_baton");
 const WAIT: Duration = Duration::from_secs(30);
 const KEY_A: &str = "acct-key-a-0123456789";
 const KEY_B: &str = "acct-key-b-9876543210";
 
+on_both_backends!(
+    concurrent_runs_lease_different_accounts_and_see_only_their_own_credential,
+    a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits,
+    a_run_refused_for_quota_tries_the_next_account_without_spending_an_attempt,
+    the_accounts_of_a_crashed_runner_free_themselves_when_their_lease_runs_out,
+);
+
 struct Harness {
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
     /// Holds the workspaces, scenario and key files until the test ends.
-    _dir: tempfile::TempDir,
+    _dir: common::control_plane::Scratch,
     shutdown: CancellationToken,
 }
 
 impl Harness {
     /// A runner whose workflow pools two Codex accounts read from files, its mock agent
     /// playing `steps`.
-    fn start(steps: &str) -> Self {
-        Self::start_with(steps, "max_turns: 1, max_continuations: 0")
+    async fn start(backend: Backend, steps: &str) -> Self {
+        Self::start_with(backend, steps, "max_turns: 1, max_continuations: 0").await
     }
 
     /// As [`Self::start`], with `agent` as the workflow's `agent:` settings.
-    fn start_with(steps: &str, agent: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("key-a"), format!("{KEY_A}\n")).expect("key a");
-        std::fs::write(dir.path().join("key-b"), KEY_B).expect("key b");
-        let scenario = dir.path().join("scenario.jsonl");
+    async fn start_with(backend: Backend, steps: &str, agent: &str) -> Self {
+        let dir = common::control_plane::Scratch::new("baton-accounts");
+        std::fs::write(dir.0.join("key-a"), format!("{KEY_A}\n")).expect("key a");
+        std::fs::write(dir.0.join("key-b"), KEY_B).expect("key b");
+        let scenario = dir.0.join("scenario.jsonl");
         std::fs::write(&scenario, steps).expect("scenario");
         let text = format!(
             "---\ntracker: {{kind: github}}\n\
@@ -55,15 +66,14 @@ impl Harness {
              accounts:\n  codex:\n    - {{name: team-a, credential: \"file:{}\"}}\n    \
              - {{name: team-b, credential: \"file:{}\"}}\n---\nFix it",
             scenario.display(),
-            dir.path().join("workspaces").display(),
-            dir.path().join("key-a").display(),
-            dir.path().join("key-b").display(),
+            dir.0.join("workspaces").display(),
+            dir.0.join("key-a").display(),
+            dir.0.join("key-b").display(),
         );
         let workflow = Workflow::parse(&text).expect("workflow");
-        let plan = RunPlan::from_workflow(&workflow, Some(&MockAgentCommand(vec![MOCK.into()])))
-            .expect("plan");
-        let store = Arc::new(MemoryStore::new());
-        let queue = Arc::new(MemoryQueue::new());
+        let mock = MockAgentCommand(vec![BATON.into(), "mock-agent".into()]);
+        let plan = RunPlan::from_workflow(&workflow, Some(&mock)).expect("plan");
+        let (store, queue) = common::backends(backend).await;
         let settings = RunnerSettings {
             runner_id: "runner-a".into(),
             lease: Duration::from_secs(3),
@@ -191,11 +201,14 @@ fn credentials_in(env: &serde_json::Map<String, serde_json::Value>) -> Vec<(Stri
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credential() {
+async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credential(
+    backend: Backend,
+) {
     let harness = Harness::start(
+        backend,
         "{\"do\":\"write_env\",\"path\":\"env.json\"}\n{\"do\":\"sleep\",\"ms\":1500}\n{\"do\":\"complete\"}\n",
-    );
+    )
+    .await;
     let first = harness.request(1).await;
     let second = harness.request(2).await;
     // Both hold an account at once.
@@ -242,14 +255,14 @@ async fn concurrent_runs_lease_different_accounts_and_see_only_their_own_credent
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits() {
+async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits(backend: Backend) {
     let reset = Utc::now().timestamp() + 3600;
-    let harness = Harness::start(&format!(
+    let harness = Harness::start(backend, &format!(
         "{{\"do\":\"write_env\",\"path\":\"env.json\"}}\n\
          {{\"do\":\"rate_limits\",\"rate_limits\":{{\"primary\":{{\"usedPercent\":100.0,\"windowDurationMins\":300,\"resetsAt\":{reset}}}}}}}\n\
          {{\"do\":\"complete\"}}\n"
-    ));
+    ))
+    .await;
     let first = harness.request(1).await;
     harness
         .wait_for(&first, |i| i.status == WorkItemStatus::Succeeded)
@@ -333,13 +346,16 @@ async fn a_used_up_account_is_skipped_and_with_all_used_up_the_job_waits() {
 /// A run that fails because its account is used up spends no attempt: with one attempt
 /// allowed, the item is neither failed nor dead-lettered; it goes again on the other account,
 /// and once that one is used up too, it waits for the first reset.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_refused_for_quota_tries_the_next_account_without_spending_an_attempt() {
+async fn a_run_refused_for_quota_tries_the_next_account_without_spending_an_attempt(
+    backend: Backend,
+) {
     let harness = Harness::start_with(
+        backend,
         "{\"do\":\"write_env\",\"path\":\"env.json\"}\n\
          {\"do\":\"complete\",\"status\":\"failed\",\"error\":\"429 Too Many Requests: rate_limit_error\"}\n",
         "max_turns: 1, max_continuations: 0, max_attempts: 1",
-    );
+    )
+    .await;
     let key = harness.request(1).await;
     let deadline = Instant::now() + WAIT;
     let runs = loop {
@@ -405,10 +421,14 @@ async fn a_run_refused_for_quota_tries_the_next_account_without_spending_an_atte
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_accounts_of_a_crashed_runner_free_themselves_when_their_lease_runs_out() {
-    let harness =
-        Harness::start("{\"do\":\"write_env\",\"path\":\"env.json\"}\n{\"do\":\"complete\"}\n");
+async fn the_accounts_of_a_crashed_runner_free_themselves_when_their_lease_runs_out(
+    backend: Backend,
+) {
+    let harness = Harness::start(
+        backend,
+        "{\"do\":\"write_env\",\"path\":\"env.json\"}\n{\"do\":\"complete\"}\n",
+    )
+    .await;
     // A runner leased both accounts, then died: nothing renews them.
     let expires_at = Utc::now() + chrono::Duration::seconds(2);
     let crashed = |run: &str| baton_core::ports::AccountState {
