@@ -22,12 +22,6 @@ use std::time::Duration;
 use super::outcome::{final_status, is_retryable, run_outcome};
 use super::settle::STORE_DOWN_RETRY;
 
-/// How long a run refused for quota waits before it goes again. The follow-up job is sent
-/// before the run's end is recorded (so a failed send leaves this job to be retried); a copy
-/// that arrived before the record would find itself not yet pending and be dropped. One
-/// second, as for continuations, lets the record land first.
-const QUOTA_RETRY_DELAY: Duration = Duration::from_secs(1);
-
 /// What a run leaves for its conclusion besides how it ended.
 pub(super) struct Report {
     pub(super) status_comment: Option<String>,
@@ -177,7 +171,7 @@ impl Runner {
                     "the run failed on a used-up agent account; it goes again without spending an attempt");
                 Some((
                     self.follow_up(job, JobReason::Retry, job.attempt, 0),
-                    QUOTA_RETRY_DELAY,
+                    Duration::ZERO,
                 ))
             }
             AttemptEnd::Failed(error)

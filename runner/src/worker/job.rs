@@ -14,7 +14,9 @@ use super::stop::{Shutdown, Stop};
 use super::trends;
 use super::{later, RunPlan, Runner};
 use crate::bridge::LivingComment;
-use baton_core::domain::{Job, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus};
+use baton_core::domain::{
+    Job, JobReason, Lease, Run, RunError, RunId, RunStatus, WorkItem, WorkItemStatus,
+};
 use baton_core::ports::{ReceivedJob, StoreError, MAX_RECEIVE_COUNT};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -104,6 +106,15 @@ impl Runner {
         };
         let lease_live = item.lease.as_ref().is_some_and(|lease| lease.is_live(now));
         if item.pending_job.as_ref() != Some(&job.job_id) {
+            // A retry or continuation comes only from the run holding the item, which sends
+            // it just before recording its end (and so making it the pending job): while
+            // that lease is live it is early, not superseded. It looks again shortly.
+            if lease_live && matches!(job.reason, JobReason::Retry | JobReason::Continuation) {
+                return Triage::Later(
+                    super::waiting::HOLDER_RECHECK,
+                    "the run that queued this follow-up has not recorded its end yet".into(),
+                );
+            }
             if item.cancel_requested && item.status == WorkItemStatus::Running && !lease_live {
                 // Cancelled while its runner was dead: nobody else will settle it.
                 self.settle_orphaned_cancel(&item).await;
