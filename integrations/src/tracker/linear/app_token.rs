@@ -16,6 +16,7 @@
 //! Tokens and the client secret live in memory only, never in a log line or an error.
 
 use crate::config::ConfigError;
+use crate::http::error_chain;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use std::fmt;
@@ -281,12 +282,12 @@ impl ClientCredentials {
             .body(form)
             .send()
             .await
-            .map_err(|e| fail(format!("unreachable: {}", without_url(&e))))?;
+            .map_err(|e| fail(format!("unreachable: {}", error_chain(&e))))?;
         let status = answer.status();
         let body = answer
             .bytes()
             .await
-            .map_err(|e| fail(format!("the answer was cut off: {}", without_url(&e))))?;
+            .map_err(|e| fail(format!("the answer was cut off: {}", error_chain(&e))))?;
         if !status.is_success() {
             // The OAuth error names what is wrong (`invalid_client`, `invalid_scope`); its
             // text is kept short, and the request (with the secret) is never shown.
@@ -311,17 +312,6 @@ impl ClientCredentials {
         }
         Ok(grant)
     }
-}
-
-/// A transport error's text without the URL (the form is in the body, but be sure).
-fn without_url(error: &reqwest::Error) -> String {
-    let mut error = error.to_string();
-    if let Some(start) = error.find(" for url (") {
-        if let Some(end) = error[start..].find(')') {
-            error.replace_range(start..start + end + 1, "");
-        }
-    }
-    error
 }
 
 #[cfg(test)]
