@@ -192,25 +192,13 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
 
     // A runner that died mid-run leaves the item running under a lease that has run out:
     // no runner will give the final word, so the ingress does.
-    let mut item = app
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("read")
-        .expect("item");
-    let expected = Some(item.version);
-    item.status = WorkItemStatus::Running;
-    item.cancel_requested = false;
-    item.lease = Some(Lease {
-        owner: "runner-that-died".into(),
-        run_id: RunId::generate(),
-        expires_at: chrono::Utc::now() - chrono::TimeDelta::minutes(1),
-    });
-    item.version += 1;
-    app.store
-        .put_work_item(&item, expected)
-        .await
-        .expect("written");
+    hold_as_running(
+        &*app.store,
+        &key,
+        "runner-that-died",
+        chrono::Utc::now() - chrono::TimeDelta::minutes(1),
+    )
+    .await;
     let (status, answer) = post(fresh(STOPPED)).await;
     assert_eq!(
         (status, answer["status"].as_str()),
@@ -227,25 +215,13 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
 
     // A stop from another session on the issue, while a live runner works for the first:
     // the runner answers only its own session, so the ingress gives this one its final word.
-    let mut item = app
-        .store
-        .get_work_item(&key)
-        .await
-        .expect("read")
-        .expect("item");
-    let expected = Some(item.version);
-    item.status = WorkItemStatus::Running;
-    item.cancel_requested = false;
-    item.lease = Some(Lease {
-        owner: "runner-at-work".into(),
-        run_id: RunId::generate(),
-        expires_at: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
-    });
-    item.version += 1;
-    app.store
-        .put_work_item(&item, expected)
-        .await
-        .expect("written");
+    hold_as_running(
+        &*app.store,
+        &key,
+        "runner-at-work",
+        chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+    )
+    .await;
     const OTHER: &str = "b0b0b0b0-2020-4c2d-9e8f-000000000077";
     let (status, answer) = post(fresh(&STOPPED.replace(SESSION, OTHER))).await;
     assert_eq!(
@@ -267,6 +243,27 @@ async fn a_session_is_acknowledged_before_the_answer_and_a_prompt_continues_the_
     let (status, _) = post(stale).await;
     assert_eq!(status, 401);
     assert_eq!(linear.activities().len(), 6);
+}
+
+/// Puts `key` back to running under `owner`'s lease until `expires_at`, as if a run held it
+/// (a lease in the past: its runner died).
+async fn hold_as_running(
+    store: &dyn baton_core::ports::Store,
+    key: &WorkItemKey,
+    owner: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) {
+    let mut item = store.get_work_item(key).await.expect("read").expect("item");
+    let expected = Some(item.version);
+    item.status = WorkItemStatus::Running;
+    item.cancel_requested = false;
+    item.lease = Some(Lease {
+        owner: owner.to_owned(),
+        run_id: RunId::generate(),
+        expires_at,
+    });
+    item.version += 1;
+    store.put_work_item(&item, expected).await.expect("written");
 }
 
 /// The mock agent's workflow for Linear issues, playing `scenario`, with no write-back.
